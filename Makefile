@@ -1,0 +1,49 @@
+# Every target calls the corpusforge CLI (or pytest) from the project's own .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= pipelines/massivetext.yaml
+SHARED ?= ../shared/data
+STAMP  := $(VENV)/.installed
+
+.PHONY: install sample pipeline test test-slow bench clean
+
+install: $(STAMP)
+
+# Re-installs when pyproject.toml changes. torch is pinned first so that the `train` extra
+# (torch>=2.4) is already satisfied by the CPU wheel and pip downloads no CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev,train,ray]'
+	touch $(STAMP)
+
+sample:
+	@mkdir -p data/sample
+	@if [ -d "$(SHARED)/warc" ]; then \
+		for f in $(SHARED)/warc/*.warc.gz; do \
+			[ -e "data/sample/$$(basename $$f)" ] || cp "$$f" data/sample/; \
+		done; \
+		echo "data/sample: $$(ls data/sample/*.warc.gz | wc -l) WARC file(s) from $(SHARED)/warc"; \
+	elif ! ls data/sample/*.warc.gz >/dev/null 2>&1; then \
+		echo "No sample input. Download one real Common Crawl WARC file (~1 GB), e.g.:"; \
+		echo "  curl -O https://data.commoncrawl.org/\$$(curl -s https://data.commoncrawl.org/crawl-data/CC-MAIN-2024-10/warc.paths.gz | gunzip | head -1)"; \
+		echo "and put it into data/sample/ (any *.warc.gz there is used)."; \
+		exit 1; \
+	fi
+
+pipeline: install sample
+	$(BIN)/corpusforge run $(CONFIG)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python bench/extraction.py
+
+clean:
+	rm -rf output bench/out

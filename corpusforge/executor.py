@@ -1,0 +1,151 @@
+"""Run the tasks of a phase: inline (1 worker) or on a local process pool.
+
+Executors know nothing about stages: they call a picklable function on picklable jobs and
+return the results in job order. Workers report progress (documents done) through a queue
+so the bar moves while a long task runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Sequence
+
+from tqdm import tqdm
+
+from corpusforge.errors import TaskFailedError
+
+_progress: Any = None  # set in each worker: something with .put(n_docs)
+
+
+def report_progress(n_docs: int) -> None:
+    """Called by tasks every few documents; cheap when nobody listens."""
+    if _progress is not None:
+        _progress.put(n_docs)
+
+
+def _init_worker(progress_queue: Any) -> None:
+    global _progress
+    _progress = progress_queue
+
+
+class _InlineProgress:
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+        self.docs = 0
+
+    def put(self, n: int) -> None:
+        self.docs += n
+        self.bar.set_postfix(docs=f"{self.docs:,}", refresh=False)
+        self.bar.refresh()
+
+
+class LocalExecutor:
+    """A process pool of `workers` processes, kept for the whole run; inline for 1 worker."""
+
+    def __init__(self, workers: int, quiet: bool = False, preload: Sequence[str] = ()) -> None:
+        self.workers = workers
+        self.quiet = quiet
+        self.preload = list(preload)
+        self._pool: ProcessPoolExecutor | None = None
+        self._queue: Any = None
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: workers fork from a clean server that has already imported the
+            # stages (trafilatura, lxml), so starting them is cheap and never inherits
+            # threads or locks of this process.
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(self.preload)
+            self._queue = ctx.Queue()
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(self._queue,))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def map(self, fn: Callable[[Any], Any], jobs: list[Any], labels: list[str], desc: str) -> list[Any]:
+        """Run `fn(job)` for every job; `labels[i]` names job i (its input file) in errors."""
+        results: list[Any] = [None] * len(jobs)
+        if not jobs:
+            return results
+        bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=self.quiet or None, leave=True)
+        try:
+            if self.workers == 1 or len(jobs) == 1:
+                self._map_inline(fn, jobs, labels, bar, results)
+            else:
+                self._map_pool(fn, jobs, labels, bar, results)
+        finally:
+            bar.close()
+        return results
+
+    def _map_inline(self, fn, jobs, labels, bar, results) -> None:
+        global _progress
+        previous, _progress = _progress, _InlineProgress(bar)
+        try:
+            for i, job in enumerate(jobs):
+                results[i] = _call(fn, job, labels[i])
+                bar.update(1)
+        finally:
+            _progress = previous
+
+    def _map_pool(self, fn, jobs, labels, bar, results) -> None:
+        pool = self._ensure_pool()
+        futures: dict[Future, int] = {pool.submit(_call, fn, job, labels[i]): i for i, job in enumerate(jobs)}
+        pending = set(futures)
+        docs = 0
+        started = time.monotonic()
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                docs += self._drain()
+                for fut in done:
+                    results[futures[fut]] = fut.result()
+                    bar.update(1)
+                if docs:
+                    rate = docs / max(time.monotonic() - started, 1e-9)
+                    bar.set_postfix(docs=f"{docs:,}", docs_s=f"{rate:,.0f}", refresh=True)
+        except BrokenProcessPool:
+            unfinished = sorted(labels[futures[f]] for f in pending | {f for f in futures if not f.done()})
+            self._pool = None
+            raise TaskFailedError(
+                "a worker process died (killed, or out of memory) while running "
+                f"{', '.join(unfinished[:5]) or 'a task'}{' ...' if len(unfinished) > 5 else ''}; "
+                "finished tasks are saved: run the same command again to resume"
+            ) from None
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+    def _drain(self) -> int:
+        n = 0
+        while self._queue is not None:
+            try:
+                n += self._queue.get_nowait()
+            except queue.Empty:
+                break
+        return n
+
+
+def _call(fn: Callable[[Any], Any], job: Any, label: str) -> Any:
+    try:
+        return fn(job)
+    except TaskFailedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the input file named
+        import traceback
+
+        raise TaskFailedError(f"task on {label} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None

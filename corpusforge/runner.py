@@ -1,0 +1,127 @@
+"""Run a pipeline: check the output folder, plan phases, execute them, report.
+
+A rerun with the same config skips every task that has a completion marker, so a killed
+run continues where it stopped. A different config in the same output folder is an error
+unless `overwrite` is set, so old and new outputs never mix silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpusforge.config import PipelineConfig
+from corpusforge.errors import OutputMismatchError
+from corpusforge.executor import LocalExecutor
+from corpusforge.planner import GlobalPhase, StreamPhase, plan
+from corpusforge.stats import StageStats, format_table, merge_stats
+from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
+from corpusforge.tasks import GlobalJob, StreamJob, run_global_task, run_stream_task
+from corpusforge.stages.parquet_writer import make_schema
+
+log = logging.getLogger(__name__)
+
+# What a run writes into its output folder; --overwrite removes exactly these.
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected")
+
+
+def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
+    out = config.output
+    saved = out / "config.yaml"
+    if saved.exists():
+        old = yaml.safe_load(saved.read_text()) or {}
+        if old.get("hash") != config.hash():
+            if not overwrite:
+                raise OutputMismatchError(
+                    f"{out} holds a run made with a different config (hash {old.get('hash')} there, "
+                    f"{config.hash()} now); pass --overwrite to replace it, or choose another --output"
+                )
+            log.warning("overwriting %s (config changed)", out)
+            _clear(out)
+        elif overwrite:
+            _clear(out)
+    elif overwrite:
+        _clear(out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(out)
+    resolved = config.resolved() | {"hash": config.hash()}
+    write_text_atomic(saved, yaml.safe_dump(resolved, sort_keys=False))
+
+
+def _clear(out: Path) -> None:
+    for name in OUTPUT_ENTRIES:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False) -> list[StageStats]:
+    """Run (or resume) the pipeline; returns the merged per-stage stats."""
+    started = time.perf_counter()
+    prepare_output(config, overwrite)
+    out = config.output
+    work = out / "work"
+    phases = plan(config)
+
+    built = [spec.build() for spec in config.stages]
+    columns = dict(built[0].input_columns(config.inputs))  # type: ignore[attr-defined]
+    for stage in built:
+        columns.update(stage.columns())
+    schema = make_schema(columns)
+
+    n_tasks = len(config.inputs)
+    per_task: list[list[dict[str, Any]]] = []
+    global_seconds: Counter = Counter()
+    sources = list(config.inputs)
+    with LocalExecutor(config.workers, quiet=quiet, preload=["corpusforge.tasks", "corpusforge.stages"]) as ex:
+        for phase in phases:
+            markers = Markers(work / "markers" / phase.name)
+            if isinstance(phase, StreamPhase):
+                out_dir = out / "data" if phase.final else work / phase.name
+                jobs = [
+                    StreamJob(config.stages, phase, t, sources[t], out_dir,
+                              f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, work, markers.folder)
+                    for t in range(n_tasks)
+                ]
+                todo = [j for j in jobs if not markers.done(j.task)]
+                ex.map(run_stream_task, todo, [j.source for j in todo], desc=f"phase {phase.name}")
+                done = [markers.load(t) for t in range(n_tasks)]
+                per_task.extend(d["stats"] for d in done)
+                if not phase.final:
+                    sources = [d["files"][0] for d in done]
+            else:
+                assert isinstance(phase, GlobalPhase)
+                spec = config.stages[phase.stage]
+                step = built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
+                count = step.n_tasks(n_tasks)
+                gjobs = [GlobalJob(config.stages, phase, t, n_tasks, work, markers.folder)
+                         for t in range(count) if not markers.done(t)]
+                ex.map(run_global_task, gjobs, [f"{phase.name} task {j.task}" for j in gjobs],
+                       desc=f"phase {phase.name}")
+                for t in range(count):
+                    global_seconds[spec.label] += markers.load(t)["seconds"]
+
+    stages = merge_stats(per_task)
+    for s in stages:
+        s.seconds += global_seconds.get(s.name, 0.0)
+    wall = time.perf_counter() - started
+    write_json_atomic(out / "stats.json", {
+        "stages": [s.to_json() for s in stages],
+        "wall_seconds": round(wall, 3),
+        "workers": config.workers,
+        "config_hash": config.hash(),
+        "shards": sorted(str(p.relative_to(out)) for p in (out / "data").glob("*.parquet")),
+    })
+    if not quiet:
+        print(format_table(stages, wall), file=sys.stderr)
+        print(f"corpus: {out / 'data'}   stats: {out / 'stats.json'}", file=sys.stderr)
+    return stages

@@ -1,0 +1,134 @@
+"""The stage contract.
+
+A stage is a small class whose constructor arguments are exactly its YAML keys. There are
+four kinds:
+
+- `Reader`: turns one input file into documents (the first stage of a pipeline);
+- `Stage`: a streaming transform, `run(docs, ctx) -> docs`;
+- `Filter`: a streaming stage that only decides; `filter(doc)` returns None to keep the
+  document or a short reason to drop it. Counting, the annotate mode and the rejected
+  sample live here once, not in every filter;
+- `GlobalStage`: must see every document before deciding (deduplication, decontamination).
+  It runs as `prepare` at the end of one streaming phase, then its global `steps` (each a set
+  of independent tasks over files), then `run` at the start of the next streaming phase.
+
+Stages know nothing about executors: they get a `StageContext` with the task number, the
+stage's work folder and a `drop` callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
+
+import pyarrow as pa
+
+from corpusforge.document import Document
+from corpusforge.stats import StageStats
+
+
+@dataclass
+class StageContext:
+    """What a stage knows about the task it runs in."""
+
+    task: int
+    source: str
+    work_dir: Path
+    stats: StageStats
+    rejected: Callable[[str, Document], None] | None = None
+
+    def drop(self, reason: str, doc: Document | None = None) -> None:
+        """Count a dropped document under `reason` (and sample it if asked to)."""
+        self.stats.dropped[reason] += 1
+        if doc is not None and self.rejected is not None:
+            self.rejected(reason, doc)
+
+
+class Stage:
+    """A streaming stage. Subclasses set `name` and implement `run`."""
+
+    name: ClassVar[str] = ""
+
+    def columns(self) -> dict[str, pa.DataType]:
+        """Metadata columns this stage may write, so every shard has the same schema."""
+        return {}
+
+    def setup(self) -> None:
+        """Load heavy resources (models); called once per worker process before any task."""
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        raise NotImplementedError
+
+
+class Reader(Stage):
+    """Reads one input file. Stats: `in` counts records seen, `out` documents produced."""
+
+    def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
+        raise NotImplementedError
+
+    def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
+        """Metadata columns found in the inputs (for readers of already-extracted corpora)."""
+        return {}
+
+
+class Filter(Stage):
+    """Keep, or say why not.
+
+    `mode: drop` removes a document whose `filter` returns a reason and counts it as
+    `"<stage>:<reason>"`; `mode: annotate` keeps it and writes the would-be reason into the
+    `<stage>_reason` column (null when kept), so thresholds can be tuned from the output.
+    """
+
+    def __init__(self, mode: Literal["drop", "annotate"] = "drop") -> None:
+        self.mode = mode
+
+    def filter(self, doc: Document) -> str | None:
+        raise NotImplementedError
+
+    def columns(self) -> dict[str, pa.DataType]:
+        if self.mode == "annotate":
+            return {f"{self.name}_reason": pa.string()}
+        return {}
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        annotate = self.mode == "annotate"
+        reason_key = f"{self.name}_reason"
+        for doc in docs:
+            reason = self.filter(doc)
+            if annotate:
+                doc.metadata[reason_key] = reason
+                yield doc
+            elif reason is None:
+                yield doc
+            else:
+                ctx.drop(f"{self.name}:{reason}", doc)
+
+
+@dataclass
+class GlobalStep:
+    """One phase of a global stage: `n_tasks` independent calls of `run(task, work_dir)`.
+
+    `n_tasks` receives the number of streaming tasks (input files) so that a step can be
+    sized by it (one task per input file) or by its own partitioning.
+    """
+
+    name: str
+    n_tasks: Callable[[int], int]
+    run: Callable[[int, Path, int], Any]  # (task, stage work dir, number of streaming tasks)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GlobalStage(Stage):
+    """A stage that sees the whole corpus before it decides; see the module docstring."""
+
+    def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        """Streaming pass before the cut: record what the global steps need, per task."""
+        return iter(docs)
+
+    def steps(self) -> list[GlobalStep]:
+        return []
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        """Streaming pass after the cut: apply the global decision."""
+        return iter(docs)

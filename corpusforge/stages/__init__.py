@@ -1,0 +1,21 @@
+"""The stage registry: the YAML name of every stage → its class."""
+
+from __future__ import annotations
+
+from corpusforge.stage import Stage
+from corpusforge.stages.jsonl_reader import JsonlReader
+from corpusforge.stages.parquet_reader import ParquetReader
+from corpusforge.stages.parquet_writer import ParquetWriter
+from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
+from corpusforge.stages.warc_reader import WarcReader
+
+STAGES: dict[str, type[Stage]] = {
+    cls.name: cls
+    for cls in (
+        WarcReader,
+        JsonlReader,
+        ParquetReader,
+        TrafilaturaExtractor,
+        ParquetWriter,
+    )
+}

@@ -1,0 +1,70 @@
+"""Read already-extracted corpora from Parquet (our own shards, or any table with a text column)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpusforge.document import Document
+from corpusforge.errors import ConfigError
+from corpusforge.stage import Reader, StageContext
+
+
+class ParquetReader(Reader):
+    """Rows → documents. Every column besides the text, id and url columns becomes metadata,
+    so shards written by corpusforge read back unchanged. A row without an id gets
+    `<file name>/<row number>`.
+    """
+
+    name = "parquet_reader"
+
+    def __init__(self, text_key: str = "text", id_key: str = "id", url_key: str = "url",
+                 batch_rows: int = 1024) -> None:
+        self.text_key, self.id_key, self.url_key = text_key, id_key, url_key
+        self.batch_rows = batch_rows
+        self._columns: dict[str, pa.DataType] = {}
+
+    def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
+        columns: dict[str, pa.DataType] = {}
+        for path in paths:
+            schema = pq.read_schema(path)
+            if self.text_key not in schema.names:
+                raise ConfigError(f"{path}: no column {self.text_key!r} (parquet_reader.text_key)")
+            for f in schema:
+                if f.name in (self.text_key, self.id_key, self.url_key):
+                    continue
+                if f.name in columns and columns[f.name] != f.type:
+                    raise ConfigError(f"{path}: column {f.name!r} is {f.type}, but {columns[f.name]} elsewhere")
+                columns[f.name] = f.type
+        self._columns = columns
+        return columns
+
+    def columns(self) -> dict[str, pa.DataType]:
+        return dict(self._columns)
+
+    def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
+        stem = Path(path).name
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+        meta_names = [n for n in names if n not in (self.text_key, self.id_key, self.url_key)]
+        row = 0
+        for batch in parquet.iter_batches(batch_size=self.batch_rows):
+            cols = batch.to_pydict()
+            texts = cols[self.text_key]
+            ids = cols.get(self.id_key)
+            urls = cols.get(self.url_key)
+            for i, text in enumerate(texts):
+                if not text:
+                    ctx.drop("parquet_reader:empty")
+                else:
+                    metadata = {n: cols[n][i] for n in meta_names if cols[n][i] is not None}
+                    yield Document(
+                        id=str(ids[i]) if ids and ids[i] is not None else f"{stem}/{row + i}",
+                        text=text,
+                        url=urls[i] if urls else None,
+                        metadata=metadata,
+                    )
+            row += len(texts)

@@ -1,0 +1,143 @@
+"""Write documents to zstd Parquet shards with one schema for the whole run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpusforge.document import Document
+from corpusforge.errors import CorpusforgeError
+from corpusforge.stage import Stage, StageContext
+import os
+
+from corpusforge.storage import tmp_path
+
+BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
+
+
+def make_schema(metadata_columns: dict[str, pa.DataType]) -> pa.Schema:
+    """Columns id, text, url, then the metadata columns in the order stages declared them."""
+    fields = [pa.field(name, typ) for name, typ in BASE_COLUMNS.items()]
+    fields += [pa.field(name, typ) for name, typ in metadata_columns.items() if name not in BASE_COLUMNS]
+    return pa.schema(fields)
+
+
+def docs_to_table(docs: list[Document], schema: pa.Schema) -> pa.Table:
+    names = schema.names[3:]
+    known = set(names)
+    for doc in docs:
+        extra = doc.metadata.keys() - known
+        if extra:
+            raise CorpusforgeError(
+                f"document {doc.id}: metadata key(s) {sorted(extra)} are not declared by any stage's columns()"
+            )
+    arrays = [
+        pa.array([d.id for d in docs], pa.string()),
+        pa.array([d.text for d in docs], pa.string()),
+        pa.array([d.url for d in docs], pa.string()),
+    ]
+    for name in names:
+        arrays.append(pa.array([d.metadata.get(name) for d in docs], schema.field(name).type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class ParquetWriter(Stage):
+    """The pipeline's sink: shards named `<prefix>-<shard>.parquet`, rolled by rows or bytes.
+
+    A shard is closed when it holds `max_rows` documents or `max_bytes` of text; a row
+    group holds at most `row_group_rows` documents. Shard names depend only on the task
+    number and the order of its documents, so the same input and config give the same files.
+    """
+
+    name = "parquet_writer"
+
+    def __init__(
+        self,
+        max_rows: int = 100_000,
+        max_bytes: int = 512 * 1024 * 1024,
+        row_group_rows: int = 10_000,
+        compression: str = "zstd",
+        compression_level: int | None = None,
+    ) -> None:
+        if max_rows < 1 or max_bytes < 1 or row_group_rows < 1:
+            raise ValueError("max_rows, max_bytes and row_group_rows must be positive")
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.row_group_rows = row_group_rows
+        self.compression = compression
+        self.compression_level = compression_level
+        self.folder: Path | None = None
+        self.prefix = "part"
+        self.schema: pa.Schema | None = None
+        self.write_empty = False
+        self.files: list[Path] = []
+
+    def bind(self, folder: Path, prefix: str, schema: pa.Schema, write_empty: bool = False) -> "ParquetWriter":
+        """Set where this task's shards go; `write_empty` writes a shard even with no rows."""
+        self.folder, self.prefix, self.schema, self.write_empty = folder, prefix, schema, write_empty
+        self.files = []
+        return self
+
+    def _shard_path(self, shard: int) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{self.prefix}-{shard:04d}.parquet"
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        if self.folder is None or self.schema is None:
+            raise RuntimeError("ParquetWriter.bind() must be called before run()")
+        shard = 0
+        writer: pq.ParquetWriter | None = None
+        rows_in_shard = bytes_in_shard = 0
+        batch: list[Document] = []
+
+        def open_shard() -> pq.ParquetWriter:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return pq.ParquetWriter(
+                tmp_path(self._shard_path(shard)), self.schema, compression=self.compression,
+                compression_level=self.compression_level,
+            )
+
+        def close_shard(ok: bool) -> None:
+            nonlocal writer
+            if writer is not None:
+                writer.close()
+                final = self._shard_path(shard)
+                if ok:
+                    os.replace(tmp_path(final), final)
+                    self.files.append(final)
+                else:
+                    tmp_path(final).unlink(missing_ok=True)
+            writer = None
+
+        def flush() -> None:
+            nonlocal writer
+            if not batch:
+                return
+            if writer is None:
+                writer = open_shard()
+            writer.write_table(docs_to_table(batch, self.schema), row_group_size=self.row_group_rows)
+            batch.clear()
+
+        try:
+            for doc in docs:
+                batch.append(doc)
+                rows_in_shard += 1
+                bytes_in_shard += len(doc.text)
+                yield doc
+                if rows_in_shard >= self.max_rows or bytes_in_shard >= self.max_bytes:
+                    flush()
+                    close_shard(ok=True)
+                    shard += 1
+                    rows_in_shard = bytes_in_shard = 0
+                elif len(batch) >= self.row_group_rows:
+                    flush()
+            flush()
+            if writer is None and self.write_empty and shard == 0:
+                writer = open_shard()
+            close_shard(ok=True)
+        except BaseException:
+            close_shard(ok=False)
+            raise

@@ -1,0 +1,158 @@
+"""Read HTML responses out of WARC files (gzip or plain) with warcio.
+
+Only `response` records with HTTP status 200 and an HTML-ish content type become documents;
+every other record is counted with its reason. The payload is decoded with the charset
+named by the HTTP header, else by the page's `<meta>` tag, else by detection (UTF-8 first,
+then charset_normalizer). A corrupt record is counted and skipped; a file that cannot be
+read further (truncated gzip, garbage bytes) ends the task cleanly after what was read,
+counted as `warc_reader:corrupt_file`, so nothing already produced is lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from typing import Iterator
+
+import pyarrow as pa
+from warcio.archiveiterator import ArchiveIterator
+
+from corpusforge.document import Document
+from corpusforge.stage import Reader, StageContext
+
+log = logging.getLogger(__name__)
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+
+
+def _codec(name: str | None) -> str | None:
+    """The Python codec name for a charset label, or None if Python does not know it."""
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
+    """Decode an HTML payload; returns (text, codec used).
+
+    Header and meta charsets are tried strictly in that order (a wrong label is common),
+    then UTF-8, then charset_normalizer's best guess; as a last resort UTF-8 with
+    replacement characters, so a page is never lost to its encoding.
+    """
+    header = _HEADER_CHARSET.search(content_type or "")
+    meta = _META_CHARSET.search(payload[:4096])
+    candidates = [
+        _codec(header.group(1) if header else None),
+        _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
+        "utf-8",
+    ]
+    for codec in candidates:
+        if codec is None:
+            continue
+        try:
+            return payload.decode(codec), codec
+        except (UnicodeDecodeError, LookupError):
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(payload[:65536]).best()
+    codec = _codec(best.encoding) if best is not None else None
+    if codec is not None:
+        try:
+            return payload.decode(codec), codec
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return payload.decode("utf-8", errors="replace"), "utf-8-replace"
+
+
+class WarcReader(Reader):
+    """WARC files → HTML documents (`id` from WARC-Record-ID, `text` the decoded HTML)."""
+
+    name = "warc_reader"
+
+    def __init__(
+        self,
+        content_types: list[str] = ["text/html", "application/xhtml+xml"],  # noqa: B006
+        statuses: list[int] = [200],  # noqa: B006
+    ) -> None:
+        self.content_types = [c.lower() for c in content_types]
+        self.statuses = [str(s) for s in statuses]
+
+    def columns(self) -> dict[str, pa.DataType]:
+        return {
+            "warc_record_id": pa.string(),
+            "warc_date": pa.string(),
+            "content_type": pa.string(),
+            "content_length": pa.int64(),
+            "charset": pa.string(),
+        }
+
+    def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
+        with open(path, "rb") as stream:
+            records = ArchiveIterator(stream, arc2warc=True)
+            while True:
+                try:
+                    record = next(records)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - any parse failure ends this file only
+                    log.warning("%s: unreadable after offset %s (%s: %s); keeping the %d documents before it",
+                                path, _offset(records), type(exc).__name__, exc, ctx.stats.docs_out)
+                    ctx.drop("warc_reader:corrupt_file")
+                    return
+                try:
+                    doc = self._document(record, path, ctx)
+                except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
+                    log.warning("%s: record at offset %s is corrupt (%s: %s)", path, _offset(records),
+                                type(exc).__name__, exc)
+                    ctx.drop("warc_reader:corrupt_record")
+                    continue
+                if doc is not None:
+                    yield doc
+
+    def _document(self, record, path: str, ctx: StageContext) -> Document | None:
+        if record.rec_type != "response":
+            ctx.drop("warc_reader:not_response")
+            return None
+        if record.http_headers is None:
+            ctx.drop("warc_reader:no_http_headers")
+            return None
+        status = record.http_headers.get_statuscode()
+        if status not in self.statuses:
+            ctx.drop(f"warc_reader:http_status_{(status or '?')[:1]}xx")
+            return None
+        content_type = record.http_headers.get_header("Content-Type") or ""
+        media_type = content_type.split(";")[0].strip().lower()
+        if media_type not in self.content_types:
+            ctx.drop("warc_reader:content_type")
+            return None
+        payload = record.content_stream().read()
+        if not payload.strip():
+            ctx.drop("warc_reader:empty")
+            return None
+        html, charset = decode_html(payload, content_type)
+        record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+        return Document(
+            id=record_id.strip("<>").removeprefix("urn:uuid:"),
+            text=html,
+            url=record.rec_headers.get_header("WARC-Target-URI"),
+            metadata={
+                "warc_record_id": record_id,
+                "warc_date": record.rec_headers.get_header("WARC-Date"),
+                "content_type": media_type,
+                "content_length": len(payload),
+                "charset": charset,
+            },
+        )
+
+
+def _offset(records: ArchiveIterator) -> str:
+    try:
+        return str(records.get_record_offset())
+    except Exception:  # noqa: BLE001
+        return "?"
