@@ -17,6 +17,7 @@ from typing import Iterator
 
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 from corpusforge.document import Document
 from corpusforge.stage import Reader, StageContext
@@ -70,6 +71,16 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
     return payload.decode("utf-8", errors="replace"), "utf-8-replace"
 
 
+class _LoudDecompressingReader(DecompressingBufferedReader):
+    """warcio prints a gzip error met mid-file to stderr and then reports a clean end of
+    file, so every record after the damage would vanish uncounted. Raise instead."""
+
+    def _decompress(self, data: bytes) -> bytes:
+        if self.decompressor and data and self.num_block_read:
+            return self.decompressor.decompress(data)
+        return super()._decompress(data)
+
+
 class WarcReader(Reader):
     """WARC files → HTML documents (`id` from WARC-Record-ID, `text` the decoded HTML)."""
 
@@ -94,26 +105,39 @@ class WarcReader(Reader):
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
         with open(path, "rb") as stream:
-            records = ArchiveIterator(stream, arc2warc=True)
-            while True:
-                try:
-                    record = next(records)
-                except StopIteration:
-                    return
-                except Exception as exc:  # noqa: BLE001 - any parse failure ends this file only
-                    log.warning("%s: unreadable after offset %s (%s: %s); keeping the %d documents before it",
-                                path, _offset(records), type(exc).__name__, exc, ctx.stats.docs_out)
-                    ctx.drop("warc_reader:corrupt_file")
-                    return
-                try:
-                    doc = self._document(record, path, ctx)
-                except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
-                    log.warning("%s: record at offset %s is corrupt (%s: %s)", path, _offset(records),
-                                type(exc).__name__, exc)
-                    ctx.drop("warc_reader:corrupt_record")
-                    continue
-                if doc is not None:
-                    yield doc
+            start = 0
+            while start is not None:
+                start = yield from self._read_from(stream, start, path, ctx)
+
+    def _read_from(self, stream, start: int, path: str, ctx: StageContext):
+        """Read records from byte `start`; return where to resume after damage, or None at the end."""
+        stream.seek(start)
+        records = ArchiveIterator(stream, arc2warc=True)
+        records.reader.__class__ = _LoudDecompressingReader
+        gzipped = stream.read(2) == b"\x1f\x8b"
+        stream.seek(start)
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return None
+            except Exception as exc:  # noqa: BLE001 - any parse failure ends this stretch only
+                damaged = records.member_info[0] if records.member_info else records.offset
+                resume = _next_gzip_member(stream, damaged + 1) if gzipped else None
+                log.warning("%s: unreadable from offset %s (%s: %s); %s", path, damaged, type(exc).__name__, exc,
+                            f"resuming at the next gzip member, offset {resume}" if resume is not None
+                            else "the rest of the file is skipped")
+                ctx.drop("warc_reader:corrupt_file" if resume is None else "warc_reader:corrupt_gzip_member")
+                return resume
+            try:
+                doc = self._document(record, path, ctx)
+            except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
+                log.warning("%s: record at offset %s is corrupt (%s: %s)", path, records.offset,
+                            type(exc).__name__, exc)
+                ctx.drop("warc_reader:corrupt_record")
+                continue
+            if doc is not None:
+                yield doc
 
     def _document(self, record, path: str, ctx: StageContext) -> Document | None:
         if record.rec_type != "response":
@@ -132,6 +156,9 @@ class WarcReader(Reader):
             ctx.drop("warc_reader:content_type")
             return None
         payload = record.content_stream().read()
+        if getattr(record.raw_stream, "limit", 0) > 0:  # the file ended inside this record
+            ctx.drop("warc_reader:truncated_record")
+            return None
         if not payload.strip():
             ctx.drop("warc_reader:empty")
             return None
@@ -151,8 +178,15 @@ class WarcReader(Reader):
         )
 
 
-def _offset(records: ArchiveIterator) -> str:
-    try:
-        return str(records.get_record_offset())
-    except Exception:  # noqa: BLE001
-        return "?"
+def _next_gzip_member(stream, pos: int, block: int = 1 << 20) -> int | None:
+    """Offset of the next gzip member header at or after `pos` (WARCs gzip record by record)."""
+    magic = b"\x1f\x8b\x08"
+    while True:
+        stream.seek(pos)
+        chunk = stream.read(block + len(magic) - 1)
+        if len(chunk) < len(magic):
+            return None
+        found = chunk.find(magic)
+        if found >= 0:
+            return pos + found
+        pos += block

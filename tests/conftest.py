@@ -1,0 +1,72 @@
+"""Shared fixtures: the real data in ../shared/data, and small WARC files cut from it."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+WARC_DIR = SHARED / "warc"
+
+
+@pytest.fixture(scope="session")
+def warc_dir() -> Path:
+    if not WARC_DIR.is_dir():
+        pytest.skip(f"real WARC data not found at {WARC_DIR} (clone with ../shared beside the repo)")
+    return WARC_DIR
+
+
+@pytest.fixture(scope="session")
+def article_pages(warc_dir: Path) -> list[tuple[str, bytes, bytes]]:
+    """(url, Content-Type header, HTML payload) of every article page, in file order."""
+    pages = []
+    with open(warc_dir / "articles-181.warc.gz", "rb") as f:
+        for rec in ArchiveIterator(f):
+            if rec.rec_type == "response":
+                url = rec.rec_headers.get_header("WARC-Target-URI")
+                pages.append((url, rec.http_headers.get_header("Content-Type") or "text/html",
+                              rec.content_stream().read()))
+    return pages
+
+
+def write_warc(path: Path, responses: list[tuple[str, bytes]], content_type: str = "text/html; charset=utf-8",
+               status: str = "200 OK", extra: list[tuple[str, str, bytes]] = (), gzip: bool = True) -> Path:
+    """Write response records (url, payload[, content type]) plus `extra` (rec_type, url, payload)."""
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=gzip)
+        for url, payload, *ctype in responses:
+            content_type_ = ctype[0] if ctype else content_type
+            http = StatusAndHeaders(status, [("Content-Type", content_type_),
+                                              ("Content-Length", str(len(payload)))], protocol="HTTP/1.1")
+            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
+                                            warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url + str(len(payload)))}>"})
+            writer.write_record(rec)
+        for rec_type, url, payload in extra:
+            rec = writer.create_warc_record(url, rec_type, payload=io.BytesIO(payload),
+                                            warc_content_type="text/plain")
+            writer.write_record(rec)
+    return path
+
+
+@pytest.fixture
+def split_articles(tmp_path: Path, article_pages) -> callable:
+    """Write the first `n` article pages into `files` WARC files; returns their paths."""
+
+    def make(n: int, files: int, folder: Path | None = None) -> list[Path]:
+        folder = folder or tmp_path / "in"
+        folder.mkdir(parents=True, exist_ok=True)
+        pages = article_pages[:n]
+        paths = []
+        for i in range(files):
+            chunk = [(url, payload, ctype) for url, ctype, payload in pages[i::files]]
+            paths.append(write_warc(folder / f"articles-{i:02d}.warc.gz", chunk))
+        return paths
+
+    return make
