@@ -122,7 +122,7 @@ class WarcReader(Reader):
             except StopIteration:
                 return None
             except Exception as exc:  # noqa: BLE001 - any parse failure ends this stretch only
-                damaged = records.member_info[0] if records.member_info else records.offset
+                damaged = max(start, records.member_info[0] if records.member_info else records.offset)
                 resume = _next_gzip_member(stream, damaged + 1) if gzipped else None
                 log.warning("%s: unreadable from offset %s (%s: %s); %s", path, damaged, type(exc).__name__, exc,
                             f"resuming at the next gzip member, offset {resume}" if resume is not None
