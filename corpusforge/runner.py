@@ -80,6 +80,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
 
     n_tasks = len(config.inputs)
     per_task: list[list[dict[str, Any]]] = []
+    ran = 0  # tasks run by this invocation (0: the run was already complete)
     global_seconds: Counter = Counter()
     sources = list(config.inputs)
     with LocalExecutor(config.workers, quiet=quiet, preload=["corpusforge.tasks", "corpusforge.stages"]) as ex:
@@ -93,6 +94,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                     for t in range(n_tasks)
                 ]
                 todo = [j for j in jobs if not markers.done(j.task)]
+                ran += len(todo)
                 ex.map(run_stream_task, todo, [j.source for j in todo], desc=f"phase {phase.name}")
                 done = [markers.load(t) for t in range(n_tasks)]
                 per_task.extend(d["stats"] for d in done)
@@ -105,6 +107,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                 count = step.n_tasks(n_tasks)
                 gjobs = [GlobalJob(config.stages, phase, t, n_tasks, work, markers.folder)
                          for t in range(count) if not markers.done(t)]
+                ran += len(gjobs)
                 ex.map(run_global_task, gjobs, [f"{phase.name} task {j.task}" for j in gjobs],
                        desc=f"phase {phase.name}")
                 for t in range(count):
@@ -113,6 +116,11 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     stages = merge_stats(per_task)
     for s in stages:
         s.seconds += global_seconds.get(s.name, 0.0)
+    if ran == 0 and (out / "stats.json").exists():
+        if not quiet:
+            print(f"{out}: already complete, nothing to do (use --overwrite to run it again)", file=sys.stderr)
+            print(format_table(stages), file=sys.stderr)
+        return stages
     wall = time.perf_counter() - started
     write_json_atomic(out / "stats.json", {
         "stages": [s.to_json() for s in stages],

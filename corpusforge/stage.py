@@ -76,23 +76,37 @@ class Filter(Stage):
     """Keep, or say why not.
 
     `mode: drop` removes a document whose `filter` returns a reason and counts it as
-    `"<stage>:<reason>"`; `mode: annotate` keeps it and writes the would-be reason into the
-    `<stage>_reason` column (null when kept), so thresholds can be tuned from the output.
+    `"<stage>:<reason>"`; `mode: annotate` keeps every document and writes the would-be
+    reason into the `<stage>_reason` column (null when kept) plus the filter's scores
+    (`<stage>_<score>` columns, declared in `scores`), so thresholds can be tuned from the
+    Parquet output. A filter reports scores with `self.record(doc, name=value, ...)`, which
+    costs nothing in drop mode.
     """
+
+    scores: ClassVar[dict[str, pa.DataType]] = {}
 
     def __init__(self, mode: Literal["drop", "annotate"] = "drop") -> None:
         self.mode = mode
+        self.annotate = mode == "annotate"
 
     def filter(self, doc: Document) -> str | None:
         raise NotImplementedError
 
+    def record(self, doc: Document, **scores: Any) -> None:
+        if self.annotate:
+            prefix = self.name
+            for key, value in scores.items():
+                doc.metadata[f"{prefix}_{key}"] = value
+
     def columns(self) -> dict[str, pa.DataType]:
-        if self.mode == "annotate":
-            return {f"{self.name}_reason": pa.string()}
-        return {}
+        if not self.annotate:
+            return {}
+        cols = {f"{self.name}_reason": pa.string()}
+        cols.update({f"{self.name}_{k}": t for k, t in self.scores.items()})
+        return cols
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        annotate = self.mode == "annotate"
+        annotate = self.annotate
         reason_key = f"{self.name}_reason"
         for doc in docs:
             reason = self.filter(doc)
