@@ -4,6 +4,7 @@
 input: data/sample/*.warc.gz      # a glob or a list of globs
 output: output/massivetext
 workers: 2                        # optional; default: the number of cores
+rejected: 20                      # optional; sample up to 20 dropped documents per reason
 stages:
   - warc_reader                   # a reader first
   - trafilatura: {favor_precision: true}
@@ -32,7 +33,7 @@ from corpusforge.stage import Reader, Stage
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
-TOP_LEVEL_KEYS = {"input", "output", "workers", "executor", "stages"}
+TOP_LEVEL_KEYS = {"input", "output", "workers", "executor", "rejected", "stages"}
 _MISSING = object()
 
 
@@ -55,6 +56,7 @@ class PipelineConfig:
     stages: list[StageSpec]
     workers: int = field(default_factory=lambda: default_workers())
     executor: str = "local"
+    rejected: int = 0
     source: str = "<dict>"
 
     def resolved(self) -> dict[str, Any]:
@@ -62,12 +64,13 @@ class PipelineConfig:
         return {
             "input": self.inputs,
             "output": str(self.output),
+            "rejected": self.rejected,
             "stages": [{s.name: s.args} for s in self.stages],
         }
 
     def hash(self) -> str:
-        """Hash of what decides the output (inputs and stages, not workers or executor)."""
-        key = {"input": self.inputs, "stages": [{s.name: s.args} for s in self.stages]}
+        """Hash of what decides the output (inputs, stages, samples; not workers or executor)."""
+        key = {"input": self.inputs, "rejected": self.rejected, "stages": [{s.name: s.args} for s in self.stages]}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -126,9 +129,13 @@ def load_config(
     if executor != "local":
         raise ConfigError(f"{source}: 'executor' must be 'local', got {executor!r}")
 
+    rejected = data.get("rejected", 0)
+    if not _is_int(rejected) or rejected < 0:
+        raise ConfigError(f"{source}: 'rejected' (documents to sample per drop reason) must be an integer >= 0")
+
     stages = parse_stages(data.get("stages"), source)
     config = PipelineConfig(inputs=files, output=Path(out), stages=stages, workers=n_workers,
-                            executor=executor, source=source)
+                            executor=executor, rejected=rejected, source=source)
     check_shape(config)
     return config
 

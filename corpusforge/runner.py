@@ -23,7 +23,8 @@ from corpusforge.executor import LocalExecutor
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
 from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
-from corpusforge.tasks import GlobalJob, StreamJob, run_global_task, run_stream_task
+from corpusforge.rejected import gather
+from corpusforge.tasks import GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task
 from corpusforge.stages.parquet_writer import make_schema
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                 out_dir = out / "data" if phase.final else work / phase.name
                 jobs = [
                     StreamJob(config.stages, phase, t, sources[t], out_dir,
-                              f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, work, markers.folder)
+                              f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, work, markers.folder,
+                              rejected=config.rejected)
                     for t in range(n_tasks)
                 ]
                 todo = [j for j in jobs if not markers.done(j.task)]
@@ -112,6 +114,10 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                        desc=f"phase {phase.name}")
                 for t in range(count):
                     global_seconds[spec.label] += markers.load(t)["seconds"]
+
+    if config.rejected:
+        files = [rejected_task_file(work, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]
+        gather(files, config.rejected, out / "rejected")
 
     stages = merge_stats(per_task)
     for s in stages:

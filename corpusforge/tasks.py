@@ -19,6 +19,7 @@ from corpusforge.config import StageSpec
 from corpusforge.document import Document
 from corpusforge.executor import report_progress
 from corpusforge.planner import GlobalPhase, StreamPhase
+from corpusforge.rejected import RejectedSampler
 from corpusforge.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.stages.parquet_reader import ParquetReader
 from corpusforge.stages.parquet_writer import ParquetWriter
@@ -54,7 +55,7 @@ class StreamJob:
     schema: pa.Schema
     work_root: Path
     markers: Path
-    rejected_dir: Path | None = None
+    rejected: int = 0  # documents to sample per drop reason
 
 
 @dataclass
@@ -136,12 +137,14 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     stages = build_stages(job.specs)
     phase = job.phase
     stats: dict[str, StageStats] = {}
+    sampler = RejectedSampler(job.rejected) if job.rejected else None
 
     def ctx_for(i: int) -> StageContext:
         label = job.specs[i].label
         stats.setdefault(label, StageStats(label))
         return StageContext(task=job.task, source=job.source,
-                            work_dir=stage_work_dir(job.work_root, i, job.specs[i]), stats=stats[label])
+                            work_dir=stage_work_dir(job.work_root, i, job.specs[i]), stats=stats[label],
+                            rejected=sampler)
 
     if phase.index == 0:
         reader_ctx = ctx_for(0)
@@ -181,9 +184,15 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
         s = stats[job.specs[0].label]
         s.docs_in = s.docs_out + sum(s.dropped.values())
     result = [s.to_json() for s in stats.values()]
+    if sampler is not None:
+        sampler.write(rejected_task_file(job.work_root, phase, job.task))
     Markers(job.markers).mark(job.task, {"source": job.source, "files": [str(p) for p in writer.files],
                                          "stats": result})
     return result
+
+
+def rejected_task_file(work_root: Path, phase: StreamPhase, task: int) -> Path:
+    return work_root / "rejected" / phase.name / f"task-{task:05d}.jsonl"
 
 
 def run_global_task(job: GlobalJob) -> dict[str, Any]:

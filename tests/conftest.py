@@ -70,3 +70,20 @@ def split_articles(tmp_path: Path, article_pages) -> callable:
         return paths
 
     return make
+
+
+@pytest.fixture(scope="session")
+def speech_paragraphs() -> list[str]:
+    """Real English paragraphs from the State of the Union addresses, in archive order."""
+    import zipfile
+
+    path = SHARED / "text" / "state_union.zip"
+    if not path.exists():
+        pytest.skip(f"real text data not found at {path} (clone with ../shared beside the repo)")
+    paras = []
+    with zipfile.ZipFile(path) as z:
+        for name in sorted(z.namelist()):
+            if name.endswith(".txt"):
+                text = z.read(name).decode("utf-8", "replace")
+                paras += [p.strip() for p in text.split("\n\n") if len(p.split()) >= 40]
+    return paras

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corpusforge.stage import Stage
+from corpusforge.stages.exact_dedup import ExactDeduplicator
 from corpusforge.stages.jsonl_reader import JsonlReader
 from corpusforge.stages.parquet_reader import ParquetReader
 from corpusforge.stages.parquet_writer import ParquetWriter
@@ -16,6 +17,7 @@ STAGES: dict[str, type[Stage]] = {
         JsonlReader,
         ParquetReader,
         TrafilaturaExtractor,
+        ExactDeduplicator,
         ParquetWriter,
     )
 }

@@ -1,0 +1,114 @@
+"""Exact deduplication: keep the first occurrence of each normalized text in the corpus.
+
+"First" means the lowest (task, row): tasks are numbered from the sorted input list and
+rows count documents in order within a task, so the survivor does not depend on the number
+of workers. The text is normalized (Unicode NFKC, lowercased, whitespace collapsed) and
+hashed to 64 bits with xxh3; the work is split by hash range so memory goes per hash
+(16 bytes a document in one partition at a time), never per document text:
+
+1. `prepare` (per streaming task): write (hash, row) of every document, split into
+   `partitions` files by the hash's top bits;
+2. step `find` (per partition): sort all tasks' entries by (hash, task, row) and write the
+   (task, row) of every document that is not the first of its hash;
+3. `run` (per streaming task): drop those rows, or in annotate mode mark them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from corpusforge.document import Document
+from corpusforge.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.storage import atomic_path
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalized_hash(text: str) -> int:
+    norm = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+    return xxhash.xxh3_64_intdigest(norm.encode("utf-8"))
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+
+class ExactDeduplicator(GlobalStage):
+    """Drop every document whose normalized text appeared earlier in the corpus."""
+
+    name = "exact_dedup"
+
+    def __init__(self, partitions: int = 16, mode: Literal["drop", "annotate"] = "drop") -> None:
+        if not 1 <= partitions <= 4096:
+            raise ValueError("partitions must be between 1 and 4096")
+        self.partitions = partitions
+        self.mode = mode
+
+    def columns(self) -> dict[str, pa.DataType]:
+        return {f"{self.name}_reason": pa.string()} if self.mode == "annotate" else {}
+
+    def _partition_of(self, hashes: np.ndarray) -> np.ndarray:
+        return (hashes % np.uint64(self.partitions)).astype(np.int64)
+
+    def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        hashes: list[int] = []
+        for doc in docs:
+            hashes.append(normalized_hash(doc.text))
+            yield doc
+        h = np.array(hashes, dtype=np.uint64)
+        rows = np.arange(len(h), dtype=np.uint32)
+        part = self._partition_of(h)
+        for p in range(self.partitions):
+            sel = part == p
+            entries = np.empty(int(sel.sum()), dtype=[("hash", "<u8"), ("row", "<u4")])
+            entries["hash"], entries["row"] = h[sel], rows[sel]
+            save_npy(ctx.work_dir / "hashes" / f"p{p:04d}" / f"task-{ctx.task:05d}.npy", entries)
+
+    def steps(self) -> list[GlobalStep]:
+        return [GlobalStep("find", n_tasks=lambda n_stream_tasks: self.partitions, run=self._find)]
+
+    def _find(self, partition: int, work_dir: Path, n_stream_tasks: int) -> None:
+        folder = work_dir / "hashes" / f"p{partition:04d}"
+        parts = []
+        for task in range(n_stream_tasks):
+            e = np.load(folder / f"task-{task:05d}.npy")
+            t = np.empty(len(e), dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
+            t["hash"], t["task"], t["row"] = e["hash"], task, e["row"]
+            parts.append(t)
+        allrows = np.concatenate(parts) if parts else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
+        allrows.sort(order=("hash", "task", "row"))
+        later = np.zeros(len(allrows), dtype=bool)
+        later[1:] = allrows["hash"][1:] == allrows["hash"][:-1]
+        dups = allrows[later][["task", "row"]]
+        save_npy(work_dir / "duplicates" / f"p{partition:04d}.npy", np.sort(dups, order=("task", "row")))
+
+    def _duplicate_rows(self, ctx: StageContext) -> set[int]:
+        rows: set[int] = set()
+        for p in range(self.partitions):
+            d = np.load(ctx.work_dir / "duplicates" / f"p{p:04d}.npy")
+            lo, hi = np.searchsorted(d["task"], [ctx.task, ctx.task + 1])
+            rows.update(d["row"][lo:hi].tolist())
+        return rows
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        duplicates = self._duplicate_rows(ctx)
+        annotate = self.mode == "annotate"
+        for row, doc in enumerate(docs):
+            if row not in duplicates:
+                if annotate:
+                    doc.metadata[f"{self.name}_reason"] = None
+                yield doc
+            elif annotate:
+                doc.metadata[f"{self.name}_reason"] = "duplicate"
+                yield doc
+            else:
+                ctx.drop(f"{self.name}:duplicate", doc)
