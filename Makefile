@@ -44,6 +44,7 @@ test-slow: install
 
 bench: install
 	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/filters.py
 
 clean:
 	rm -rf output bench/out
