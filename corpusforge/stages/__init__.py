@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from corpusforge.stage import Stage
+from corpusforge.stages.c4_filters import C4Filter
 from corpusforge.stages.exact_dedup import ExactDeduplicator
+from corpusforge.stages.gopher_quality import GopherQualityFilter
+from corpusforge.stages.gopher_repetition import GopherRepetitionFilter
 from corpusforge.stages.jsonl_reader import JsonlReader
+from corpusforge.stages.language import LanguageFilter
 from corpusforge.stages.parquet_reader import ParquetReader
 from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
@@ -17,6 +21,10 @@ STAGES: dict[str, type[Stage]] = {
         JsonlReader,
         ParquetReader,
         TrafilaturaExtractor,
+        LanguageFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+        C4Filter,
         ExactDeduplicator,
         ParquetWriter,
     )
