@@ -1,0 +1,45 @@
+"""pipelines/massivetext.yaml on the real sample: every stage's counts are sane."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from conftest import ROOT
+from corpusforge.config import load_config
+from corpusforge.runner import run_pipeline
+
+
+def test_massivetext_on_the_real_crawls(warc_dir, tmp_path):
+    out = tmp_path / "out"
+    config = load_config(ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in sorted(warc_dir.glob("*.warc.gz"))],
+                         output=str(out), workers=2)
+    stats = {s.name: s for s in run_pipeline(config, quiet=True)}
+    assert list(stats) == ["warc_reader", "trafilatura", "language", "gopher_quality", "gopher_repetition",
+                           "exact_dedup", "parquet_writer"]
+    for s in stats.values():
+        assert s.docs_in == s.docs_out + sum(s.dropped.values()), s.name
+
+    # the two Dolma crawls are multilingual; the 181 articles are English news and blogs
+    assert set(stats["language"].dropped) == {"language:wrong_language"}
+    assert 5 <= stats["language"].dropped["language:wrong_language"] <= 60
+    assert stats["gopher_quality"].docs_out >= 0.9 * stats["gopher_quality"].docs_in
+    assert stats["gopher_repetition"].docs_out >= 0.85 * stats["gopher_repetition"].docs_in
+
+    table = pq.read_table(out / "data")
+    assert table.num_rows == stats["parquet_writer"].docs_out
+    assert set(table["language"].to_pylist()) == {"en"}
+    assert min(table["language_score"].to_pylist()) >= 0.65
+    texts = table["text"].to_pylist()
+    assert len(texts) == len(set(texts))
+
+    articles = {p["url"] for p in json.loads((warc_dir / "articles-181.ground-truth.json").read_text()).values()}
+    kept_articles = articles & set(table["url"].to_pylist())
+    english = len(articles) - stats["language"].dropped["language:wrong_language"]  # a lower bound
+    assert len(kept_articles) >= 0.9 * english, "English article pages are overwhelmingly kept"
+
+    rejected = {p.stem for p in (out / "rejected").glob("*.jsonl")}
+    assert "language-wrong_language" in rejected
+    sample = [json.loads(line) for line in (out / "rejected" / "language-wrong_language.jsonl").read_text().splitlines()]
+    assert 1 <= len(sample) <= 20 and all(d["metadata"]["language"] != "en" for d in sample)
