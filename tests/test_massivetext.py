@@ -17,7 +17,7 @@ def test_massivetext_on_the_real_crawls(warc_dir, tmp_path):
                          output=str(out), workers=2)
     stats = {s.name: s for s in run_pipeline(config, quiet=True)}
     assert list(stats) == ["warc_reader", "trafilatura", "language", "gopher_quality", "gopher_repetition",
-                           "exact_dedup", "parquet_writer"]
+                           "exact_dedup", "minhash_dedup", "parquet_writer"]
     for s in stats.values():
         assert s.docs_in == s.docs_out + sum(s.dropped.values()), s.name
 

@@ -9,6 +9,7 @@ from corpusforge.stages.gopher_quality import GopherQualityFilter
 from corpusforge.stages.gopher_repetition import GopherRepetitionFilter
 from corpusforge.stages.jsonl_reader import JsonlReader
 from corpusforge.stages.language import LanguageFilter
+from corpusforge.stages.minhash_dedup import MinHashDeduplicator
 from corpusforge.stages.parquet_reader import ParquetReader
 from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
@@ -26,6 +27,7 @@ STAGES: dict[str, type[Stage]] = {
         GopherRepetitionFilter,
         C4Filter,
         ExactDeduplicator,
+        MinHashDeduplicator,
         ParquetWriter,
     )
 }

@@ -1,0 +1,215 @@
+"""Near-duplicate removal with MinHash LSH, in phases that scale past one machine's memory.
+
+1. `prepare` (per streaming task): shingle and sign every document (corpusforge.minhash),
+   cut each signature into `bands` × `rows`, and write the band keys with the document's
+   row into `partitions` files by key; also the signatures (for `verify`) and text lengths
+   (for `keep: longest`).
+2. step `buckets` (per partition): sort the keys of all tasks by (band, key, task, row); in
+   each bucket of two or more documents link every member to the bucket's first member
+   (not all pairs). With `verify`, an edge whose signature-estimated Jaccard is below the
+   threshold is dropped (it cuts LSH false positives).
+3. step `clusters` (one task): connected components over all edges with numpy arrays, memory
+   proportional to the documents that have an edge; one survivor per cluster, the first by
+   (task, row) or the longest text (`keep: longest`, ties to the first).
+4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
+   write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from corpusforge.document import Document
+from corpusforge.minhash import MinHasher, Scheme, band_keys, connected_components, hash64, optimal_bands, shingles
+from corpusforge.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.stages.exact_dedup import save_npy
+
+_KEY = [("band", "<u2"), ("key", "<u8"), ("row", "<u4")]
+_EDGE = [("a", "<i8"), ("b", "<i8")]  # node = task << 32 | row
+
+
+def node(task: np.ndarray | int, row: np.ndarray | int) -> np.ndarray:
+    return (np.asarray(task, dtype=np.int64) << 32) | np.asarray(row, dtype=np.int64)
+
+
+class MinHashDeduplicator(GlobalStage):
+    """Drop documents whose word-shingle Jaccard similarity with an earlier one is about
+    `threshold` or more (the LSH S-curve decides; see bench/dedup_quality.py)."""
+
+    name = "minhash_dedup"
+
+    def __init__(
+        self,
+        ngram: int = 5,
+        num_perm: int = 128,
+        threshold: float = 0.8,
+        bands: int | None = None,
+        rows: int | None = None,
+        seed: int = 1,
+        scheme: Literal["affine32", "affine64", "legacy"] = "affine32",
+        verify: bool = False,
+        keep: Literal["first", "longest"] = "first",
+        partitions: int = 16,
+        batch_docs: int = 256,
+        mode: Literal["drop", "annotate"] = "drop",
+    ) -> None:
+        if ngram < 1 or num_perm < 2 or not 0 < threshold <= 1 or not 1 <= partitions <= 4096:
+            raise ValueError("need ngram >= 1, num_perm >= 2, 0 < threshold <= 1, 1 <= partitions <= 4096")
+        if (bands is None) != (rows is None):
+            raise ValueError("give both bands and rows, or neither (then they follow from threshold)")
+        if bands is None:
+            bands, rows = optimal_bands(threshold, num_perm)
+        if bands * rows > num_perm:
+            raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm = {num_perm}")
+        self.ngram, self.num_perm, self.threshold, self.seed = ngram, num_perm, threshold, seed
+        self.bands, self.rows = bands, rows
+        self.scheme: Scheme = scheme
+        self.verify, self.keep, self.partitions, self.batch_docs, self.mode = verify, keep, partitions, batch_docs, mode
+        self._hasher: MinHasher | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_hasher": None}  # rebuilt in each worker
+
+    @property
+    def hasher(self) -> MinHasher:
+        if self._hasher is None:
+            self._hasher = MinHasher(self.num_perm, self.seed, self.scheme)
+        return self._hasher
+
+    def columns(self) -> dict[str, pa.DataType]:
+        if self.mode == "annotate":
+            return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int64()}
+        return {}
+
+    # --- phase 1: signatures and band keys -------------------------------------------
+
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        hashes = [np.fromiter((hash64(s) for s in shingles(t, self.ngram)), dtype=np.uint64) for t in texts]
+        return self.hasher.signatures(hashes)
+
+    def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        keys, sigs, lengths, empty = [], [], [], []
+        batch: list[Document] = []
+
+        def flush() -> None:
+            sig = self.signatures([d.text for d in batch])
+            empty.append(np.all(sig == self.hasher.empty, axis=1))  # no shingles: never a duplicate
+            keys.append(band_keys(sig, self.bands, self.rows))
+            lengths.append(np.fromiter((len(d.text) for d in batch), dtype=np.int64, count=len(batch)))
+            if self.verify:
+                sigs.append(sig)
+            batch.clear()
+
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= self.batch_docs:
+                flush()
+            yield doc
+        if batch:
+            flush()
+        k = np.concatenate(keys) if keys else np.empty((0, self.bands), dtype=np.uint64)
+        keep = ~np.concatenate(empty) if empty else np.empty(0, dtype=bool)
+        rows = np.repeat(np.arange(len(k), dtype=np.uint32)[keep], self.bands)
+        band = np.tile(np.arange(self.bands, dtype=np.uint16), int(keep.sum()))
+        flat = k[keep].ravel()
+        part = (flat % np.uint64(self.partitions)).astype(np.int64)
+        for p in range(self.partitions):
+            sel = part == p
+            entries = np.empty(int(sel.sum()), dtype=_KEY)
+            entries["band"], entries["key"], entries["row"] = band[sel], flat[sel], rows[sel]
+            save_npy(ctx.work_dir / "keys" / f"p{p:04d}" / f"task-{ctx.task:05d}.npy", entries)
+        save_npy(ctx.work_dir / "lengths" / f"task-{ctx.task:05d}.npy",
+                 np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64))
+        if self.verify:
+            save_npy(ctx.work_dir / "signatures" / f"task-{ctx.task:05d}.npy",
+                     np.concatenate(sigs) if sigs else np.empty((0, self.num_perm), dtype=self.hasher.dtype))
+
+    def steps(self) -> list[GlobalStep]:
+        return [
+            GlobalStep("buckets", n_tasks=lambda n: self.partitions, run=self._buckets),
+            GlobalStep("clusters", n_tasks=lambda n: 1, run=self._clusters),
+        ]
+
+    # --- phase 2: buckets → edges --------------------------------------------------------
+
+    def _buckets(self, partition: int, work_dir: Path, n_tasks: int) -> None:
+        folder = work_dir / "keys" / f"p{partition:04d}"
+        parts = [np.load(folder / f"task-{t:05d}.npy") for t in range(n_tasks)]
+        entries = np.concatenate(parts) if parts else np.empty(0, dtype=_KEY)
+        tasks = np.repeat(np.arange(n_tasks, dtype=np.int64), [len(p) for p in parts])
+        order = np.lexsort((entries["row"], tasks, entries["key"], entries["band"]))
+        band, key = entries["band"][order], entries["key"][order]
+        nodes = node(tasks[order], entries["row"][order])
+        same = np.zeros(len(nodes), dtype=bool)
+        same[1:] = (band[1:] == band[:-1]) & (key[1:] == key[:-1])
+        first = np.maximum.accumulate(np.where(~same, np.arange(len(nodes)), 0))  # bucket head index
+        edges = np.empty(int(same.sum()), dtype=_EDGE)
+        edges["a"], edges["b"] = nodes[first[same]], nodes[same]
+        edges = np.unique(edges)  # the same pair found in several bands
+        if self.verify and len(edges):
+            edges = edges[self._estimated_jaccard(edges, work_dir) >= self.threshold]
+        save_npy(work_dir / "edges" / f"p{partition:04d}.npy", edges)
+
+    def _estimated_jaccard(self, edges: np.ndarray, work_dir: Path) -> np.ndarray:
+        sigs: dict[int, np.ndarray] = {}
+
+        def sig_of(nodes: np.ndarray) -> np.ndarray:
+            out = np.empty((len(nodes), self.num_perm), dtype=self.hasher.dtype)
+            tasks = nodes >> 32
+            for t in np.unique(tasks):
+                if t not in sigs:
+                    sigs[t] = np.load(work_dir / "signatures" / f"task-{t:05d}.npy", mmap_mode="r")
+                sel = tasks == t
+                out[sel] = sigs[t][(nodes[sel] & 0xFFFFFFFF)]
+            return out
+
+        return (sig_of(edges["a"]) == sig_of(edges["b"])).mean(axis=1)
+
+    # --- phase 3: clusters → survivors ------------------------------------------------
+
+    def _clusters(self, _task: int, work_dir: Path, n_tasks: int) -> None:
+        edges = np.concatenate([np.load(work_dir / "edges" / f"p{p:04d}.npy") for p in range(self.partitions)])
+        nodes, labels = connected_components(edges["a"], edges["b"])
+        if self.keep == "longest" and len(nodes):
+            lengths = np.empty(len(nodes), dtype=np.int64)
+            tasks = nodes >> 32
+            for t in np.unique(tasks):
+                sel = tasks == t
+                lengths[sel] = np.load(work_dir / "lengths" / f"task-{t:05d}.npy")[nodes[sel] & 0xFFFFFFFF]
+            # longest first, ties to the first in (task, row) order: sort by (label, -length, index)
+            order = np.lexsort((np.arange(len(nodes)), -lengths, labels))
+            head = np.ones(len(order), dtype=bool)
+            head[1:] = labels[order][1:] != labels[order][:-1]
+            survivor_of_label = np.empty(len(nodes), dtype=np.int64)
+            survivor_of_label[labels[order][head]] = order[head]
+            survivor = survivor_of_label[labels]
+        else:
+            survivor = labels  # the smallest index is the first by (task, row)
+        sizes = np.bincount(labels, minlength=len(nodes))[labels]
+        out = np.empty(len(nodes), dtype=[("node", "<i8"), ("survivor", "<i8"), ("size", "<i8")])
+        out["node"], out["survivor"], out["size"] = nodes, nodes[survivor], sizes
+        save_npy(work_dir / "clusters.npy", out)  # sorted by node, i.e. by (task, row)
+
+    # --- phase 4: removal ---------------------------------------------------------------
+
+    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        clusters = np.load(ctx.work_dir / "clusters.npy")
+        lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
+        mine = clusters[lo:hi]
+        members = {int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])}
+        annotate = self.mode == "annotate"
+        me = int(node(ctx.task, 0))
+        for row, doc in enumerate(docs):
+            info = members.get(row)
+            if annotate:
+                doc.metadata["dup_cluster"] = f"{info[0] >> 32}:{info[0] & 0xFFFFFFFF}" if info else None
+                doc.metadata["dup_cluster_size"] = info[1] if info else 1
+                yield doc
+            elif info is None or info[0] == me + row:
+                yield doc
+            else:
+                ctx.drop(f"{self.name}:near_duplicate", doc)
