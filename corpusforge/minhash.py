@@ -47,15 +47,59 @@ def shingles(text: str, ngram: int) -> list[str]:
     return [" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)]
 
 
+_MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
+_MASK64 = (1 << 64) - 1
+
+
+def _fmix64_int(h: int) -> int:
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    return h ^ (h >> 33)
+
+
 def hash64(shingle: str) -> int:
-    return xxhash.xxh3_64_intdigest(shingle.encode("utf-8"))
+    """The 64-bit hash of one shingle (words joined by single spaces).
+
+    Each word is hashed with xxh3-64 and the shingle's word hashes are combined as
+    fmix64(Σ h_j · M^(k-1-j) mod 2^64 ⊕ k): a function of the shingle's text alone, so
+    datasketch can be given it as `hashfunc`, while `shingle_hashes` computes the same
+    values for all shingles of a document with a few numpy operations and one xxhash call
+    per distinct word instead of one per shingle.
+    """
+    words = shingle.split(" ")
+    acc = 0
+    for w in words:
+        acc = (acc * _MULT + xxhash.xxh3_64_intdigest(w.encode("utf-8"))) & _MASK64
+    return _fmix64_int(acc ^ len(words))
+
+
+def shingle_hashes(words: list[str], ngram: int, cache: dict[str, int] | None = None) -> np.ndarray:
+    """`hash64` of every shingle of a list of normalized words, vectorized."""
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    cache = {} if cache is None else cache
+    wh = np.empty(len(words), dtype=np.uint64)
+    for i, w in enumerate(words):
+        h = cache.get(w)
+        if h is None:
+            h = cache[w] = xxhash.xxh3_64_intdigest(w.encode("utf-8"))
+        wh[i] = h
+    k = min(ngram, len(words))
+    count = len(words) - k + 1
+    acc = np.zeros(count, dtype=np.uint64)
+    mult = np.uint64(_MULT)
+    for j in range(k):
+        acc = acc * mult + wh[j:j + count]
+    return fmix(acc ^ np.uint64(k), 64)
 
 
 def shingle_hash_fn(scheme: Scheme) -> Callable[[bytes], int]:
     """The hash function to give datasketch so that it sees what `signatures` sees."""
     if scheme == "affine64":
-        return xxhash.xxh3_64_intdigest
-    return lambda b: xxhash.xxh3_64_intdigest(b) & 0xFFFFFFFF
+        return lambda b: hash64(b.decode("utf-8"))
+    return lambda b: hash64(b.decode("utf-8")) & 0xFFFFFFFF
 
 
 def fmix(h: np.ndarray, width: int) -> np.ndarray:
@@ -83,7 +127,7 @@ class MinHasher:
             a = gen.randint(0, 1 << (width - 1), num_perm, dtype=self.dtype) * self.dtype(2) + self.dtype(1)
             b = gen.randint(0, 1 << width, num_perm, dtype=self.dtype)
             ab = np.array([a, b])
-        self.a, self.b = ab[0][None, :], ab[1][None, :]
+        self.a, self.b = ab[0][:, None], ab[1][:, None]
         self.empty = _MAX32 if scheme == "legacy" else np.iinfo(self.dtype).max
 
     def hash_values(self, hashes64: np.ndarray) -> np.ndarray:
@@ -112,13 +156,15 @@ class MinHasher:
             sizes = np.fromiter((len(h) for h in batch), dtype=np.int64, count=len(batch))
             nonempty = sizes > 0
             if nonempty.any():
-                hv = self.hash_values(np.concatenate([h for h in batch if len(h)]))[:, None]
+                # permutations × shingles, so each permutation's row is contiguous for reduceat
+                hv = self.hash_values(np.concatenate([h for h in batch if len(h)]))[None, :]
                 if self.scheme == "legacy":
                     phv = ((self.a * hv + self.b) % _MERSENNE) & _MAX32
                 else:
-                    phv = self.a * hv + self.b
+                    phv = self.a * hv
+                    phv += self.b
                 offsets = np.concatenate(([0], np.cumsum(sizes[nonempty])[:-1]))
-                out[start:stop][nonempty] = np.minimum.reduceat(phv, offsets, axis=0)
+                out[start:stop][nonempty] = np.minimum.reduceat(phv, offsets, axis=1).T
             start = stop
         return out
 

@@ -24,7 +24,15 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.minhash import MinHasher, Scheme, band_keys, connected_components, hash64, optimal_bands, shingles
+from corpusforge.minhash import (
+    MinHasher,
+    Scheme,
+    band_keys,
+    connected_components,
+    normalize,
+    optimal_bands,
+    shingle_hashes,
+)
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
 from corpusforge.stages.exact_dedup import save_npy
 
@@ -88,7 +96,8 @@ class MinHashDeduplicator(GlobalStage):
     # --- phase 1: signatures and band keys -------------------------------------------
 
     def signatures(self, texts: list[str]) -> np.ndarray:
-        hashes = [np.fromiter((hash64(s) for s in shingles(t, self.ngram)), dtype=np.uint64) for t in texts]
+        cache: dict[str, int] = {}  # word hashes, per batch (Zipf: most words repeat)
+        hashes = [shingle_hashes(normalize(t).split(), self.ngram, cache) for t in texts]
         return self.hasher.signatures(hashes)
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
