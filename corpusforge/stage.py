@@ -19,6 +19,7 @@ stage's work folder and a `drop` callback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
 
@@ -84,6 +85,7 @@ class Filter(Stage):
     """
 
     scores: ClassVar[dict[str, pa.DataType]] = {}
+    batch_docs: int = 64  # documents handed to filter_batch at a time
 
     def __init__(self, mode: Literal["drop", "annotate"] = "drop") -> None:
         self.mode = mode
@@ -105,18 +107,23 @@ class Filter(Stage):
         cols.update({f"{self.name}_{k}": t for k, t in self.scores.items()})
         return cols
 
+    def filter_batch(self, docs: list[Document]) -> list[str | None]:
+        """Decide for several documents at once; override where batching pays (a model)."""
+        return [self.filter(doc) for doc in docs]
+
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         annotate = self.annotate
         reason_key = f"{self.name}_reason"
-        for doc in docs:
-            reason = self.filter(doc)
-            if annotate:
-                doc.metadata[reason_key] = reason
-                yield doc
-            elif reason is None:
-                yield doc
-            else:
-                ctx.drop(f"{self.name}:{reason}", doc)
+        it = iter(docs)
+        while batch := list(islice(it, self.batch_docs)):
+            for doc, reason in zip(batch, self.filter_batch(batch)):
+                if annotate:
+                    doc.metadata[reason_key] = reason
+                    yield doc
+                elif reason is None:
+                    yield doc
+                else:
+                    ctx.drop(f"{self.name}:{reason}", doc)
 
 
 @dataclass

@@ -87,3 +87,28 @@ def speech_paragraphs() -> list[str]:
                 text = z.read(name).decode("utf-8", "replace")
                 paras += [p.strip() for p in text.split("\n\n") if len(p.split()) >= 40]
     return paras
+
+
+def check_filter(cls, text: str, expected: str | None, **kwargs):
+    """Assert a filter's `filter` and `run` (drop and annotate) agree on `expected` for one
+    document; return the annotated document."""
+    from corpusforge.document import Document
+    from corpusforge.stage import StageContext
+    from corpusforge.stats import StageStats
+
+    stage = cls(**kwargs)
+    assert stage.filter(Document("d", text)) == expected
+
+    ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
+    kept = list(stage.run([Document("d", text)], ctx))
+    if expected is None:
+        assert len(kept) == 1 and not ctx.stats.dropped
+    else:
+        assert kept == [] and ctx.stats.dropped == {f"{cls.name}:{expected}": 1}
+
+    annotated = Document("d", text)
+    ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
+    assert list(cls(mode="annotate", **kwargs).run([annotated], ctx)) == [annotated]
+    assert annotated.metadata[f"{cls.name}_reason"] == expected
+    assert not ctx.stats.dropped
+    return annotated

