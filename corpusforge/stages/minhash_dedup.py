@@ -70,7 +70,9 @@ class MinHashDeduplicator(GlobalStage):
         if (bands is None) != (rows is None):
             raise ValueError("give both bands and rows, or neither (then they follow from threshold)")
         if bands is None:
-            bands, rows = optimal_bands(threshold, num_perm)
+            # with verify, cast a wider net (the LSH S-curve centred 0.1 lower) and let the
+            # signature check restore precision: recall near the threshold goes up
+            bands, rows = optimal_bands(max(threshold - 0.1, 0.05) if verify else threshold, num_perm)
         if bands * rows > num_perm:
             raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm = {num_perm}")
         self.ngram, self.num_perm, self.threshold, self.seed = ngram, num_perm, threshold, seed
