@@ -45,6 +45,8 @@ test-slow: install
 bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/filters.py
+	$(BIN)/python bench/dedup_quality.py
+	$(BIN)/python bench/dedup_speed.py
 
 clean:
 	rm -rf output bench/out
