@@ -24,13 +24,15 @@ from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
 from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
 from corpusforge.rejected import gather
-from corpusforge.tasks import GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task
+from corpusforge.stage import GlobalStage
+from corpusforge.tasks import (GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task,
+                               stage_work_dir)
 from corpusforge.stages.parquet_writer import make_schema
 
 log = logging.getLogger(__name__)
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected")
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json")
 
 
 def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
@@ -114,6 +116,10 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                        desc=f"phase {phase.name}")
                 for t in range(count):
                     global_seconds[spec.label] += markers.load(t)["seconds"]
+
+    for i, stage in enumerate(built):
+        if isinstance(stage, GlobalStage):
+            stage.finish(stage_work_dir(work, i, config.stages[i]), out, n_tasks)
 
     if config.rejected:
         files = [rejected_task_file(work, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]

@@ -153,3 +153,7 @@ class GlobalStage(Stage):
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         """Streaming pass after the cut: apply the global decision."""
         return iter(docs)
+
+    def finish(self, work_dir: Path, output_dir: Path, n_stream_tasks: int) -> None:
+        """After the last phase (and again when a finished run is rerun): write the stage's
+        report into the output folder from what its tasks left in `work_dir`."""

@@ -85,6 +85,9 @@ def test_defaults_are_resolved_into_the_hash(warc_file, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["massivetext.yaml", "extract-only.yaml"])
-def test_shipped_pipelines_validate(name, tmp_path, warc_file):
+def test_shipped_pipelines_validate(name, tmp_path, warc_file, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the configs' paths are relative to the repo root
+    if "decontaminate" in (ROOT / "pipelines" / name).read_text() and not (ROOT.parent / "shared" / "data" / "evalsets").is_dir():
+        pytest.skip("the config decontaminates against ../shared/data/evalsets, which is absent")
     config = load_config(ROOT / "pipelines" / name, inputs=[warc_file], output=str(tmp_path / "o"))
     assert config.stages[0].name == "warc_reader"

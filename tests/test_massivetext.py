@@ -11,13 +11,14 @@ from corpusforge.config import load_config
 from corpusforge.runner import run_pipeline
 
 
-def test_massivetext_on_the_real_crawls(warc_dir, tmp_path):
+def test_massivetext_on_the_real_crawls(warc_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the config's test-set paths are relative to the repo root
     out = tmp_path / "out"
     config = load_config(ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in sorted(warc_dir.glob("*.warc.gz"))],
                          output=str(out), workers=2)
     stats = {s.name: s for s in run_pipeline(config, quiet=True)}
     assert list(stats) == ["warc_reader", "trafilatura", "language", "gopher_quality", "gopher_repetition",
-                           "exact_dedup", "minhash_dedup", "parquet_writer"]
+                           "exact_dedup", "minhash_dedup", "decontaminate", "parquet_writer"]
     for s in stats.values():
         assert s.docs_in == s.docs_out + sum(s.dropped.values()), s.name
 
@@ -38,6 +39,12 @@ def test_massivetext_on_the_real_crawls(warc_dir, tmp_path):
     kept_articles = articles & set(table["url"].to_pylist())
     english = len(articles) - stats["language"].dropped["language:wrong_language"]  # a lower bound
     assert len(kept_articles) >= 0.9 * english, "English article pages are overwhelmingly kept"
+
+    # no benchmark text in the sample crawls; the report names both test sets
+    assert not stats["decontaminate"].dropped
+    report = json.loads((out / "contamination.json").read_text())
+    assert [s["name"] for s in report["test_sets"]] == ["gsm8k", "humaneval"]
+    assert report["documents_scanned"] == stats["minhash_dedup"].docs_out and report["documents_affected"] == 0
 
     rejected = {p.stem for p in (out / "rejected").glob("*.jsonl")}
     assert "language-wrong_language" in rejected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from corpusforge.stage import Stage
 from corpusforge.stages.c4_filters import C4Filter
+from corpusforge.stages.decontaminate import Decontaminator
 from corpusforge.stages.exact_dedup import ExactDeduplicator
 from corpusforge.stages.gopher_quality import GopherQualityFilter
 from corpusforge.stages.gopher_repetition import GopherRepetitionFilter
@@ -28,6 +29,7 @@ STAGES: dict[str, type[Stage]] = {
         C4Filter,
         ExactDeduplicator,
         MinHashDeduplicator,
+        Decontaminator,
         ParquetWriter,
     )
 }

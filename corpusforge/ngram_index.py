@@ -1,0 +1,297 @@
+"""Word n-grams as GPT-3 defined them for decontamination, and a compact index of them.
+
+Normalization (GPT-3, Brown et al. 2020, appendix C: "a gram as a lowercase, whitespace
+delimited word with no punctuation"): Unicode NFKC, case folding, then every punctuation,
+symbol and format character is deleted (so "don't" → "dont", "48/2" → "482", a soft
+hyphen disappears), and the text is split on whitespace; a token left empty is no word.
+Any change of case, of punctuation or of whitespace (spaces, tabs, line breaks) between
+words therefore gives the same words.
+
+An n-gram's 64-bit hash is `corpusforge.minhash.hash64` of its words joined by spaces: each
+word is hashed once with xxh3-64 and the hashes of a window of k words are combined as
+fmix64(Σ h_j·M^(k-1-j) mod 2^64 ⊕ k), so all windows of a document for every length come
+from a few numpy operations, and the length is part of the hash (a short test item's
+8-gram never equals a 13-gram).
+
+The index (`NgramIndex`) holds every n-gram of the test sets as a sorted uint64 array with
+a parallel uint32 array of owning items (an n-gram in several items appears once per item;
+its *id* is the position of its first occurrence), the item tables (set, row in the test
+file, distinct n-grams), and a bitmap of the hashes' top bits that rejects ~96 % of a
+document's n-grams before any binary search. 12 bytes per n-gram plus the bitmap
+(2–4 bytes per n-gram): a 10M n-gram index is ~150 MB, memory-mapped and shared by the
+workers of one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import xxhash
+
+from corpusforge.minhash import fmix
+from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.testsets import TestSet, read_items
+
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # the multiplier of corpusforge.minhash.hash64
+_TOKEN = re.compile(r"\S+")
+_WORD_CACHE_MAX = 1 << 20
+FILES = ("hashes", "owners", "item_set", "item_row", "item_ngrams", "bitmap")
+
+
+@lru_cache(maxsize=1)
+def _delete_table() -> dict[int, None]:
+    """Code points deleted by normalization: punctuation (P*), symbols (S*), format (Cf) and
+    control characters that are not whitespace."""
+    table = {}
+    for cp in range(sys.maxunicode + 1):
+        cat = unicodedata.category(chr(cp))
+        if cat[0] in "PS" or cat == "Cf" or (cat == "Cc" and not chr(cp).isspace()):
+            table[cp] = None
+    return table
+
+
+@lru_cache(maxsize=1)
+def _deleted() -> tuple[frozenset[str], bytes]:
+    """The deleted characters as a set of strings, and the ASCII ones as bytes."""
+    table = _delete_table()
+    return frozenset(map(chr, table)), bytes(c for c in range(128) if c in table)
+
+
+_ASCII = bytes(range(128))
+
+
+def normalize_words(text: str) -> list[str]:
+    """The GPT-3 words of a text (see the module docstring).
+
+    The same as `unicodedata.normalize("NFKC", text).casefold().translate(table).split()`,
+    3x faster on text with some non-ASCII characters (str.translate leaves its fast path at
+    the first one): ASCII punctuation goes with bytes.translate, and only the few distinct
+    non-ASCII characters of the text are looked up.
+    """
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.casefold()
+    if text.isascii():
+        return text.translate(_delete_table()).split()
+    deleted, ascii_deleted = _deleted()
+    raw = text.encode("utf-8")
+    odd = deleted.intersection(raw.translate(None, _ASCII).decode("utf-8"))
+    text = raw.translate(None, ascii_deleted).decode("utf-8")
+    for ch in odd:
+        text = text.replace(ch, "")
+    return text.split()
+
+
+def words_with_spans(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The same words as `normalize_words`, each with the [start, end) characters of the
+    whitespace-delimited token of `text` it comes from (slower: for matched documents)."""
+    table = _delete_table()
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _TOKEN.finditer(text):
+        for w in unicodedata.normalize("NFKC", m.group()).casefold().translate(table).split():
+            words.append(w)
+            starts.append(m.start())
+            ends.append(m.end())
+    return words, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+def word_hashes(words: Sequence[str], cache: dict[str, int] | None = None) -> np.ndarray:
+    """xxh3-64 of every word (utf-8); `cache` keeps the hashes of words seen before."""
+    c: dict[str, int] = {} if cache is None else cache
+    if len(c) > _WORD_CACHE_MAX:
+        c.clear()
+    new = set(words).difference(c)
+    if new:
+        c.update(zip(new, map(xxhash.xxh3_64_intdigest, map(str.encode, new))))
+    return np.fromiter(map(c.__getitem__, words), dtype=np.uint64, count=len(words))
+
+
+def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> list[tuple[int, np.ndarray]]:
+    """(k, hashes of the k-word windows at positions 0..L-k) for every k in `lengths`."""
+    wanted = sorted(set(lengths))
+    if not wanted or len(wh) < wanted[0]:
+        return []
+    acc = wh
+    raw, ks = [], []
+    with np.errstate(over="ignore"):
+        for k in range(1, min(wanted[-1], len(wh)) + 1):
+            if k > 1:
+                acc = acc[:-1] * _MULT + wh[k - 1:]
+            if k in wanted:
+                raw.append(acc ^ np.uint64(k))
+                ks.append(k)
+        mixed = fmix(np.concatenate(raw) if len(raw) > 1 else raw[0], 64)  # one pass for all lengths
+    bounds = np.cumsum([len(r) for r in raw])[:-1]
+    return list(zip(ks, np.split(mixed, bounds)))
+
+
+def ngram_hash(words: Sequence[str]) -> int:
+    """The hash of one n-gram given as its words (equals corpusforge.minhash.hash64)."""
+    (_, h), = gram_hashes(word_hashes(words), [len(words)])
+    return int(h[0])
+
+
+def text_grams(words: list[str], n: int, min_words: int, cache: dict[str, int] | None = None) -> np.ndarray:
+    """A test text's n-gram hashes: every n-gram, or, for a text of min_words..n-1 words,
+    its whole text as one gram; nothing for a shorter text."""
+    if len(words) < min(n, min_words):
+        return np.empty(0, dtype=np.uint64)
+    k = min(n, len(words))
+    return gram_hashes(word_hashes(words, cache), [k])[0][1]
+
+
+@dataclass
+class NgramIndex:
+    hashes: np.ndarray  # uint64, sorted; an n-gram once per owning item
+    owners: np.ndarray  # uint32 item of each entry
+    item_set: np.ndarray  # uint16 test set of each item (its position in the config)
+    item_row: np.ndarray  # uint32 item's record number in its file (from 0)
+    item_ngrams: np.ndarray  # uint32 distinct grams of each item (for Jaccard)
+    bitmap: np.ndarray  # uint8, bit (h >> (64 - bits)) set for every indexed hash
+    meta: dict
+
+    @property
+    def lengths(self) -> list[int]:
+        return self.meta["lengths"]
+
+    @property
+    def n(self) -> int:
+        return self.meta["ngram"]
+
+    @property
+    def set_modes(self) -> list[str]:
+        return [s["mode"] for s in self.meta["sets"]]
+
+    # --- building ---------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: Path) -> "NgramIndex":
+        """Read every test set, write the index files into `folder` (meta.json last)."""
+        cache: dict[str, int] = {}
+        parts: list[np.ndarray] = []
+        owner_parts: list[np.ndarray] = []
+        item_set: list[int] = []
+        item_row: list[int] = []
+        item_ngrams: list[int] = []
+        lengths: set[int] = set()
+        sets_meta = []
+        for s, ts in enumerate(test_sets):
+            items = texts = short = indexed_items = 0
+            grams_total = 0
+            for row, item_texts in enumerate(read_items(ts)):
+                items += 1
+                grams = []
+                for text in item_texts:
+                    words = normalize_words(text)
+                    if not words:
+                        continue
+                    texts += 1
+                    if ts.mode == "jaccard" and len(words) < n:
+                        short += 1  # a document-level set compares n-gram sets only
+                        continue
+                    g = text_grams(words, n, min_words, cache)
+                    if g.size == 0:
+                        short += 1
+                        continue
+                    lengths.add(min(n, len(words)))
+                    grams.append(g)
+                if not grams:
+                    continue
+                g = np.unique(np.concatenate(grams))
+                item_id = len(item_set)
+                item_set.append(s)
+                item_row.append(row)
+                item_ngrams.append(len(g))
+                parts.append(g)
+                owner_parts.append(np.full(len(g), item_id, dtype=np.uint32))
+                indexed_items += 1
+                grams_total += len(g)
+            if items == 0:
+                raise ValueError(f"test set {ts.name!r} ({ts.path}): the test set is empty (no records)")
+            sets_meta.append({"name": ts.name, "path": ts.path, "fields": list(ts.fields), "mode": ts.mode,
+                              "items": items, "items_indexed": indexed_items, "texts": texts,
+                              "texts_too_short": short, "ngrams": grams_total})
+        hashes = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+        owners = np.concatenate(owner_parts) if owner_parts else np.empty(0, dtype=np.uint32)
+        del parts, owner_parts
+        if len(hashes) >= 2**32 - 1:
+            raise ValueError(f"the test sets hold {len(hashes):,} n-grams; the index is limited to 2^32")
+        order = np.argsort(hashes, kind="stable")  # owners ascend already: (hash, owner) order
+        hashes = hashes[order]
+        owners = owners[order]
+        del order
+        bits, bitmap = make_bitmap(hashes)
+        distinct = int(np.count_nonzero(np.diff(hashes))) + 1 if len(hashes) else 0
+        per_set = np.asarray(item_set, dtype=np.uint16)[owners] if len(owners) else np.empty(0, dtype=np.uint16)
+        for s, meta in enumerate(sets_meta):
+            h = hashes[per_set == s]
+            meta["ngrams_distinct"] = int(np.count_nonzero(np.diff(h))) + 1 if len(h) else 0
+        meta = {"ngram": n, "min_words": min_words, "lengths": sorted(lengths), "bits": bits,
+                "entries": int(len(hashes)), "ngrams_distinct": distinct, "items": len(item_set), "sets": sets_meta}
+        arrays = {"hashes": hashes, "owners": owners, "item_set": np.asarray(item_set, dtype=np.uint16),
+                  "item_row": np.asarray(item_row, dtype=np.uint32),
+                  "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32), "bitmap": bitmap}
+        for name, arr in arrays.items():
+            with atomic_path(folder / f"{name}.npy") as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, arr)
+        write_json_atomic(folder / "meta.json", meta)
+        return cls(**arrays, meta=meta)
+
+    @classmethod
+    def load(cls, folder: Path) -> "NgramIndex":
+        meta = json.loads((folder / "meta.json").read_text())
+        # memory-mapped (shared by the workers of a machine), as plain ndarrays (cheaper to index)
+        arrays = {name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r")) for name in FILES}
+        return cls(**arrays, meta=meta)
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def probe(self, grams: np.ndarray) -> np.ndarray:
+        """Ids (sorted, distinct) of the indexed n-grams among `grams`."""
+        if grams.size == 0 or self.hashes.size == 0:
+            return np.empty(0, dtype=np.int64)
+        top = grams >> np.uint64(64 - self.meta["bits"])
+        maybe = (self.bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
+        cand = grams[maybe.astype(bool)]
+        if cand.size == 0:
+            return np.empty(0, dtype=np.int64)
+        pos = np.searchsorted(self.hashes, cand)
+        pos[pos == len(self.hashes)] = 0
+        return np.unique(pos[self.hashes[pos] == cand])
+
+    def owners_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(id, item) for every owner of every id."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return ids, np.empty(0, dtype=np.uint32)
+        ends = np.searchsorted(self.hashes, self.hashes[ids], side="right")
+        counts = ends - ids
+        rep = np.repeat(ids, counts)
+        offsets = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return rep, np.asarray(self.owners[rep + offsets])
+
+
+def make_bitmap(sorted_hashes: np.ndarray) -> tuple[int, np.ndarray]:
+    """A bitmap of the top `bits` bits of the hashes, sized for ~16 bits per hash (≤ 4 %
+    of random hashes pass)."""
+    n = max(len(sorted_hashes), 1)
+    bits = int(min(30, max(16, np.ceil(np.log2(n * 16)))))
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    if len(sorted_hashes):
+        top = sorted_hashes >> np.uint64(64 - bits)  # sorted, since the hashes are
+        byte = (top >> np.uint64(3)).astype(np.int64)
+        bit = np.left_shift(np.uint8(1), (top & np.uint64(7)).astype(np.uint8))
+        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        bitmap[byte[starts]] = np.bitwise_or.reduceat(bit, starts)
+    return bits, bitmap

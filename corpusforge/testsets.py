@@ -1,0 +1,185 @@
+"""Benchmark test sets named in a config: check them, then read their texts.
+
+A test set is a file the user names (never downloaded): JSON Lines (`.jsonl`, `.jsonl.gz`,
+`.jsonl.zst`), CSV (`.csv`, `.csv.gz`, with a header row) or Parquet (`.parquet`). Each is
+given as a mapping:
+
+```yaml
+- name: gsm8k                                    # letters, digits, _ . -
+  path: ../shared/data/evalsets/gsm8k_test.jsonl
+  fields: [question, answer]                     # the fields whose text counts
+  mode: ngram                                    # or jaccard (document-level test sets)
+```
+
+Every record is one *item*; each of its `fields` is one text (a field holding a list of
+strings gives one text per element; a null or empty value gives none). `check` runs when
+the stage is built, in the main process before any work: it opens the file and reads the
+first record, so a missing file, an unknown format, a missing field or an empty set is a
+ValueError naming the set. `read_items` reads every record (when the index is built) and
+raises the same way for a record that lacks a field.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+KEYS = ("name", "path", "fields", "mode")
+MODES = ("ngram", "jaccard")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class TestSet:
+    name: str
+    path: str
+    fields: tuple[str, ...]
+    mode: Literal["ngram", "jaccard"] = "ngram"
+
+    __test__ = False  # not a pytest class
+
+    @property
+    def format(self) -> str:
+        return file_format(self.path)
+
+
+def file_format(path: str) -> str:
+    p = path.lower()
+    for suffix, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".jsonl.zst", "jsonl"),
+                        (".csv", "csv"), (".csv.gz", "csv"), (".parquet", "parquet")):
+        if p.endswith(suffix):
+            return fmt
+    return ""
+
+
+def parse_test_sets(raw: list[dict[str, Any]]) -> list[TestSet]:
+    """Validate the `test_sets` key; a ValueError names the set (or its position)."""
+    if not raw:
+        raise ValueError("test_sets is empty: name at least one test set {name, path, fields}")
+    sets: list[TestSet] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        where = f"test_sets[{i}]"
+        name = entry.get("name")
+        if isinstance(name, str):
+            where = f"test set {name!r}"
+        unknown = set(entry) - set(KEYS)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(KEYS)}")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"{where}: 'name' must be a short name of letters, digits, _ . - (got {name!r})")
+        if name in seen:
+            raise ValueError(f"{where}: the name is used twice")
+        seen.add(name)
+        path = entry.get("path")
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"{where}: 'path' (the test set's file) is missing")
+        fields = entry.get("fields")
+        if isinstance(fields, str):
+            fields = [fields]
+        if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f for f in fields):
+            raise ValueError(f"{where}: 'fields' must be a non-empty list of field names (got {fields!r})")
+        mode = entry.get("mode", "ngram")
+        if mode not in MODES:
+            raise ValueError(f"{where}: 'mode' must be one of {', '.join(MODES)} (got {mode!r})")
+        sets.append(TestSet(name, path, tuple(fields), mode))
+    return sets
+
+
+def check(ts: TestSet) -> None:
+    """Cheap checks before any work: the file exists, its format is known, it has at least
+    one record and that record (or the CSV header, or the Parquet schema) has every field."""
+    where = f"test set {ts.name!r} ({ts.path})"
+    if not ts.format:
+        raise ValueError(f"{where}: unknown format; use .jsonl, .jsonl.gz, .jsonl.zst, .csv, .csv.gz or .parquet")
+    if not Path(ts.path).is_file():
+        raise ValueError(f"{where}: file not found")
+    if ts.format == "parquet":
+        try:
+            meta = pq.read_metadata(ts.path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+            raise ValueError(f"{where}: not a readable Parquet file ({exc})") from None
+        names = set(meta.schema.to_arrow_schema().names)
+        _check_fields(ts, names, where, "columns")
+        if meta.num_rows == 0:
+            raise ValueError(f"{where}: the test set is empty (no rows)")
+        return
+    first = next(_records(ts, where), None)
+    if first is None:
+        raise ValueError(f"{where}: the test set is empty (no records)")
+    _check_fields(ts, set(first[1]), where, "fields of its first record")
+
+
+def _check_fields(ts: TestSet, present: set[str], where: str, what: str) -> None:
+    missing = [f for f in ts.fields if f not in present]
+    if missing:
+        raise ValueError(f"{where}: field(s) {missing} not found; {what}: {', '.join(sorted(present)) or 'none'}")
+
+
+def open_text(path: str) -> io.TextIOBase:
+    """A JSON Lines file as text: plain, .gz or .zst (as the jsonl_reader stage reads them)."""
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    if path.endswith(".zst"):
+        return io.TextIOWrapper(pa.input_stream(path, compression="zstd"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _records(ts: TestSet, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(record number from 1, record) of a JSONL or CSV test set."""
+    try:
+        if ts.format == "jsonl":
+            with open_text(ts.path) as lines:
+                for line_no, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(f"{where}: line {line_no} is not JSON ({exc})") from None
+                    if not isinstance(row, dict):
+                        raise ValueError(f"{where}: line {line_no} is not a JSON object")
+                    yield line_no, row
+        else:
+            raw = gzip.open(ts.path, "rb") if ts.path.lower().endswith(".gz") else open(ts.path, "rb")
+            with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
+                for row_no, row in enumerate(csv.DictReader(f), start=1):
+                    yield row_no, row
+    except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
+        raise ValueError(f"{where}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def _texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    text = value if isinstance(value, str) else str(value)
+    return [text] if text.strip() else []
+
+
+def read_items(ts: TestSet) -> Iterator[list[str]]:
+    """The texts of every item (record), in file order: one list per item."""
+    where = f"test set {ts.name!r} ({ts.path})"
+    if ts.format == "parquet":
+        pf = pq.ParquetFile(ts.path)
+        for batch in pf.iter_batches(batch_size=4096, columns=list(ts.fields)):
+            columns = [batch.column(f).to_pylist() for f in ts.fields]
+            for values in zip(*columns):
+                yield [t for v in values for t in _texts(v)]
+        return
+    for number, record in _records(ts, where):
+        missing = [f for f in ts.fields if f not in record]
+        if missing:
+            unit = "line" if ts.format == "jsonl" else "row"
+            raise ValueError(f"{where}: {unit} {number} has no field(s) {missing}")
+        yield [t for f in ts.fields for t in _texts(record[f])]
