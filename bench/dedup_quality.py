@@ -1,162 +1,427 @@
-"""MinHash dedup quality: precision, recall and the S-curve against exact Jaccard.
+"""MinHash dedup quality: precision, recall and the measured S-curve against exact Jaccard.
 
-Run from the repo root (`make bench`):  .venv/bin/python bench/dedup_quality.py
+Run from the repo root (`make bench`):  .venv/bin/python bench/dedup_quality.py [--variants 8]
 
-Input: the real pages of ../shared/data/warc extracted by the pipeline (extract-only), each
-of the first `--families` texts with >= 150 words becoming a family: the text plus 6
-variants edited at rates chosen so that true Jaccard spans ~0.3-1.0 (word substitutions,
-insertions, deletions, and a boilerplate paragraph appended to some). Every within-family
-pair gets its exact Jaccard on the stage's own shingles; a sample of cross-family pairs
-checks that unrelated documents are not merged.
+Data. The real pages of ../shared/data/warc are extracted by the pipeline itself
+(pipelines/extract-only.yaml, cached in bench/out/dedup-extract). Every extracted text with
+>= 150 words (cut at 1,500) is the base of a *family*: the base plus `--variants` edited
+copies. One copy is exact (half of those differ only in case and punctuation); the others
+get one edit kind each (word substitutions, word insertions, word deletions, a mix of the
+three, or a boilerplate paragraph appended plus mixed edits), at scattered random positions,
+with the words put in drawn from the real texts. The number of edits is searched per copy so
+that its exact Jaccard with the base hits a target drawn (stratified) from 0.3-1.0. Jaccard
+is always that of the stage's own shingles (corpusforge.minhash.shingles, the stage's
+ngram), so the families are made separately for ngram 5 and ngram 13. Families are shuffled
+together and split over 4 JSONL files (the (task, row) order decides "earlier").
 
-The real `minhash_dedup` stage runs through the pipeline in annotate mode (jsonl_reader →
-minhash_dedup → parquet_writer), so every document's cluster and survivor are known:
-- recall: of the documents that have an *earlier* partner with J >= threshold + 0.05,
-  the share removed (keep: first);
-- precision: of the removed documents, the share that have some partner with J >= threshold;
-- false removals: of the documents whose best partner has J <= threshold - 0.1, the share removed;
-- S-curve: per Jaccard bin, the share of pairs put in the same cluster.
-Goals: precision and recall >= 0.95, false removals < 1 %.
+Truth. The exact Jaccard of *every* pair of documents (a sparse shingle-incidence product),
+cross-checked with Python sets on every LSH candidate pair and a sample of other pairs.
+
+Runs. The real `minhash_dedup` stage, through the pipeline (jsonl_reader → minhash_dedup in
+annotate mode → parquet_writer, 2 workers): ngram 5 / 0.8 (the default) and MassiveText's
+13 / 0.8, each without and with `verify`. Candidate pairs are read back from the stage's
+band-key files (all pairs sharing a bucket), its edges from edges/*.npy, and its decisions
+from the `dup_cluster` column (removed = the survivor is another document).
+
+Measures (keep: first), with t the threshold:
+- precision: of the removed documents, the share with some partner of Jaccard >= t;
+- recall: of the documents with an *earlier* partner of Jaccard >= t + 0.05, the share removed;
+- false removals: of the documents whose best partner has Jaccard <= t - 0.1, the share removed;
+- S-curve: removal rate per 0.05 bin of each document's best Jaccard with an earlier document,
+  and per pair: the share that were LSH candidates (beside 1-(1-J^r)^b) and that ended in one
+  cluster.
+Goals: precision >= 0.95, recall >= 0.95, false removals < 1 %.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
+import math
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from corpusforge.config import load_config  # noqa: E402
+from corpusforge.errors import OutputMismatchError  # noqa: E402
 from corpusforge.minhash import shingles  # noqa: E402
 from corpusforge.runner import run_pipeline  # noqa: E402
+from corpusforge.stages.minhash_dedup import MinHashDeduplicator  # noqa: E402
 
 WARC = ROOT.parent / "shared" / "data" / "warc"
 OUT = ROOT / "bench" / "out"
-BOILERPLATE = ("Subscribe to our newsletter to get the latest stories delivered to your inbox every "
-               "morning. We respect your privacy and you can unsubscribe at any time. Follow us on social "
-               "media for more updates, and share this article with your friends and family.")
-FILLER = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
+FILES = 4
+MIN_WORDS, MAX_WORDS = 150, 1500
+BOILERPLATE = [
+    ("Subscribe to our newsletter to get the latest stories delivered to your inbox every morning. We respect "
+     "your privacy and you can unsubscribe at any time."),
+    ("This website uses cookies to improve your experience. By continuing to browse the site you agree to our "
+     "use of cookies. Read our privacy policy and terms of service for more information."),
+    ("Copyright 2024 All rights reserved. This material may not be published, broadcast, rewritten or "
+     "redistributed without permission. Follow us on Facebook, Twitter and Instagram."),
+    ("Share this article: Facebook Twitter LinkedIn Email Print. Related articles: more stories from this "
+     "section. Leave a comment below and tell us what you think."),
+]
+KINDS = ["substitute", "insert", "delete", "mixed", "mixed", "boilerplate"]
 
+
+# --- data ----------------------------------------------------------------------------
 
 def extracted_texts() -> list[str]:
+    """The sample crawls' texts as the pipeline extracts them (cached; resumes if cut short)."""
     out = OUT / "dedup-extract"
-    if not (out / "stats.json").exists():
-        config = load_config(ROOT / "pipelines" / "extract-only.yaml", inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
-                             output=str(out), workers=2)
+    config = load_config(ROOT / "pipelines" / "extract-only.yaml",
+                         inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
+                         output=str(out), workers=2)
+    try:
+        run_pipeline(config, quiet=True)
+    except OutputMismatchError:
         run_pipeline(config, overwrite=True, quiet=True)
-    return [t for t in pq.read_table(out / "data")["text"].to_pylist() if len(t.split()) >= 150]
-
-
-def variant(text: str, rate: float, rng: random.Random, boilerplate: bool) -> str:
-    words = text.split()
-    out = []
-    for w in words:
-        r = rng.random()
-        if r < rate / 3:
-            out.append(rng.choice(FILLER))  # substitution
-        elif r < 2 * rate / 3:
-            continue  # deletion
-        elif r < rate:
-            out += [w, rng.choice(FILLER)]  # insertion
-        else:
-            out.append(w)
-    return " ".join(out) + ("\n\n" + BOILERPLATE if boilerplate else "")
+    return pq.read_table(out / "data")["text"].to_pylist()
 
 
 def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def evaluate(docs: list[str], family: list[int], ngram: int, threshold: float, verify: bool, tmp: Path,
-             rng: random.Random) -> dict:
-    path = tmp / "docs.jsonl"
-    path.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(docs)))
-    out = tmp / f"out-{ngram}-{verify}"
+def make_variant(tokens: list[str], kind: str, target: float, ngram: int, base: set, rng: random.Random,
+                 vocab: list[str]) -> tuple[str, float]:
+    """An edited copy of `tokens` whose shingle Jaccard with `base` is as close to `target` as
+    the number of edits allows (binary search over a fixed random edit sequence)."""
+    n = len(tokens)
+    positions = rng.sample(range(n), n)
+    op_kinds = {"substitute": ["sub"], "insert": ["ins"], "delete": ["del"]}.get(kind, ["sub", "ins", "del"])
+    ops = [(rng.choice(op_kinds), rng.choice(vocab)) for _ in range(n)]
+    tail = "\n\n" + rng.choice(BOILERPLATE) if kind == "boilerplate" else ""
+
+    def build(k: int) -> str:
+        edit = dict(zip(positions[:k], ops[:k]))
+        out: list[str] = []
+        for i, tok in enumerate(tokens):
+            op = edit.get(i)
+            if op is None:
+                out.append(tok)
+            elif op[0] == "sub":
+                out.append(op[1])
+            elif op[0] == "ins":
+                out += [tok, op[1]]
+        return " ".join(out) + tail
+
+    cache: dict[int, tuple[str, float]] = {}
+
+    def at(k: int) -> tuple[str, float]:
+        if k not in cache:
+            text = build(k)
+            cache[k] = (text, jaccard(base, set(shingles(text, ngram))))
+        return cache[k]
+
+    lo, hi = 0, n
+    while lo < hi:  # the first k whose Jaccard is <= target
+        mid = (lo + hi) // 2
+        if at(mid)[1] > target:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = min({max(lo - 1, 0), lo}, key=lambda k: abs(at(k)[1] - target))
+    return at(best)
+
+
+def make_families(texts: list[str], ngram: int, variants: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    bases = [t.split()[:MAX_WORDS] for t in texts if len(t.split()) >= MIN_WORDS]
+    vocab = [w for t in texts for w in t.split()]
+    docs = []
+    for f, tokens in enumerate(bases):
+        text = " ".join(tokens)
+        base = set(shingles(text, ngram))
+        docs.append({"family": f, "kind": "base", "text": text, "target": None})
+        docs.append({"family": f, "kind": "exact", "target": 1.0,
+                     "text": text if rng.random() < 0.5 else text.upper().replace(" ", " , ")})
+        edited = variants - 1
+        targets = [0.3 + 0.7 * (v + rng.random()) / edited for v in range(edited)]  # stratified over 0.3-1.0
+        rng.shuffle(targets)
+        for v, target in enumerate(targets):
+            kind = KINDS[v % len(KINDS)]
+            vtext, _ = make_variant(tokens, kind, target, ngram, base, rng, vocab)
+            docs.append({"family": f, "kind": kind, "text": vtext, "target": target})
+    rng.shuffle(docs)  # families interleaved, as in a crawl
+    return docs
+
+
+# --- truth -----------------------------------------------------------------------------
+
+def all_pairs_jaccard(sets: list[set]) -> sp.csr_matrix:
+    """Upper-triangular sparse matrix of the exact Jaccard of every pair sharing a shingle."""
+    ids: dict[str, int] = {}
+    indptr, indices = [0], []
+    for s in sets:
+        indices += [ids.setdefault(x, len(ids)) for x in s]
+        indptr.append(len(indices))
+    a = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), indices, indptr), shape=(len(sets), len(ids)))
+    inter = sp.triu(a @ a.T, k=1).tocoo()
+    size = np.array([len(s) for s in sets], dtype=np.float64)
+    jac = inter.data / (size[inter.row] + size[inter.col] - inter.data)
+    return sp.csr_matrix((jac, (inter.row, inter.col)), shape=(len(sets), len(sets)))
+
+
+# --- the stage's view -------------------------------------------------------------------
+
+def candidate_pairs(stage_dir: Path) -> set[tuple[int, int]]:
+    """Every node pair that shares an LSH bucket, from the stage's band-key files."""
+    pairs: set[tuple[int, int]] = set()
+    for part in sorted((stage_dir / "keys").iterdir()):
+        chunks, tasks = [], []
+        for f in sorted(part.glob("task-*.npy")):
+            e = np.load(f)
+            chunks.append(e)
+            tasks.append(np.full(len(e), int(f.stem.split("-")[1]), dtype=np.int64))
+        e, task = np.concatenate(chunks), np.concatenate(tasks)
+        nodes = (task << 32) | e["row"].astype(np.int64)
+        order = np.lexsort((nodes, e["key"], e["band"]))
+        band, key, nodes = e["band"][order], e["key"][order], nodes[order]
+        start = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])])
+        for s, stop in zip(start, np.r_[start[1:], len(nodes)]):
+            for i in range(s, stop):
+                for j in range(i + 1, stop):
+                    pairs.add((int(nodes[i]), int(nodes[j])))
+    return pairs
+
+
+def run_stage(inputs: list[str], out: Path, ngram: int, threshold: float, verify: bool) -> float:
+    t0 = time.perf_counter()
     run_pipeline(load_config(data={
-        "input": [str(path)], "output": str(out), "workers": 2,
+        "input": inputs, "output": str(out), "workers": 2,
         "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": ngram, "threshold": threshold, "verify": verify,
-                                                      "mode": "annotate"}}, "parquet_writer"]}), quiet=True)
-    rows = sorted(pq.read_table(out / "data").to_pylist(), key=lambda r: int(r["id"]))
-    cluster = [r["dup_cluster"] or f"0:{i}" for i, r in enumerate(rows)]
-    removed = [cluster[i] != f"0:{i}" for i in range(len(rows))]
+                                                      "mode": "annotate"}}, "parquet_writer"]}), overwrite=True,
+        quiet=True)
+    return time.perf_counter() - t0
 
-    sets = [set(shingles(t, ngram)) for t in docs]
-    members: dict[int, list[int]] = {}
-    for i, f in enumerate(family):
-        members.setdefault(f, []).append(i)
-    pairs = [(i, j, jaccard(sets[i], sets[j])) for m in members.values() for i, j in itertools.combinations(m, 2)]
-    cross = []
-    for _ in range(5000):
-        i, j = rng.sample(range(len(docs)), 2)
-        if family[i] != family[j]:
-            cross.append((min(i, j), max(i, j), jaccard(sets[i], sets[j])))
-    best = [0.0] * len(docs)
-    best_earlier = [0.0] * len(docs)
-    for i, j, jac in pairs + cross:
-        best[i], best[j] = max(best[i], jac), max(best[j], jac)
-        best_earlier[j] = max(best_earlier[j], jac)
 
-    should = [i for i in range(len(docs)) if best_earlier[i] >= threshold + 0.05]
-    recall = sum(removed[i] for i in should) / max(len(should), 1)
-    gone = [i for i in range(len(docs)) if removed[i]]
-    precision = sum(best[i] >= threshold for i in gone) / max(len(gone), 1)
-    low = [i for i in range(len(docs)) if best[i] <= threshold - 0.1]
-    false_removal = sum(removed[i] for i in low) / max(len(low), 1)
-    bins: dict[int, list[int]] = {}
-    for i, j, jac in pairs:
-        bins.setdefault(min(int(jac * 20), 19), []).append(cluster[i] == cluster[j])
-    cross_merged = sum(cluster[i] == cluster[j] for i, j, _ in cross)
-    return {"ngram": ngram, "verify": verify, "docs": len(docs), "removed": len(gone), "precision": precision,
-            "recall": recall, "should_remove": len(should), "false_removal": false_removal, "low_docs": len(low),
-            "cross_pairs": len(cross), "cross_merged": cross_merged,
-            "s_curve": {f"{b / 20:.2f}-{(b + 1) / 20:.2f}": (sum(v) / len(v), len(v)) for b, v in sorted(bins.items())}}
+def binom_tail(n: int, p: float, k: int) -> float:
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: Path) -> dict:
+    # documents → 4 files; node = task << 32 | row
+    inputs, node_of = [], []
+    per_file = math.ceil(len(docs) / FILES)
+    for t in range(FILES):
+        path = tmp / f"docs-{ngram}-{t}.jsonl"
+        chunk = range(t * per_file, min((t + 1) * per_file, len(docs)))
+        path.write_text("".join(json.dumps({"id": str(i), "text": docs[i]["text"]}) + "\n" for i in chunk))
+        inputs.append(str(path))
+        node_of += [(t << 32) | r for r in range(len(chunk))]
+    index_of = {nd: i for i, nd in enumerate(node_of)}
+    out = tmp / f"out-{ngram}-{verify}"
+    seconds = run_stage(inputs, out, ngram, threshold, verify)
+    stage = MinHashDeduplicator(ngram=ngram, threshold=threshold, verify=verify)
+
+    rows = pq.read_table(out / "data", columns=["id", "dup_cluster"]).to_pylist()
+    survivor = list(range(len(docs)))
+    for r in rows:
+        if r["dup_cluster"]:
+            t, row = map(int, r["dup_cluster"].split(":"))
+            survivor[int(r["id"])] = index_of[(t << 32) | row]
+    removed = np.array([survivor[i] != i for i in range(len(docs))])
+
+    # exact Jaccard of all pairs; doc i is earlier than j iff i < j (docs are in node order)
+    sets = [set(shingles(d["text"], ngram)) for d in docs]
+    jm = all_pairs_jaccard(sets).tocoo()
+    pi, pj, pjac = jm.row, jm.col, jm.data
+    n = len(docs)
+    best = np.zeros(n)
+    np.maximum.at(best, pi, pjac)
+    np.maximum.at(best, pj, pjac)
+    best_earlier = np.zeros(n)
+    np.maximum.at(best_earlier, pj, pjac)
+    jac_of = {(int(i), int(j)): float(x) for i, j, x in zip(pi, pj, pjac)}
+
+    stage_dir = next((out / "work").glob("stage-*-minhash_dedup"))
+    cands = {tuple(sorted((index_of[a], index_of[b]))) for a, b in candidate_pairs(stage_dir)}
+    edges = np.concatenate([np.load(f) for f in sorted((stage_dir / "edges").glob("*.npy"))])
+    edge_pairs = {tuple(sorted((index_of[int(a)], index_of[int(b)]))) for a, b in zip(edges["a"], edges["b"])}
+    verified = cands
+    if verify:  # the candidates whose signature estimate passes, from the stage's own signature files
+        sigs = {int(f.stem.split("-")[1]): np.load(f) for f in (stage_dir / "signatures").glob("task-*.npy")}
+
+        def sig(i: int) -> np.ndarray:
+            return sigs[node_of[i] >> 32][node_of[i] & 0xFFFFFFFF]
+
+        verified = {(i, j) for i, j in cands if (sig(i) == sig(j)).mean() >= threshold}
+    cand_jac = np.array([jac_of.get(p, 0.0) for p in cands])
+    # cross-check the sparse Jaccard with Python sets: every candidate pair and 3,000 others
+    rng = random.Random(1)
+    sample = [tuple(sorted(rng.sample(range(n), 2))) for _ in range(3000)]
+    checked = [p for p in list(cands) + sample]
+    mismatch = sum(abs(jaccard(sets[i], sets[j]) - jac_of.get((i, j), 0.0)) > 1e-9 for i, j in checked)
+    noncand = [p for p in sample if p not in cands]
+
+    should = best_earlier >= threshold + 0.05
+    same = np.array([survivor[i] == survivor[j] for i, j in zip(pi, pj)])
+    low = best <= threshold - 0.1
+    result = {
+        "ngram": ngram, "threshold": threshold, "verify": verify, "bands": stage.bands, "rows": stage.rows,
+        "docs": n, "removed": int(removed.sum()), "seconds": seconds,
+        "precision": float((best[removed] >= threshold).mean()) if removed.any() else 1.0,
+        "recall": float(removed[should].mean()) if should.any() else 1.0, "should_remove": int(should.sum()),
+        "false_removal": float(removed[low].mean()) if low.any() else 0.0, "low_docs": int(low.sum()),
+        "removed_low": int((removed & low).sum()),
+        "pair_recall": float(same[pjac >= threshold + 0.05].mean()),
+        "pairs_ge_t_plus": int((pjac >= threshold + 0.05).sum()),
+        "candidates": len(cands), "candidates_ge_t": int((cand_jac >= threshold).sum()),
+        "candidates_lt_t_minus_0.1": int((cand_jac <= threshold - 0.1).sum()),
+        "pairs_ge_t": int((pjac >= threshold).sum()),
+        "pairs_ge_t_candidates": int(sum(1 for p, x in jac_of.items() if x >= threshold and p in cands)),
+        "edges": len(edges), "edge_pairs": len(edge_pairs), "edges_not_candidates": len(edge_pairs - cands),
+        "verified": len(verified),
+        "verified_split": sum(survivor[i] != survivor[j] for i, j in verified),
+        "survivor_j_lt_t": int(sum(jac_of.get((survivor[i], i), 0.0) < threshold for i in np.flatnonzero(removed))),
+        "survivor_j_le_low": int(sum(jac_of.get((survivor[i], i), 0.0) <= threshold - 0.1
+                                     for i in np.flatnonzero(removed))),
+        "jaccard_checked": len(checked), "jaccard_mismatch": int(mismatch),
+        "noncandidate_sample": len(noncand),
+        "noncandidate_sample_max_j": max((jac_of.get(p, 0.0) for p in noncand), default=0.0),
+    }
+    # S-curves
+    is_cand = np.array([(int(i), int(j)) in cands for i, j in zip(pi, pj)])
+    is_verified = np.array([(int(i), int(j)) in verified for i, j in zip(pi, pj)])
+    curve = []
+    for b in range(20):
+        lo, hi = b / 20, (b + 1) / 20
+        dsel = (best_earlier >= lo) & ((best_earlier < hi) if b < 19 else (best_earlier <= 1.0))
+        psel = (pjac >= lo) & ((pjac < hi) if b < 19 else (pjac <= 1.0))
+        mid = min((lo + hi) / 2, 1.0)
+        theory = 1 - (1 - mid ** stage.rows) ** stage.bands
+
+        def share(m: np.ndarray, sel: np.ndarray = psel) -> float | None:
+            return float(m[sel].mean()) if sel.any() else None
+
+        curve.append({"bin": f"{lo:.2f}-{hi:.2f}", "docs": int(dsel.sum()),
+                      "removed": float(removed[dsel].mean()) if dsel.any() else None,
+                      "pairs": int(psel.sum()), "candidate": share(is_cand), "theory": theory,
+                      "verified": share(is_verified),
+                      "theory_verified": theory * binom_tail(stage.num_perm, mid,
+                                                             math.ceil(threshold * stage.num_perm)),
+                      "same_cluster": share(same)})
+    result["s_curve"] = curve
+    # who was missed, who was removed wrongly, by edit kind
+    result["missed"] = sorted(((round(float(best_earlier[i]), 3), docs[i]["kind"], len(sets[i]))
+                               for i in np.flatnonzero(should & ~removed)), reverse=True)
+    result["wrong"] = sorted((round(float(best[i]), 3), docs[i]["kind"], len(sets[i]))
+                             for i in np.flatnonzero(removed & (best < threshold)))
+    return result
+
+
+def pct(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def by_kind(items: list) -> str:
+    kinds: dict[str, int] = {}
+    for _, k, _ in items:
+        kinds[k] = kinds.get(k, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
+def report(r: dict, threshold: float) -> None:
+    ok = r["precision"] >= 0.95 and r["recall"] >= 0.95 and r["false_removal"] < 0.01
+    verify = r["verify"]
+    print(f"\nngram {r['ngram']}, threshold {threshold}, verify {str(verify).lower()}: {r['bands']} bands x "
+          f"{r['rows']} rows; removed {r['removed']} of {r['docs']} (pipeline {r['seconds']:.1f} s)")
+    print(f"  precision {r['precision']:.3f}   recall {r['recall']:.3f} (docs with an earlier partner J >= "
+          f"{threshold + 0.05:.2f}: {r['should_remove']})   removed with best J <= {threshold - 0.1:.2f}: "
+          f"{pct(r['false_removal'], 2)} ({r['removed_low']} of {r['low_docs']})   "
+          f"goals: {'PASS' if ok else 'FALL SHORT'}")
+    print(f"  pairs with J >= {threshold + 0.05:.2f} put in one cluster: {pct(r['pair_recall'])} of "
+          f"{r['pairs_ge_t_plus']:,}; removed documents whose J with their cluster's survivor is < {threshold}: "
+          f"{r['survivor_j_lt_t']}, <= {threshold - 0.1:.2f}: {r['survivor_j_le_low']} (chains through other members)")
+    print(f"  LSH candidate pairs {r['candidates']:,}: {r['candidates_ge_t']:,} with J >= {threshold}, "
+          f"{r['candidates_lt_t_minus_0.1']:,} with J <= {threshold - 0.1:.2f}"
+          + (f"; {r['verified']:,} pass verify ({r['verified_split']} of those end in different clusters)"
+             if verify else "")
+          + f"; of all {r['pairs_ge_t']:,} pairs with J >= {threshold}, {r['pairs_ge_t_candidates']:,} are candidates")
+    print(f"  edges written {r['edges']:,} ({r['edge_pairs']:,} distinct pairs, "
+          f"{r['edges_not_candidates']} not candidate pairs); exact Jaccard cross-checked with sets on "
+          f"{r['jaccard_checked']:,} pairs (every candidate + a random sample): {r['jaccard_mismatch']} mismatches; "
+          f"highest J among {r['noncandidate_sample']:,} sampled non-candidate pairs: "
+          f"{r['noncandidate_sample_max_j']:.3f}")
+    extra = f"{'verified':>10}{'theory':>8}" if verify else ""
+    print("  S-curve     docs by best J to an earlier doc |  pairs by their J")
+    print(f"  {'J bin':<11}{'docs':>6}{'removed':>9}  |{'pairs':>8}{'candidate':>11}{'theory':>8}{extra}"
+          f"{'1 cluster':>11}")
+    low = [c for c in r["s_curve"] if float(c["bin"][:4]) < 0.3]
+    d, p = sum(c["docs"] for c in low), sum(c["pairs"] for c in low)
+
+    def agg(key: str, weight: str) -> float:
+        return sum((c[key] or 0) * c[weight] for c in low) / max(sum(c[weight] for c in low), 1)
+
+    print(f"  {'0.00-0.30':<11}{d:>6}{pct(agg('removed', 'docs')):>9}  |{p:>8,}{pct(agg('candidate', 'pairs'), 2):>11}"
+          f"{'':>8}" + (f"{pct(agg('verified', 'pairs'), 2):>10}{'':>8}" if verify else "")
+          + f"{pct(agg('same_cluster', 'pairs'), 2):>11}")
+    for c in r["s_curve"]:
+        if float(c["bin"][:4]) < 0.3:
+            continue
+        v = f"{pct(c['verified']):>10}{pct(c['theory_verified']):>8}" if verify else ""
+        print(f"  {c['bin']:<11}{c['docs']:>6}{pct(c['removed']):>9}  |{c['pairs']:>8,}{pct(c['candidate']):>11}"
+              f"{pct(c['theory']):>8}{v}{pct(c['same_cluster']):>11}")
+    if r["missed"]:
+        print(f"  kept although an earlier partner has J >= {threshold + 0.05:.2f}: {len(r['missed'])} "
+              f"({by_kind(r['missed'])}); their J: {', '.join(f'{j:.2f}' for j, _, _ in r['missed'][:10])}"
+              f"{' ...' if len(r['missed']) > 10 else ''}")
+    if r["wrong"]:
+        print(f"  removed with no partner of J >= {threshold}: {len(r['wrong'])} ({by_kind(r['wrong'])}); "
+              f"their best J: {', '.join(f'{j:.2f}' for j, _, _ in r['wrong'][:10])}"
+              f"{' ...' if len(r['wrong']) > 10 else ''}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--families", type=int, default=150)
+    parser.add_argument("--variants", type=int, default=8, help="edited copies per family (default 8)")
     parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if not WARC.is_dir():
         print(f"skipped: {WARC} not found (clone with ../shared beside the repo)")
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
-    texts = extracted_texts()[: args.families]
-    docs, family = [], []
-    for f, text in enumerate(texts):
-        docs.append(text)
-        family.append(f)
-        for k in range(6):
-            docs.append(variant(text, rng.uniform(0.0, 0.16), rng, boilerplate=k % 3 == 2))
-            family.append(f)
-    order = list(range(len(docs)))
-    rng.shuffle(order)  # families interleaved, as in a crawl
-    docs, family = [docs[i] for i in order], [family[i] for i in order]
-    print(f"{len(texts)} real extracted texts (>= 150 words) x 7 = {len(docs)} documents "
-          f"(6 edited variants each: substitutions, insertions, deletions at 0-16 %, boilerplate on 1 in 3)")
+    started = time.perf_counter()
+    texts = extracted_texts()
+    n_bases = sum(len(t.split()) >= MIN_WORDS for t in texts)
+    print(f"families: the {n_bases} of {len(texts)} texts extracted from {WARC.name}/*.warc.gz by "
+          f"pipelines/extract-only.yaml with >= {MIN_WORDS} words (cut at {MAX_WORDS}), each with "
+          f"{args.variants} copies: 1 exact (half only case/punctuation changed) and {args.variants - 1} "
+          f"edited - word substitutions, insertions, deletions, a mix, or a boilerplate paragraph appended plus "
+          f"mixed edits - at random positions with words drawn from the real texts, the number of edits "
+          f"searched to hit a Jaccard with the base drawn stratified from 0.3-1.0 on that run's shingles "
+          f"(so made separately for ngram 5 and 13); families shuffled over {FILES} JSONL files.")
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for ngram, verify in [(5, False), (5, True), (13, False), (13, True)]:
-            r = evaluate(docs, family, ngram, args.threshold, verify, Path(tmp), random.Random(1))
-            results.append(r)
-            ok = r["precision"] >= 0.95 and r["recall"] >= 0.95 and r["false_removal"] < 0.01
-            print(f"\nngram {ngram}, threshold {args.threshold}, verify {verify}: removed {r['removed']} of {r['docs']}"
-                  f"\n  precision {r['precision']:.3f}   recall (J >= {args.threshold + 0.05:.2f}, n={r['should_remove']}) "
-                  f"{r['recall']:.3f}   removed with J <= {args.threshold - 0.1:.2f}: {100 * r['false_removal']:.2f} % "
-                  f"(n={r['low_docs']})   cross-family pairs merged: {r['cross_merged']}/{r['cross_pairs']}"
-                  f"   goals: {'PASS' if ok else 'FALL SHORT'}")
-            print("  S-curve (Jaccard bin: share of pairs put in one cluster, pairs):")
-            print("   " + "  ".join(f"{b}: {v:.2f} ({n})" for b, (v, n) in r["s_curve"].items() if float(b[:4]) >= 0.3))
+    with tempfile.TemporaryDirectory(dir=OUT) as tmpdir:
+        tmp = Path(tmpdir)
+        for ngram in (5, 13):
+            docs = make_families(texts, ngram, args.variants, args.seed + ngram)
+            for verify in (False, True):
+                r = evaluate(docs, ngram, args.threshold, verify, tmp)
+                results.append(r)
+                report(r, args.threshold)
+    print(f"\nsummary (threshold {args.threshold}; goals: precision >= 0.95, recall >= 0.95 for J >= "
+          f"{args.threshold + 0.05:.2f}, < 1 % removed with J <= {args.threshold - 0.1:.2f})")
+    print(f"  {'ngram':>5} {'verify':>6} {'bands x rows':>12} {'precision':>10} {'recall':>8} {'false removals':>15}")
+    for r in results:
+        ok = r["precision"] >= 0.95 and r["recall"] >= 0.95 and r["false_removal"] < 0.01
+        print(f"  {r['ngram']:>5} {str(r['verify']).lower():>6} {r['bands']:>6} x {r['rows']:<4} "
+              f"{r['precision']:>10.3f} "
+              f"{r['recall']:>8.3f} {pct(r['false_removal'], 2):>15}   {'PASS' if ok else 'FALLS SHORT'}")
     (OUT / "dedup_quality.json").write_text(json.dumps(results, indent=2))
+    print(f"\n({time.perf_counter() - started:.0f} s; results in {OUT / 'dedup_quality.json'})")
     return 0
 
 

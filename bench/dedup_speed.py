@@ -1,176 +1,380 @@
 """MinHash dedup speed and scale.
 
-Run from the repo root (`make bench`):  .venv/bin/python bench/dedup_speed.py [--docs 20000] [--scale 100000 200000]
+Run from the repo root (`make bench`):
+    .venv/bin/python bench/dedup_speed.py [--docs 20000] [--scale 100000 200000] [--files 32]
 
-1. Signatures: our MinHasher (shingling + hashing + 128 permutations, in batches) vs
-   datasketch's `MinHash.update_batch` (one MinHash per document) and `MinHash.bulk`, on the
-   same documents, shingles and num_perm, in one run. Both sides are timed from the text
-   (shingling counted on both sides); goal >= 2x datasketch's best.
-2. Scale: the whole `minhash_dedup` pipeline (jsonl_reader → minhash_dedup → parquet_writer,
-   2 workers, 16 input files) on 100k and 200k documents made from real text (State of the
-   Union paragraphs with random word edits, so most are distinct and some are near
-   duplicates), as a `corpusforge run` subprocess whose process tree's RSS is sampled every
-   0.1 s and attributed to the phase running; goal: peak RSS < 2 GB at 200k and growing no
-   faster than the document count.
+Documents. Made from the real texts that the pipeline extracts from ../shared/data/warc
+(pipelines/extract-only.yaml, cached in bench/out/dedup-extract): the texts are cut into
+their ~8,600 sentences; a document takes a length drawn from the real texts' word counts
+(clipped to 50-1,000 words, mean ~540), is filled with sentences drawn at random from the
+whole pool, and gets 2 % of its words replaced by words drawn from the real texts, so
+documents are distinct. Of all documents, 5 % are instead a copy of an earlier one with
+0-3 % of its words replaced (a third also get a boilerplate line appended) and 2 % are exact
+copies: near duplicates to find.
+
+1. Signatures: our stage's signatures (`MinHashDeduplicator.signatures`: normalization,
+   shingling, word and shingle hashing, 128 permutations, in the stage's batches of 256)
+   against datasketch's `MinHash.update_batch` (one MinHash per document) and `MinHash.bulk`,
+   fed the same shingles (`corpusforge.minhash.shingles`, ngram 5, UTF-8 encoded) with
+   num_perm 128 and seed 1; shingling is timed on both sides. datasketch runs with three hash
+   functions: ours (`shingle_hash_fn("affine32")`: signatures equal to ours value for value,
+   checked here), `xxhash.xxh32_intdigest` (a C hash: datasketch's fastest setting here) and
+   its default sha1; the slower runs (our hash, sha1) use the first `--same-hash-docs` documents,
+   ours and the xxh32 runs are interleaved and the best of `--repeats` is kept.
+   Goal: ours >= 2x datasketch's best. If not, a profile of ours is printed.
+2. Scale: the whole pipeline (jsonl_reader → minhash_dedup (ngram 5, threshold 0.8) →
+   parquet_writer, 2 workers, `--files` JSONL files) on 100k and 200k documents, as a
+   `corpusforge run` subprocess. Every 0.1 s the bench reads VmRSS (and Pss, from
+   smaps_rollup) of every process in the run's tree (the CLI process, the forkserver and its
+   workers) and charges the sample to the phase whose completion markers
+   (OUTPUT/work/markers/<phase>/) are not all written yet. Phase wall time runs from the last
+   marker of the phase before to the last marker of the phase. Goal: peak RSS < 2 GB at 200k
+   documents and growing no faster than the document count.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import os
+import pstats
 import random
+import re
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
+
+import datasketch
+import numpy as np
+import xxhash
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-import datasketch  # noqa: E402
+from dedup_quality import BOILERPLATE, WARC, extracted_texts  # noqa: E402
 
-from corpusforge.minhash import shingle_hash_fn, shingles  # noqa: E402
+from corpusforge.config import load_config  # noqa: E402
+from corpusforge.minhash import normalize, shingle_hash_fn, shingle_hashes, shingles  # noqa: E402
+from corpusforge.planner import GlobalPhase, plan  # noqa: E402
 from corpusforge.stages.minhash_dedup import MinHashDeduplicator  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out"
+WORK = OUT / "dedup-speed"
+NGRAM, NUM_PERM, SEED = 5, 128, 1
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-def real_passages() -> list[str]:
-    with zipfile.ZipFile(SHARED / "text" / "state_union.zip") as z:
-        text = "\n\n".join(z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist()) if n.endswith(".txt"))
-    words = text.split()
-    return [" ".join(words[i:i + 100]) for i in range(0, len(words) - 100, 100)]  # 100-word passages
+# --- documents ---------------------------------------------------------------------------
+
+class Maker:
+    """Documents from the real texts' sentences: mostly distinct, some near and exact copies."""
+
+    def __init__(self, texts: list[str], seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.sentences = [s.strip() for t in texts for s in _SENTENCE.split(t) if len(s.split()) >= 3]
+        self.lengths = [min(max(len(t.split()), 50), 1000) for t in texts if len(t.split()) >= 50]
+        self.vocab = [w for t in texts for w in t.split()]
+
+    def edit(self, words: list[str], rate: float) -> list[str]:
+        rng = self.rng
+        for _ in range(int(len(words) * rate)):
+            words[rng.randrange(len(words))] = rng.choice(self.vocab)
+        return words
+
+    def fresh(self) -> str:
+        rng, target, out = self.rng, self.rng.choice(self.lengths), []
+        while len(out) < target:
+            out += rng.choice(self.sentences).split()
+        return " ".join(self.edit(out, 0.02))
+
+    def docs(self, n: int) -> list[str]:
+        rng, docs = self.rng, []
+        for _ in range(n):
+            r = rng.random()
+            if docs and r < 0.02:
+                docs.append(rng.choice(docs))
+            elif docs and r < 0.07:
+                text = " ".join(self.edit(rng.choice(docs).split(), rng.uniform(0, 0.03)))
+                docs.append(text + ("\n" + rng.choice(BOILERPLATE) if rng.random() < 1 / 3 else ""))
+            else:
+                docs.append(self.fresh())
+        return docs
 
 
-def make_docs(n: int, paras: list[str], rng: random.Random) -> list[str]:
-    """n documents of 3 real 100-word passages each, 2 % of words replaced: distinct, realistic."""
-    docs = []
-    for _ in range(n):
-        words = " ".join(rng.sample(paras, 3)).split()
-        for _ in range(max(1, len(words) // 50)):
-            words[rng.randrange(len(words))] = rng.choice(words)
-        docs.append(" ".join(words))
-    return docs
+def input_files(texts: list[str], n: int, files: int) -> list[str]:
+    """n documents over `files` JSONL files under bench/out/dedup-speed (made once, cached)."""
+    folder = WORK / f"input-{n}-{files}"
+    done = folder / "done.json"
+    paths = [str(folder / f"docs-{f:03d}.jsonl") for f in range(files)]
+    if done.exists():
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = Maker(texts, seed=n).docs(n)
+    per = -(-n // files)
+    for f, path in enumerate(paths):
+        Path(path).write_text("".join(json.dumps({"id": f"{f}-{i}", "text": t}) + "\n"
+                                      for i, t in enumerate(docs[f * per:(f + 1) * per])))
+    done.write_text(json.dumps({"docs": n, "files": files, "bytes": sum(len(d) for d in docs)}))
+    return paths
 
 
-def bench_signatures(docs: list[str]) -> dict:
-    stage = MinHashDeduplicator(ngram=5, num_perm=128, seed=1)
+# --- 1. signatures ---------------------------------------------------------------------------
+
+def ours(docs: list[str]) -> float:
+    stage = MinHashDeduplicator(ngram=NGRAM, num_perm=NUM_PERM, seed=SEED)
     t0 = time.perf_counter()
-    for i in range(0, len(docs), 256):
-        stage.signatures(docs[i:i + 256])
-    ours = time.perf_counter() - t0
+    for i in range(0, len(docs), stage.batch_docs):
+        stage.signatures(docs[i:i + stage.batch_docs])
+    return len(docs) / (time.perf_counter() - t0)
 
-    hashfunc = shingle_hash_fn("affine32")
+
+def datasketch_update_batch(docs: list[str], hashfunc) -> tuple[float, list[np.ndarray]]:
+    kw = {} if hashfunc is None else {"hashfunc": hashfunc}
+    out = []
     t0 = time.perf_counter()
     for d in docs:
-        m = datasketch.MinHash(num_perm=128, seed=1, hashfunc=hashfunc)
-        m.update_batch([s.encode("utf-8") for s in shingles(d, 5)])
-    update_batch = time.perf_counter() - t0
+        m = datasketch.MinHash(num_perm=NUM_PERM, seed=SEED, **kw)
+        m.update_batch([s.encode("utf-8") for s in shingles(d, NGRAM)])
+        out.append(m.hashvalues)
+    return len(docs) / (time.perf_counter() - t0), out
 
+
+def datasketch_bulk(docs: list[str], hashfunc) -> float:
+    kw = {} if hashfunc is None else {"hashfunc": hashfunc}
     t0 = time.perf_counter()
-    datasketch.MinHash.bulk(([s.encode("utf-8") for s in shingles(d, 5)] for d in docs), num_perm=128, seed=1,
-                            hashfunc=hashfunc)
-    bulk = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    for d in docs:
-        m = datasketch.MinHash(num_perm=128, seed=1)  # its default hash (sha1), for reference
-        m.update_batch([s.encode("utf-8") for s in shingles(d, 5)])
-    default = time.perf_counter() - t0
-    n = len(docs)
-    return {"docs": n, "ours": n / ours, "update_batch": n / update_batch, "bulk": n / bulk, "default_sha1": n / default}
+    datasketch.MinHash.bulk(([s.encode("utf-8") for s in shingles(d, NGRAM)] for d in docs), num_perm=NUM_PERM,
+                            seed=SEED, **kw)
+    return len(docs) / (time.perf_counter() - t0)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
+def profile_ours(docs: list[str]) -> None:
+    """Where our signature time goes: the stage's three steps timed apart, then cProfile."""
+    stage = MinHashDeduplicator(ngram=NGRAM, num_perm=NUM_PERM, seed=SEED)
+    b = stage.batch_docs
+    t = {"normalize + split (corpusforge.minhash.normalize)": 0.0,
+         "word + shingle hashes (shingle_hashes)": 0.0, "permutations + min (MinHasher.signatures)": 0.0}
+    keys = list(t)
+    for i in range(0, len(docs), b):
+        t0 = time.perf_counter()
+        words = [normalize(d).split() for d in docs[i:i + b]]
+        t1 = time.perf_counter()
+        cache: dict[str, int] = {}
+        hashes = [shingle_hashes(w, NGRAM, cache) for w in words]
+        t2 = time.perf_counter()
+        stage.hasher.signatures(hashes)
+        t3 = time.perf_counter()
+        t[keys[0]] += t1 - t0
+        t[keys[1]] += t2 - t1
+        t[keys[2]] += t3 - t2
+    total = sum(t.values())
+    print(f"\n  profile of ours on {len(docs):,} documents ({total:.2f} s):")
+    for k, v in t.items():
+        print(f"    {k:<52}{v:>6.2f} s {100 * v / total:>5.1f} %")
+    prof = cProfile.Profile()
+    prof.enable()
+    for i in range(0, len(docs), b):
+        stage.signatures(docs[i:i + b])
+    prof.disable()
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(8)
+    lines = [ln for ln in s.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print("  cProfile, by own time:")
+    for ln in lines[start:start + 9]:
+        print("    " + ln.replace(str(ROOT) + "/", ""))
+
+
+def bench_signatures(docs: list[str], same_hash_docs: int, repeats: int) -> dict:
+    xxh32 = xxhash.xxh32_intdigest
+    same = shingle_hash_fn("affine32")
+    sub = docs[:same_hash_docs]
+    ours_rate = fast_ub = fast_bulk = 0.0
+    for _ in range(repeats):  # the close contenders interleaved, best of `repeats` (the machine is shared)
+        ours_rate = max(ours_rate, ours(docs))
+        fast_ub = max(fast_ub, datasketch_update_batch(docs, xxh32)[0])
+        fast_bulk = max(fast_bulk, datasketch_bulk(docs, xxh32))
+    rates = {
+        "update_batch, our hash": datasketch_update_batch(sub, same)[0],
+        "bulk, our hash": datasketch_bulk(sub, same),
+        "update_batch, xxh32": fast_ub,
+        "bulk, xxh32": fast_bulk,
+        "update_batch, sha1 (default)": datasketch_update_batch(sub, None)[0],
+        "bulk, sha1 (default)": datasketch_bulk(sub, None),
+    }
+    # equality: our signatures are datasketch's with the same hash function
+    check = docs[:200]
+    stage = MinHashDeduplicator(ngram=NGRAM, num_perm=NUM_PERM, seed=SEED)
+    mine = stage.signatures(check)
+    _, ref = datasketch_update_batch(check, same)
+    equal = all(np.array_equal(a, b) for a, b in zip(mine, ref))
+    return {"docs": len(docs), "same_hash_docs": len(sub), "repeats": repeats, "ours": ours_rate, "datasketch": rates,
+            "equal_on": len(check), "equal": equal}
+
+
+# --- 2. scale ------------------------------------------------------------------------------
+
+def process_tree() -> dict[int, list[int]]:
+    """Child pids of every process."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            p = int(stat.parent.name)
-            children.setdefault(int(fields[1]), []).append(p)
-            rss[p] = int(fields[21]) * 4096
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    total, todo = 0, [pid]
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    return children
+
+
+def tree_memory(pid: int) -> tuple[int, int, int]:
+    """(sum of VmRSS, sum of Pss, largest VmRSS) in bytes over a process and its descendants."""
+    children = process_tree()
+    rss_sum = pss_sum = rss_max = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
         todo += children.get(p, [])
-    return total
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            rss = int(status.split("VmRSS:")[1].split()[0]) * 1024 if "VmRSS:" in status else 0
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            pss = int(rollup.split("\nPss:")[1].split()[0]) * 1024 if "\nPss:" in rollup else rss
+        except (OSError, IndexError, ValueError):
+            continue
+        rss_sum, pss_sum, rss_max = rss_sum + rss, pss_sum + pss, max(rss_max, rss)
+    return rss_sum, pss_sum, rss_max
 
 
-def bench_scale(n: int, paras: list[str], tmp: Path) -> dict:
-    rng = random.Random(n)
-    docs = make_docs(n, paras, rng)
-    docs += [docs[rng.randrange(n)] for _ in range(n // 20)]  # 5 % exact copies
-    files = 16
-    inputs = []
-    for f in range(files):
-        path = tmp / f"in-{n}-{f:02d}.jsonl"
-        path.write_text("".join(json.dumps({"id": f"{f}-{i}", "text": t}) + "\n" for i, t in enumerate(docs[f::files])))
-        inputs.append(str(path))
-    out = tmp / f"out-{n}"
-    config = tmp / f"run-{n}.yaml"
-    config.write_text(json.dumps({"input": inputs, "output": str(out), "workers": 2,
-                                  "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": 5}}, "parquet_writer"]}))
-    phases = {"00-stream": files, "01-minhash_dedup-buckets": 16, "02-minhash_dedup-clusters": 1, "03-stream": files}
-    peak = {p: 0 for p in phases}
+def bench_scale(texts: list[str], n: int, files: int) -> dict:
+    inputs = input_files(texts, n, files)
+    out = WORK / f"run-{n}"
+    config_path = WORK / f"run-{n}.yaml"
+    data = {"input": inputs, "output": str(out), "workers": 2,
+            "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": NGRAM, "threshold": 0.8}}, "parquet_writer"]}
+    config_path.write_text(json.dumps(data, indent=1))
+    config = load_config(data=data)
+    phases = []
+    for p in plan(config):
+        if isinstance(p, GlobalPhase):
+            step = config.stages[p.stage].build().steps()[p.step]  # type: ignore[attr-defined]
+            phases.append((p.name, step.n_tasks(len(inputs))))
+        else:
+            phases.append((p.name, len(inputs)))
+    peak = {name: [0, 0, 0] for name, _ in phases}
+    samples = {name: 0 for name, _ in phases}
+    started = time.time()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "corpusforge", "run", str(config), "--quiet"], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "corpusforge", "run", str(config_path), "--overwrite", "--quiet"],
+                            cwd=ROOT)
     while proc.poll() is None:
-        running = next((p for p, k in phases.items()
-                        if len(list((out / "work" / "markers" / p).glob("task-*.json"))) < k), "03-stream")
-        peak[running] = max(peak[running], tree_rss(proc.pid))
+        running = phases[-1][0]
+        for name, count in phases:
+            folder = out / "work" / "markers" / name
+            if not folder.is_dir() or sum(1 for _ in folder.glob("task-*.json")) < count:
+                running = name
+                break
+        mem = tree_memory(proc.pid)
+        peak[running] = [max(a, b) for a, b in zip(peak[running], mem)]
+        samples[running] += 1
         time.sleep(0.1)
     wall = time.perf_counter() - t0
-    assert proc.returncode == 0
+    if proc.returncode != 0:
+        raise SystemExit(f"corpusforge run failed ({proc.returncode}) on {config_path}")
+    ends, start, walls = {}, started, {}
+    for name, _ in phases:
+        marks = list((out / "work" / "markers" / name).glob("task-*.json"))
+        ends[name] = max(m.stat().st_mtime for m in marks)
+        walls[name] = ends[name] - start
+        start = ends[name]
     stats = json.loads((out / "stats.json").read_text())
     dedup = next(s for s in stats["stages"] if s["name"] == "minhash_dedup")
-    return {"docs": len(docs), "wall_s": wall, "removed": sum(dedup["dropped"].values()),
-            "peak_rss_mb": {p: v / 2**20 for p, v in peak.items()}}
+    meta = json.loads((WORK / f"input-{n}-{files}" / "done.json").read_text())
+    shutil.rmtree(out)  # the corpus and work files (the inputs stay cached)
+    return {"docs": n, "files": files, "text_mb": meta["bytes"] / 1e6, "wall_s": wall,
+            "removed": sum(dedup["dropped"].values()),
+            "stage_seconds": {s["name"]: s["seconds"] for s in stats["stages"]},
+            "phases": {name: {"wall_s": walls[name], "samples": samples[name], "rss_mb": peak[name][0] / 2**20,
+                              "pss_mb": peak[name][1] / 2**20, "largest_process_mb": peak[name][2] / 2**20}
+                       for name, _ in phases}}
 
+
+# --- main ------------------------------------------------------------------------------------
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=20_000)
-    parser.add_argument("--scale", type=int, nargs="*", default=[100_000, 200_000])
+    parser.add_argument("--docs", type=int, default=20_000, help="documents for the signature comparison")
+    parser.add_argument("--same-hash-docs", type=int, default=4_000,
+                        help="documents for the slower datasketch runs (our pure-Python hash, sha1)")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N for ours and datasketch with xxh32")
+    parser.add_argument("--scale", type=int, nargs="*", default=[100_000, 200_000], help="documents per scale run")
+    parser.add_argument("--files", type=int, default=32, help="JSONL input files per scale run")
     args = parser.parse_args()
-    if not SHARED.is_dir():
-        print(f"skipped: {SHARED} not found (clone with ../shared beside the repo)")
+    if not WARC.is_dir():
+        print(f"skipped: {WARC} not found (clone with ../shared beside the repo)")
         return 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    paras = real_passages()
-    docs = make_docs(args.docs, paras, random.Random(0))
+    WORK.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    load = os.getloadavg()[0]
+    texts = extracted_texts()
+    docs = Maker(texts, seed=0).docs(args.docs)
     words = sum(len(d.split()) for d in docs) / len(docs)
-    sig = bench_signatures(docs)
-    best = max(sig["update_batch"], sig["bulk"], sig["default_sha1"])
-    print(f"signatures, {sig['docs']:,} documents of 3 real passages ({words:.0f} words), 5-gram shingles, 128 perms:")
-    print(f"  corpusforge MinHasher          {sig['ours']:>8,.0f} docs/s")
-    print(f"  datasketch update_batch        {sig['update_batch']:>8,.0f} docs/s   (same hash function)")
-    print(f"  datasketch bulk                {sig['bulk']:>8,.0f} docs/s   (same hash function)")
-    print(f"  datasketch update_batch, sha1  {sig['default_sha1']:>8,.0f} docs/s   (its default hash)")
-    print(f"  ours / datasketch's best = {sig['ours'] / best:.2f}x   goal >= 2x: {'PASS' if sig['ours'] >= 2 * best else 'FALLS SHORT'}")
+    print(f"documents: made from the {len(texts)} texts extracted from {WARC.name}/*.warc.gz "
+          f"(pipelines/extract-only.yaml): "
+          f"random real sentences up to a real text's length (50-1,000 words), 2 % of words replaced; 5 % near copies "
+          f"(0-3 % words replaced, a third with a boilerplate line), 2 % exact copies")
+
+    sig = bench_signatures(docs, args.same_hash_docs, args.repeats)
+    best_name = max(sig["datasketch"], key=sig["datasketch"].get)
+    best = sig["datasketch"][best_name]
+    same_best = max(v for k, v in sig["datasketch"].items() if "our hash" in k)
+    print(f"\n1. signatures: {sig['docs']:,} documents (mean {words:.0f} words), 5-gram shingles, num_perm 128, "
+          f"shingling timed on both sides; load average {load:.2f} at start")
+    print(f"  {'corpusforge MinHashDeduplicator.signatures':<46}{sig['ours']:>8,.0f} docs/s"
+          f"{'':>16}(best of {sig['repeats']})")
+    for k, v in sig["datasketch"].items():
+        note = (f"   (first {sig['same_hash_docs']:,} documents)" if "xxh32" not in k
+                else f"   (best of {sig['repeats']})")
+        print(f"  {'datasketch ' + k:<46}{v:>8,.0f} docs/s   ours {sig['ours'] / v:.2f}x{note}")
+    print(f"  signatures equal to datasketch's with our hash on {sig['equal_on']} documents: {sig['equal']}")
+    print(f"  ours / datasketch with the same hash (same values): {sig['ours'] / same_best:.2f}x; "
+          f"ours / datasketch's best ({best_name}): {sig['ours'] / best:.2f}x   goal >= 2x: "
+          f"{'PASS' if sig['ours'] >= 2 * best else 'FALLS SHORT'}")
+    if sig["ours"] < 2 * best:
+        profile_ours(docs[:5000])
+
     results = {"signatures": sig, "scale": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in args.scale:
-            r = bench_scale(n, paras, Path(tmp))
-            results["scale"].append(r)
-            rss = r["peak_rss_mb"]
-            print(f"\nminhash_dedup pipeline, {r['docs']:,} documents, 2 workers: {r['wall_s']:.1f} s, "
-                  f"{r['removed']:,} removed; peak RSS of the run's process tree per phase:")
-            for phase, mb in rss.items():
-                print(f"  {phase:<28}" + (f"{mb:>8,.0f} MB" if mb else "   (over before a 0.1 s sample)"))
-    if len(results["scale"]) == 2:
-        a, b = results["scale"]
-        ratio = max(b["peak_rss_mb"].values()) / max(a["peak_rss_mb"].values())
-        print(f"\npeak RSS x{ratio:.2f} for x{b['docs'] / a['docs']:.1f} documents; "
-              f"under 2 GB: {'PASS' if max(b['peak_rss_mb'].values()) < 2048 else 'FALLS SHORT'}")
+    for n in args.scale:
+        r = bench_scale(texts, n, args.files)
+        results["scale"].append(r)
+        print(f"\n2. minhash_dedup pipeline on {r['docs']:,} documents ({r['text_mb']:,.0f} MB of text, {r['files']} "
+              f"JSONL files), 2 workers: {r['wall_s']:.1f} s wall, {r['docs'] / r['wall_s']:,.0f} docs/s, "
+              f"{r['removed']:,} removed")
+        print(f"  {'phase':<28}{'wall s':>8}{'peak RSS (tree)':>17}{'peak PSS (tree)':>17}{'largest process':>17}")
+        for name, p in r["phases"].items():
+            if p["samples"]:
+                print(f"  {name:<28}{p['wall_s']:>8.1f}{p['rss_mb']:>14,.0f} MB{p['pss_mb']:>14,.0f} MB"
+                      f"{p['largest_process_mb']:>14,.0f} MB")
+            else:
+                print(f"  {name:<28}{p['wall_s']:>8.1f}   (over before a 0.1 s sample)")
+        secs = ", ".join(f"{k} {v:.1f} s" for k, v in r["stage_seconds"].items())
+        print(f"  stats.json seconds (summed over tasks): {secs}")
+    if len(results["scale"]) >= 2:
+        a, b = results["scale"][0], results["scale"][-1]
+        pa, pb = (max(p["rss_mb"] for p in x["phases"].values()) for x in (a, b))
+        qa, qb = (max(p["pss_mb"] for p in x["phases"].values()) for x in (a, b))
+        grow = b["docs"] / a["docs"]
+        print(f"\n  peak RSS {pa:,.0f} MB → {pb:,.0f} MB (x{pb / pa:.2f}; PSS {qa:,.0f} → {qb:,.0f} MB, "
+              f"x{qb / qa:.2f}) for "
+              f"x{grow:.1f} documents: +{(pb - pa) * 2**20 / (b['docs'] - a['docs']):,.0f} bytes per added document")
+        print(f"  goals: peak RSS < 2 GB at {b['docs']:,}: {'PASS' if pb < 2048 else 'FALLS SHORT'}; "
+              f"growing no faster than the documents: {'PASS' if pb / pa <= grow else 'FALLS SHORT'}")
     (OUT / "dedup_speed.json").write_text(json.dumps(results, indent=2))
+    print(f"\n({time.perf_counter() - began:.0f} s; load average {os.getloadavg()[0]:.2f} at the end; results in "
+          f"{OUT / 'dedup_speed.json'})")
     return 0
 
 

@@ -16,17 +16,17 @@ from a few numpy operations, and the length is part of the hash (a short test it
 The index (`NgramIndex`) holds every n-gram of the test sets as a sorted uint64 array with
 a parallel uint32 array of owning items (an n-gram in several items appears once per item;
 its *id* is the position of its first occurrence), the item tables (set, row in the test
-file, distinct n-grams), and a bitmap of the hashes' top bits that rejects ~96 % of a
-document's n-grams before any binary search. 12 bytes per n-gram plus the bitmap
-(2–4 bytes per n-gram): a 10M n-gram index is ~150 MB, memory-mapped and shared by the
-workers of one machine.
+file, distinct n-grams), and bitmaps of the hashes' top bits that reject ~96 % of a
+document's n-grams before any binary search: one for all hashes (probed with the document's
+n-grams), a small one, which stays in cache, for the grams of short test texts (probed with
+the document's shorter windows). 12 bytes per n-gram plus the bitmap (2–4 bytes per n-gram):
+a 10M n-gram index is ~150 MB, memory-mapped and shared by the workers of one machine.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,48 +43,38 @@ from corpusforge.testsets import TestSet, read_items
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # the multiplier of corpusforge.minhash.hash64
 _TOKEN = re.compile(r"\S+")
 _WORD_CACHE_MAX = 1 << 20
-FILES = ("hashes", "owners", "item_set", "item_row", "item_ngrams", "bitmap")
+FILES = ("hashes", "owners", "item_set", "item_row", "item_ngrams", "bitmap", "bitmap_short")
 
 
-@lru_cache(maxsize=1)
-def _delete_table() -> dict[int, None]:
-    """Code points deleted by normalization: punctuation (P*), symbols (S*), format (Cf) and
-    control characters that are not whitespace."""
-    table = {}
-    for cp in range(sys.maxunicode + 1):
-        cat = unicodedata.category(chr(cp))
-        if cat[0] in "PS" or cat == "Cf" or (cat == "Cc" and not chr(cp).isspace()):
-            table[cp] = None
-    return table
-
-
-@lru_cache(maxsize=1)
-def _deleted() -> tuple[frozenset[str], bytes]:
-    """The deleted characters as a set of strings, and the ASCII ones as bytes."""
-    table = _delete_table()
-    return frozenset(map(chr, table)), bytes(c for c in range(128) if c in table)
+@lru_cache(maxsize=1 << 16)
+def is_deleted(ch: str) -> bool:
+    """Punctuation (P*), symbols (S*), format characters (Cf, e.g. the soft hyphen) and
+    control characters that are not whitespace are deleted by normalization."""
+    cat = unicodedata.category(ch)
+    return cat[0] in "PS" or cat == "Cf" or (cat == "Cc" and not ch.isspace())
 
 
 _ASCII = bytes(range(128))
+_ASCII_DELETED = bytes(c for c in range(128) if is_deleted(chr(c)))
+_ASCII_TABLE = dict.fromkeys(_ASCII_DELETED)
 
 
 def normalize_words(text: str) -> list[str]:
-    """The GPT-3 words of a text (see the module docstring).
+    """The GPT-3 words of a text (see the module docstring): NFKC, casefold, deleted
+    characters removed, split on whitespace.
 
-    The same as `unicodedata.normalize("NFKC", text).casefold().translate(table).split()`,
-    3x faster on text with some non-ASCII characters (str.translate leaves its fast path at
-    the first one): ASCII punctuation goes with bytes.translate, and only the few distinct
-    non-ASCII characters of the text are looked up.
+    Fast on web text: ASCII text goes through str.translate's ASCII fast path; other text
+    loses its ASCII punctuation with bytes.translate, and only its few distinct non-ASCII
+    characters are looked up.
     """
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     text = text.casefold()
     if text.isascii():
-        return text.translate(_delete_table()).split()
-    deleted, ascii_deleted = _deleted()
+        return text.translate(_ASCII_TABLE).split()
     raw = text.encode("utf-8")
-    odd = deleted.intersection(raw.translate(None, _ASCII).decode("utf-8"))
-    text = raw.translate(None, ascii_deleted).decode("utf-8")
+    odd = [ch for ch in set(raw.translate(None, _ASCII).decode("utf-8")) if is_deleted(ch)]
+    text = raw.translate(None, _ASCII_DELETED).decode("utf-8")
     for ch in odd:
         text = text.replace(ch, "")
     return text.split()
@@ -93,12 +83,11 @@ def normalize_words(text: str) -> list[str]:
 def words_with_spans(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The same words as `normalize_words`, each with the [start, end) characters of the
     whitespace-delimited token of `text` it comes from (slower: for matched documents)."""
-    table = _delete_table()
     words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     for m in _TOKEN.finditer(text):
-        for w in unicodedata.normalize("NFKC", m.group()).casefold().translate(table).split():
+        for w in normalize_words(m.group()):
             words.append(w)
             starts.append(m.start())
             ends.append(m.end())
@@ -158,6 +147,7 @@ class NgramIndex:
     item_row: np.ndarray  # uint32 item's record number in its file (from 0)
     item_ngrams: np.ndarray  # uint32 distinct grams of each item (for Jaccard)
     bitmap: np.ndarray  # uint8, bit (h >> (64 - bits)) set for every indexed hash
+    bitmap_short: np.ndarray  # the same for the grams of texts shorter than n words (bits_short)
     meta: dict
 
     @property
@@ -184,6 +174,7 @@ class NgramIndex:
         item_row: list[int] = []
         item_ngrams: list[int] = []
         lengths: set[int] = set()
+        short_grams: list[np.ndarray] = []
         sets_meta = []
         for s, ts in enumerate(test_sets):
             items = texts = short = indexed_items = 0
@@ -205,6 +196,8 @@ class NgramIndex:
                         continue
                     lengths.add(min(n, len(words)))
                     grams.append(g)
+                    if len(words) < n:
+                        short_grams.append(g)
                 if not grams:
                     continue
                 g = np.unique(np.concatenate(grams))
@@ -231,16 +224,27 @@ class NgramIndex:
         owners = owners[order]
         del order
         bits, bitmap = make_bitmap(hashes)
-        distinct = int(np.count_nonzero(np.diff(hashes))) + 1 if len(hashes) else 0
-        per_set = np.asarray(item_set, dtype=np.uint16)[owners] if len(owners) else np.empty(0, dtype=np.uint16)
+        bits_short, bitmap_short = make_bitmap(np.unique(np.concatenate(short_grams)) if short_grams
+                                               else np.empty(0, dtype=np.uint64))
+        # distinct n-grams, overall and per set: entries are in (hash, owner) order and items
+        # are numbered set by set, so a (hash, set) pair's entries are adjacent
+        new_hash = np.ones(len(hashes), dtype=bool)
+        np.not_equal(hashes[1:], hashes[:-1], out=new_hash[1:])
+        per_set = np.asarray(item_set, dtype=np.uint16)[owners]
+        new_pair = new_hash.copy()
+        new_pair[1:] |= per_set[1:] != per_set[:-1]
+        distinct = int(np.count_nonzero(new_hash))
+        per_set_distinct = np.bincount(per_set[new_pair], minlength=len(sets_meta))
+        del new_hash, new_pair, per_set
         for s, meta in enumerate(sets_meta):
-            h = hashes[per_set == s]
-            meta["ngrams_distinct"] = int(np.count_nonzero(np.diff(h))) + 1 if len(h) else 0
+            meta["ngrams_distinct"] = int(per_set_distinct[s])
         meta = {"ngram": n, "min_words": min_words, "lengths": sorted(lengths), "bits": bits,
+                "bits_short": bits_short,
                 "entries": int(len(hashes)), "ngrams_distinct": distinct, "items": len(item_set), "sets": sets_meta}
         arrays = {"hashes": hashes, "owners": owners, "item_set": np.asarray(item_set, dtype=np.uint16),
                   "item_row": np.asarray(item_row, dtype=np.uint32),
-                  "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32), "bitmap": bitmap}
+                  "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32), "bitmap": bitmap,
+                  "bitmap_short": bitmap_short}
         for name, arr in arrays.items():
             with atomic_path(folder / f"{name}.npy") as tmp:
                 with open(tmp, "wb") as f:
@@ -257,13 +261,19 @@ class NgramIndex:
 
     # --- lookups ----------------------------------------------------------------------
 
-    def probe(self, grams: np.ndarray) -> np.ndarray:
-        """Ids (sorted, distinct) of the indexed n-grams among `grams`."""
-        if grams.size == 0 or self.hashes.size == 0:
+    def probe(self, grams: list[tuple[int, np.ndarray]] | np.ndarray) -> np.ndarray:
+        """Ids (sorted, distinct) of the indexed grams among a document's windows, given as
+        `gram_hashes` returns them (or one array of n-gram hashes)."""
+        if isinstance(grams, np.ndarray):
+            grams = [(self.n, grams)]
+        if self.hashes.size == 0:
             return np.empty(0, dtype=np.int64)
-        top = grams >> np.uint64(64 - self.meta["bits"])
-        maybe = (self.bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
-        cand = grams[maybe.astype(bool)]
+        full = [g for k, g in grams if k == self.n]
+        short = [g for k, g in grams if k != self.n]
+        cand = [_passing(np.concatenate(arrays) if len(arrays) > 1 else arrays[0], bitmap, self.meta[bits])
+                for arrays, bitmap, bits in ((full, self.bitmap, "bits"), (short, self.bitmap_short, "bits_short"))
+                if arrays]
+        cand = np.concatenate(cand) if len(cand) > 1 else cand[0] if cand else np.empty(0, dtype=np.uint64)
         if cand.size == 0:
             return np.empty(0, dtype=np.int64)
         pos = np.searchsorted(self.hashes, cand)
@@ -282,16 +292,23 @@ class NgramIndex:
         return rep, np.asarray(self.owners[rep + offsets])
 
 
-def make_bitmap(sorted_hashes: np.ndarray) -> tuple[int, np.ndarray]:
+def _passing(grams: np.ndarray, bitmap: np.ndarray, bits: int) -> np.ndarray:
+    """The grams whose top bits are set in the bitmap (the only ones that may be indexed)."""
+    top = grams >> np.uint64(64 - bits)
+    maybe = (bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
+    return grams[maybe.astype(bool)]
+
+
+def make_bitmap(sorted_hashes: np.ndarray, chunk: int = 1 << 20) -> tuple[int, np.ndarray]:
     """A bitmap of the top `bits` bits of the hashes, sized for ~16 bits per hash (≤ 4 %
-    of random hashes pass)."""
+    of random hashes pass); built in chunks so its temporaries stay small."""
     n = max(len(sorted_hashes), 1)
     bits = int(min(30, max(16, np.ceil(np.log2(n * 16)))))
     bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-    if len(sorted_hashes):
-        top = sorted_hashes >> np.uint64(64 - bits)  # sorted, since the hashes are
+    for lo in range(0, len(sorted_hashes), chunk):
+        top = sorted_hashes[lo:lo + chunk] >> np.uint64(64 - bits)  # sorted, since the hashes are
         byte = (top >> np.uint64(3)).astype(np.int64)
         bit = np.left_shift(np.uint8(1), (top & np.uint64(7)).astype(np.uint8))
         starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
-        bitmap[byte[starts]] = np.bitwise_or.reduceat(bit, starts)
+        bitmap[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
     return bits, bitmap

@@ -340,7 +340,7 @@ def test_index_lookups(tmp_path, evalsets):
     grams = np.array([ngram_hash(words[i:i + 13]) for i in range(len(words) - 12)], dtype=np.uint64)
     ids = idx.probe(grams)
     assert len(ids) == len(set(grams.tolist()))
-    rep, items = idx.owners_of(ids)
+    _, items = idx.owners_of(ids)
     assert {int(idx.item_row[i]) for i in items} == {0} and set(idx.item_set[items].tolist()) == {1}
     assert len(idx.probe(grams ^ np.uint64(1))) == 0
 
@@ -367,7 +367,8 @@ def test_normalization_words_spans_and_hash():
     ({"path": "x.txt", "fields": ["q"]}, "unknown format"),
     ({"path": "EMPTY", "fields": ["q"]}, "the test set is empty"),
     ({"path": "EMPTY_CSV", "fields": ["q"]}, "the test set is empty"),
-    ({"path": "NO_FIELD_CSV", "fields": ["Best Answer"]}, "field(s) ['Best Answer'] not found; fields of its first record: Best, Question"),
+    ({"path": "NO_FIELD_CSV", "fields": ["Best Answer"]},
+     "field(s) ['Best Answer'] not found; fields of its first record: Best, Question"),
 ])
 def test_bad_test_sets_are_clear_config_errors(tmp_path, evalsets, bad, message):
     (tmp_path / "empty.jsonl").write_text("\n")
@@ -396,7 +397,7 @@ def test_bad_test_sets_are_clear_config_errors(tmp_path, evalsets, bad, message)
 def test_bad_stage_keys(tmp_path, evalsets, keys, message):
     data = config([write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])], tmp_path / "out")
     data["stages"][1]["decontaminate"].update(keys)
-    with pytest.raises(ConfigError, match=None) as err:
+    with pytest.raises(ConfigError) as err:
         load_config(data=data)
     assert message in str(err.value)
 
@@ -431,3 +432,23 @@ def test_resume_after_the_scan_reuses_the_index_and_gives_the_same_output(tmp_pa
     assert {p.name: p.read_bytes() for p in (out / "data").glob("*.parquet")} == first
     assert (out / "contamination.json").read_text() == report
     assert json.loads(report)["test_sets"][1]["items_seen_rows"] == [3]
+
+
+def test_fast_normalization_equals_the_definition(web_texts):
+    """normalize_words is NFKC → casefold → delete P*, S*, Cf, non-space Cc → split, on every
+    character of the Basic Multilingual Plane and on the real pages (emoji included)."""
+    import sys
+    import unicodedata
+
+    from corpusforge.ngram_index import is_deleted
+
+    table = {cp: None for cp in range(sys.maxunicode + 1) if is_deleted(chr(cp))}
+
+    def reference(text: str) -> list[str]:
+        return unicodedata.normalize("NFKC", text).casefold().translate(table).split()
+
+    every = "".join(chr(cp) + ("x" if cp % 7 else " ") for cp in range(0x10000) if not 0xD800 <= cp < 0xE000)
+    assert normalize_words(every) == reference(every)
+    for _, text in web_texts:
+        assert normalize_words(text) == reference(text)
+        assert words_with_spans(text)[0] == normalize_words(text)  # token by token: the same words

@@ -142,7 +142,7 @@ class Decontaminator(GlobalStage):
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         idx = self.index(ctx.work_dir)
         lengths, n = idx.lengths, idx.n
-        modes = ~self._ngram_mode
+        jaccard_set = ~self._ngram_mode
         shortest = min(lengths) if lengths else None
         hits: list[tuple[int, int]] = []
         jaccard: list[tuple[int, int, float]] = []
@@ -150,10 +150,10 @@ class Decontaminator(GlobalStage):
             words = normalize_words(doc.text) if shortest is not None else []
             if shortest is not None and len(words) >= shortest:
                 grams = gram_hashes(word_hashes(words, self._words), lengths)
-                ids = idx.probe(grams[0][1] if len(grams) == 1 else np.concatenate([g for _, g in grams]))
+                ids = idx.probe(grams)
                 if ids.size:
                     rep, items = idx.owners_of(ids)
-                    is_jac = modes[idx.item_set[items]]
+                    is_jac = jaccard_set[idx.item_set[items]]
                     hits += [(row, int(i)) for i in np.unique(rep[~is_jac])]
                     if is_jac.any():
                         best = self._best_jaccard(idx, items[is_jac], grams, n)
