@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/filters.py
 	$(BIN)/python bench/dedup_quality.py
 	$(BIN)/python bench/dedup_speed.py
+	$(BIN)/python bench/tokenizers.py
 	$(BIN)/python bench/decontam.py
 
 clean:

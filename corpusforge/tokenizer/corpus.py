@@ -1,0 +1,91 @@
+"""Text out of Parquet shards, one record batch at a time (never the whole corpus in memory)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from corpusforge.tokenizer.errors import TokenizerError
+
+BATCH_ROWS = 512
+
+
+def resolve_shards(patterns: str | Iterable[str]) -> list[str]:
+    """Globs (or plain paths, or folders holding *.parquet) → sorted, de-duplicated file list."""
+    if isinstance(patterns, (str, Path)):
+        patterns = [str(patterns)]
+    files: list[str] = []
+    for pattern in patterns:
+        pattern = str(pattern)
+        if os.path.isdir(pattern):
+            matches = sorted(glob.glob(os.path.join(pattern, "**", "*.parquet"), recursive=True))
+        elif glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+        else:
+            matches = [pattern] if os.path.isfile(pattern) else []
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise TokenizerError(f"--input: no file matches {pattern!r}")
+        files.extend(matches)
+    seen: set[str] = set()
+    return [f for f in files if not (f in seen or seen.add(f))]
+
+
+def read_batches(path: str, text_key: str = "text", batch_rows: int = BATCH_ROWS) -> Iterator[list[str | None]]:
+    """The text column, one record batch at a time (only that column is read)."""
+    parquet = pq.ParquetFile(path)
+    names = parquet.schema_arrow.names
+    if text_key not in names:
+        raise TokenizerError(f"{path}: no column {text_key!r} (columns: {', '.join(names)})")
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[text_key]):
+        yield batch.column(0).to_pylist()
+
+
+def count_rows(paths: list[str]) -> int:
+    """From the Parquet footers only: the progress bar's total."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+
+
+@dataclass
+class TextStream:
+    """Iterate the non-empty texts of `paths` in order, stopping once `max_bytes` of UTF-8 text
+    have been yielded (whole documents: the one that crosses the budget is the last).
+
+    Counts what it yielded (`docs`, `bytes`) and whether the budget cut the input short
+    (`truncated`), so callers can say how much text training actually saw.
+    """
+
+    paths: list[str]
+    max_bytes: int | None = None
+    text_key: str = "text"
+    quiet: bool = False
+    desc: str = "reading"
+    docs: int = 0
+    bytes: int = 0
+    truncated: bool = False
+
+    def __iter__(self) -> Iterator[str]:
+        total = None if self.max_bytes else count_rows(self.paths)
+        bar = tqdm(total=total, desc=self.desc, unit="doc", disable=self.quiet or None, leave=True)
+        try:
+            for path in self.paths:
+                for texts in read_batches(path, self.text_key):
+                    for text in texts:
+                        bar.update(1)
+                        if not text:
+                            continue
+                        if self.max_bytes is not None and self.bytes >= self.max_bytes:
+                            self.truncated = True
+                            return
+                        self.docs += 1
+                        self.bytes += len(text.encode("utf-8"))
+                        yield text
+                    bar.set_postfix(MB=f"{self.bytes / 1e6:,.1f}", refresh=False)
+        finally:
+            bar.close()

@@ -1,0 +1,139 @@
+"""Token shards on disk, and the loader that reads them with numpy.memmap.
+
+One shard per input shard and split (`OUTPUT/train/part-00000.*`, `OUTPUT/val/part-00000.*`):
+- `.bin`: every document's tokens followed by EOS, back to back; little-endian uint16 when the
+  vocabulary fits in 65,536 ids, else uint32;
+- `.idx`: uint64 little-endian, the end offset (in tokens, EOS included) of each document, so
+  document i is `bin[idx[i-1]:idx[i]]` (with idx[-1] = 0) and its last token is EOS;
+- `.json`: the header: format, dtype, EOS id, tokenizer hash, counts, source file.
+
+```python
+import numpy as np
+tokens = np.memmap("part-00000.bin", dtype="<u2", mode="r")
+ends = np.memmap("part-00000.idx", dtype="<u8", mode="r")
+```
+A split with no document in a shard gets no files at all (numpy cannot memmap an empty file),
+and its header would say 0 anyway: the task's summary counts it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.tokenizer.errors import TokenizerError
+
+FORMAT = "corpusforge.tokens/1"
+DTYPES = ("uint16", "uint32")
+
+
+def choose_dtype(vocab_size: int, requested: str = "auto") -> str:
+    """uint16 when every id fits (vocab <= 65,536), else uint32; a requested dtype too small
+    for the vocabulary is an error, never a silent wrap-around."""
+    if requested == "auto":
+        return "uint16" if vocab_size <= 1 << 16 else "uint32"
+    if requested not in DTYPES:
+        raise TokenizerError(f"--dtype must be auto, uint16 or uint32, got {requested!r}")
+    limit = int(np.iinfo(requested).max) + 1
+    if vocab_size > limit:
+        raise TokenizerError(f"--dtype {requested} holds ids below {limit:,}, but the tokenizer has "
+                             f"{vocab_size:,} tokens; use --dtype uint32 (or auto)")
+    return requested
+
+
+def write_shard(folder: Path, stem: str, docs: list[np.ndarray], eos_id: int, dtype: str,
+                header: dict[str, Any]) -> dict[str, Any]:
+    """Write `docs` (token arrays without EOS, in output order) as stem.bin/.idx/.json;
+    each file atomically, the header last. Returns the header."""
+    lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.uint64, count=len(docs))
+    ends = np.cumsum(lengths, dtype=np.uint64)
+    out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.dtype(dtype).newbyteorder("<"))
+    pos = 0
+    for d in docs:  # one slice copy per document: no index array as large as the shard
+        out[pos:pos + len(d)] = d
+        pos += len(d)
+        out[pos] = eos_id
+        pos += 1
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / f"{stem}.bin") as tmp:
+        out.tofile(tmp)
+    with atomic_path(folder / f"{stem}.idx") as tmp:
+        ends.astype("<u8").tofile(tmp)
+    header = {"format": FORMAT, "bin": f"{stem}.bin", "idx": f"{stem}.idx", "dtype": dtype,
+              "byteorder": "little", "eos_id": eos_id, **header,
+              "documents": len(docs), "tokens": len(out)}
+    write_json_atomic(folder / f"{stem}.json", header)
+    return header
+
+
+class TokenShards:
+    """All shards of one split (`train` or `val`) of a `corpusforge tokenize` output folder.
+
+    `sample_batch` draws nanoGPT-style training windows; `document(i)` and iteration give
+    documents back (EOS stripped) for evaluation and tests.
+    """
+
+    def __init__(self, folder: str | Path, split: str = "train") -> None:
+        self.folder = Path(folder) / split
+        paths = sorted(self.folder.glob("part-*.json"))
+        if not paths:
+            raise TokenizerError(f"no token shards in {self.folder} (run `corpusforge tokenize` first)")
+        self.headers = [json.loads(p.read_text()) for p in paths]
+        first = self.headers[0]
+        for p, h in zip(paths, self.headers):
+            if h.get("format") != FORMAT:
+                raise TokenizerError(f"{p}: not a {FORMAT} header")
+            for key in ("dtype", "eos_id", "tokenizer_sha256"):
+                if h.get(key) != first.get(key):
+                    raise TokenizerError(f"{p}: {key} {h.get(key)!r} differs from {paths[0].name}'s "
+                                         f"{first.get(key)!r}: shards of different tokenizations are mixed")
+        self.dtype = np.dtype(first["dtype"]).newbyteorder("<")
+        self.eos_id: int = first["eos_id"]
+        self.tokens = [np.memmap(self.folder / h["bin"], dtype=self.dtype, mode="r") for h in self.headers]
+        self.ends = [np.memmap(self.folder / h["idx"], dtype="<u8", mode="r") for h in self.headers]
+        for h, t, e in zip(self.headers, self.tokens, self.ends):
+            if len(t) != h["tokens"] or len(e) != h["documents"] or int(e[-1]) != len(t):
+                raise TokenizerError(f"{self.folder / h['bin']}: sizes disagree with its header (truncated?)")
+        self._first_doc = np.cumsum([0] + [len(e) for e in self.ends])
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(t) for t in self.tokens)
+
+    @property
+    def num_documents(self) -> int:
+        return int(self._first_doc[-1])
+
+    def document(self, i: int) -> np.ndarray:
+        """Tokens of document i (across shards, in file order), without its EOS."""
+        if not 0 <= i < self.num_documents:
+            raise IndexError(i)
+        s = int(np.searchsorted(self._first_doc, i, side="right")) - 1
+        j = i - int(self._first_doc[s])
+        start = int(self.ends[s][j - 1]) if j else 0
+        return self.tokens[s][start:int(self.ends[s][j]) - 1]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(self.num_documents):
+            yield self.document(i)
+
+    def sample_batch(self, rng: np.random.Generator, batch_size: int, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) int64 arrays of shape (batch_size, block_size), y = x shifted by one: random
+        windows over the token stream, shards picked in proportion to their size. Windows
+        cross document boundaries; the EOS tokens mark them."""
+        sizes = np.array([max(len(t) - block_size, 0) for t in self.tokens], dtype=np.float64)  # valid starts
+        if sizes.sum() == 0:
+            raise TokenizerError(f"{self.folder}: every shard is shorter than block_size + 1 = {block_size + 1} tokens")
+        shard = rng.choice(len(self.tokens), size=batch_size, p=sizes / sizes.sum())
+        x = np.empty((batch_size, block_size), dtype=np.int64)
+        y = np.empty((batch_size, block_size), dtype=np.int64)
+        for b, s in enumerate(shard):
+            start = int(rng.integers(0, len(self.tokens[s]) - block_size))
+            window = self.tokens[s][start:start + block_size + 1].astype(np.int64)
+            x[b], y[b] = window[:-1], window[1:]
+        return x, y
