@@ -1,0 +1,60 @@
+"""`corpusforge report OUTPUT`: one self-contained HTML page about a pipeline run.
+
+It shows the funnel (documents and bytes after each stage, drop reasons), the language
+distribution, document lengths before and after filtering, duplicate cluster sizes, the
+contamination table, a few rejected documents per reason, and, when token shards and
+training runs are named, bytes per token per tokenizer and loss curves. Plots are PNG
+images embedded as data URIs (matplotlib, Agg); the page has inline CSS, no script and no
+external resource, and every piece of crawled text is escaped (see corpusforge.report.html).
+
+A section whose inputs are missing says so; a section that fails shows the error in its
+place, so one odd input never costs the whole report.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from corpusforge.errors import CorpusforgeError
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+MAX_TEXT_BYTES = 1_000_000_000  # the report reads at most this much corpus text (word counts, languages)
+
+
+def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
+                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> str:
+    """The report page as a string."""
+    from corpusforge.report import html, sections
+
+    out = Path(output)
+    if not out.is_dir():
+        raise CorpusforgeError(f"{out}: no such output folder")
+    run = sections.Run.load(out, [str(t) for t in tokens], [str(r) for r in runs], max_text_bytes, per_reason)
+    parts = []
+    for anchor, name, build in sections.SECTIONS:
+        try:
+            parts.append(build(run))
+        except Exception as exc:  # noqa: BLE001 - one section's failure must not cost the report
+            log.warning("report section %s failed: %s", anchor, exc)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            parts.append(html.section(anchor, name, [html.note(f"This section could not be built: {detail}",
+                                                               "error")]))
+    title = f"corpusforge run report — {out.resolve().name}"
+    return html.page(title, str(out.resolve()), [(a, n) for a, n, _ in sections.SECTIONS], parts)
+
+
+def write_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
+                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> Path:
+    """Write OUTPUT/report.html (atomically) and return its path."""
+    from corpusforge.storage import atomic_path
+
+    page = build_report(output, tokens, runs, max_text_bytes, per_reason)
+    path = Path(output) / REPORT_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(page.encode("utf-8", "replace"))
+    return path

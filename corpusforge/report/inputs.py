@@ -1,0 +1,345 @@
+"""Read what a run left in its output folder (and the token shards and training runs named
+with it) into small plain structures for the report. Nothing here draws or writes HTML.
+
+Every reader tolerates a missing or damaged input: it returns None (or an empty result) and
+the section says what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Stages that turn raw pages into text: documents they drop carry HTML, not text, and the
+# length histograms start after them.
+EXTRACTORS = {"trafilatura"}
+# Stages that only read input: what they drop are records, not documents.
+READERS = {"warc_reader", "jsonl_reader", "parquet_reader"}
+
+
+def read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_bytes().decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_yaml(path: Path) -> Any | None:
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8", "replace"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def stage_names(config: dict | None) -> list[tuple[str, str]]:
+    """(type, label) of each configured stage, labels as corpusforge.config makes them."""
+    if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
+        return []
+    seen: Counter = Counter()
+    out = []
+    for entry in config["stages"]:
+        name = entry if isinstance(entry, str) else next(iter(entry), "?") if isinstance(entry, dict) else "?"
+        seen[name] += 1
+        out.append((name, name if seen[name] == 1 else f"{name}#{seen[name]}"))
+    return out
+
+
+def stage_work_dir(output: Path, config: dict | None, kind: str) -> list[tuple[str, Path]]:
+    """(label, work folder) of every configured stage of type `kind`."""
+    return [(label, output / "work" / f"stage-{i:02d}-{label}")
+            for i, (name, label) in enumerate(stage_names(config)) if name == kind]
+
+
+# --- rejected samples ----------------------------------------------------------------------
+
+@dataclass
+class Rejected:
+    reason: str
+    docs: list[dict]          # as written by corpusforge.rejected (id, url, text, truncated, metadata)
+    bad_lines: int = 0        # lines that were not JSON objects
+
+
+def read_rejected(folder: Path) -> list[Rejected]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        docs, bad = [], 0
+        try:
+            raw = path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(entry, dict):
+                docs.append(entry)
+            else:
+                bad += 1
+        reason = str(docs[0].get("reason")) if docs and docs[0].get("reason") else path.stem.replace("-", ":", 1)
+        out.append(Rejected(reason, docs, bad))
+    return out
+
+
+# --- the corpus shards -----------------------------------------------------------------------
+
+@dataclass
+class Corpus:
+    shards: int = 0
+    documents: int = 0              # documents read (all of them unless `capped`)
+    total_documents: int = 0        # rows in all shards (from the Parquet footers)
+    text_bytes: int = 0
+    capped: bool = False
+    words: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    languages: Counter = field(default_factory=Counter)          # documents per language
+    language_bytes: Counter = field(default_factory=Counter)
+    language_scores: list[float] = field(default_factory=list)
+    has_language: bool = False
+
+
+def word_count(text: Any) -> int:
+    return len(text.split()) if isinstance(text, str) else 0
+
+
+def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
+    """Word counts and languages of the output shards, reading at most `max_bytes` of text."""
+    import pyarrow.parquet as pq
+
+    files = sorted(data.glob("*.parquet")) if data.is_dir() else []
+    if not files:
+        return None
+    c = Corpus(shards=len(files))
+    words: list[np.ndarray] = []
+    for path in files:
+        pf = pq.ParquetFile(path)
+        c.total_documents += pf.metadata.num_rows
+        if c.capped:
+            continue
+        names = set(pf.schema_arrow.names)
+        cols = [n for n in ("text", "language", "language_score") if n in names]
+        c.has_language |= "language" in names
+        for batch in pf.iter_batches(batch_size=4096, columns=cols):
+            texts = batch.column("text").to_pylist() if "text" in cols else [None] * batch.num_rows
+            sizes = [len(t.encode("utf-8", "surrogatepass")) if isinstance(t, str) else 0 for t in texts]
+            words.append(np.fromiter((word_count(t) for t in texts), dtype=np.int64, count=len(texts)))
+            c.documents += len(texts)
+            c.text_bytes += sum(sizes)
+            if "language" in cols:
+                for lang, size in zip(batch.column("language").to_pylist(), sizes):
+                    key = lang if lang is not None else "(none)"
+                    c.languages[key] += 1
+                    c.language_bytes[key] += size
+            if "language_score" in cols:
+                c.language_scores += [s for s in batch.column("language_score").to_pylist()
+                                      if isinstance(s, (int, float)) and math.isfinite(s)]
+            if c.text_bytes >= max_bytes:
+                c.capped = True
+                break
+    c.capped = c.capped and c.documents < c.total_documents
+    c.words = np.concatenate(words) if words else np.empty(0, dtype=np.int64)
+    return c
+
+
+# --- before filtering: kept documents plus the dropped ones -------------------------------
+
+@dataclass
+class BeforeFiltering:
+    words: np.ndarray                      # word count per sampled document
+    weights: np.ndarray                    # how many dropped documents each one stands for
+    exact_reasons: list[str]               # every dropped document of the reason is in the sample
+    weighted_reasons: list[tuple[str, int, int]]  # (reason, dropped, sampled): sample scaled up
+    missing_reasons: list[tuple[str, int]]        # (reason, dropped) with no sample at all
+    truncated_docs: int                    # samples cut at corpusforge.rejected.MAX_TEXT_CHARS
+    first_stage: str | None                # the first stage counted as filtering
+
+    @property
+    def exact(self) -> bool:
+        return not self.weighted_reasons and not self.missing_reasons
+
+
+def filtering_stages(stats: dict, config: dict | None) -> list[str]:
+    """Labels of the stages that drop documents that carry text: those after the last
+    extractor, or after the reader when there is none."""
+    labels = [s.get("name") for s in stats.get("stages", [])]
+    types = {label: name for name, label in stage_names(config)}
+    kind = [types.get(label, str(label).split("#")[0]) for label in labels]
+    last_extractor = max((i for i, k in enumerate(kind) if k in EXTRACTORS), default=None)
+    if last_extractor is not None:
+        return labels[last_extractor + 1:]
+    return [label for label, k in zip(labels, kind) if k not in READERS]
+
+
+def before_filtering(stats: dict, config: dict | None, rejected: list[Rejected],
+                     kept_words: np.ndarray) -> BeforeFiltering:
+    stages = filtering_stages(stats, config)
+    by_reason = {r.reason: r for r in rejected}
+    words = [kept_words]
+    weights = [np.ones(len(kept_words))]
+    exact, weighted, missing, truncated = [], [], [], 0
+    for s in stats.get("stages", []):
+        if s.get("name") not in stages:
+            continue
+        for reason, n in sorted((s.get("dropped") or {}).items()):
+            sample = by_reason.get(reason)
+            docs = sample.docs if sample else []
+            if not n:
+                continue
+            if not docs:
+                missing.append((reason, n))
+                continue
+            w = np.array([word_count(d.get("text")) for d in docs], dtype=np.int64)
+            truncated += sum(bool(d.get("truncated")) for d in docs)
+            words.append(w)
+            weights.append(np.full(len(w), n / len(w)))
+            if len(docs) >= n:
+                exact.append(reason)
+            else:
+                weighted.append((reason, n, len(docs)))
+    return BeforeFiltering(np.concatenate(words), np.concatenate(weights), exact, weighted, missing, truncated,
+                           stages[0] if stages else None)
+
+
+def weighted_languages(rejected: list[Rejected], stats: dict) -> Counter:
+    """Languages of the documents the language stages dropped, each sample weighted by
+    dropped ÷ sampled for its reason (exact when every dropped document is sampled)."""
+    dropped = {reason: n for s in stats.get("stages", []) for reason, n in (s.get("dropped") or {}).items()}
+    out: Counter = Counter()
+    for r in rejected:
+        if not r.reason.startswith("language") or not r.docs:
+            continue
+        w = dropped.get(r.reason, len(r.docs)) / len(r.docs)
+        for d in r.docs:
+            lang = (d.get("metadata") or {}).get("language")
+            out[str(lang) if lang is not None else "(none)"] += w
+    return out
+
+
+# --- duplicate clusters --------------------------------------------------------------------
+
+@dataclass
+class Clusters:
+    stage: str
+    kind: str                   # "exact" or "near"
+    documents: int              # documents the stage looked at
+    sizes: np.ndarray           # size of every cluster of two or more documents
+
+
+def exact_clusters(label: str, folder: Path) -> Clusters | None:
+    """Cluster sizes from exact_dedup's per-partition (hash, row) files."""
+    parts = sorted((folder / "hashes").glob("p*/task-*.npy"))
+    if not parts:
+        return None
+    hashes = [np.load(p)["hash"] for p in parts]
+    allh = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+    _, counts = np.unique(allh, return_counts=True)
+    return Clusters(label, "exact", len(allh), counts[counts > 1])
+
+
+def near_clusters(label: str, folder: Path) -> Clusters | None:
+    """Cluster sizes from minhash_dedup's clusters.npy (one row per clustered document)."""
+    path = folder / "clusters.npy"
+    if not path.exists():
+        return None
+    c = np.load(path)
+    _, first = np.unique(c["survivor"], return_index=True)
+    lengths = list((folder / "lengths").glob("task-*.npy"))
+    documents = sum(len(np.load(p, mmap_mode="r")) for p in lengths) if lengths else 0
+    return Clusters(label, "near", documents, c["size"][first])
+
+
+def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], list[str]]:
+    """Clusters of every dedup stage, and the stages whose work files are gone."""
+    found, missing = [], []
+    for kind, reader in (("exact_dedup", exact_clusters), ("minhash_dedup", near_clusters)):
+        for label, folder in stage_work_dir(output, config, kind):
+            got = reader(label, folder)
+            (found.append(got) if got is not None else missing.append(label))
+    return found, missing
+
+
+# --- token shards and training runs ----------------------------------------------------------
+
+@dataclass
+class TokenShards:
+    path: Path
+    tokenizer: str
+    vocab_size: int | None
+    summary: dict
+
+
+def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenShards], list[str]]:
+    found, problems = [], []
+    for folder in folders:
+        folder = Path(folder)
+        summary = read_json(folder / "summary.json")
+        if not isinstance(summary, dict):
+            problems.append(f"{folder}: no readable summary.json (is it a `corpusforge tokenize` output?)")
+            continue
+        settings = read_json(folder / "tokenize.json") or {}
+        vocab = settings.get("vocab_size") if isinstance(settings, dict) else None
+        if vocab is None and (folder / "tokenizer.json").exists():
+            tok = read_json(folder / "tokenizer.json")
+            if isinstance(tok, dict):
+                vocab = len((tok.get("model") or {}).get("vocab") or {}) + len(tok.get("added_tokens") or []) or None
+        found.append(TokenShards(folder, str(summary.get("tokenizer") or folder.name), vocab, summary))
+    return found, problems
+
+
+LOG_COLUMNS = ("step", "tokens", "loss", "val_loss", "lr", "tokens_per_s", "mfu")
+
+
+@dataclass
+class TrainingRun:
+    path: Path
+    name: str
+    columns: dict[str, np.ndarray]   # every LOG_COLUMNS column present, NaN where a row has none
+    rows: int
+
+
+def _number(text: str | None) -> float:
+    try:
+        v = float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def read_runs(folders: Iterable[str | Path]) -> tuple[list[TrainingRun], list[str]]:
+    found, problems = [], []
+    for folder in folders:
+        folder = Path(folder)
+        log = folder / "log.csv" if folder.is_dir() else folder
+        try:
+            lines = log.read_bytes().decode("utf-8", "replace").splitlines()
+        except OSError:
+            problems.append(f"{folder}: no log.csv")
+            continue
+        reader = csv.DictReader(lines)
+        if not reader.fieldnames or "loss" not in reader.fieldnames:
+            problems.append(f"{log}: no `loss` column in the header (expected {','.join(LOG_COLUMNS)})")
+            continue
+        cols: dict[str, list[float]] = defaultdict(list)
+        rows = 0
+        for row in reader:
+            rows += 1
+            for name in LOG_COLUMNS:
+                if name in reader.fieldnames:
+                    cols[name].append(_number(row.get(name)))
+        name = folder.name if folder.is_dir() else folder.parent.name
+        found.append(TrainingRun(folder, name, {k: np.array(v, dtype=float) for k, v in cols.items()}, rows))
+    return found, problems
