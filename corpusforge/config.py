@@ -4,6 +4,7 @@
 input: data/sample/*.warc.gz      # a glob or a list of globs
 output: output/massivetext
 workers: 2                        # optional; default: the number of cores
+executor: local                   # optional; or {type: ray, address: auto|<addr>|null, workers: N}
 rejected: 20                      # optional; sample up to 20 dropped documents per reason
 stages:
   - warc_reader                   # a reader first
@@ -15,7 +16,6 @@ Stage keys are the stage class's constructor arguments; their type hints are the
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import inspect
 import json
@@ -29,6 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from corpusforge.errors import ConfigError
+from corpusforge.fs import expand, output_path
 from corpusforge.stage import Reader, Stage
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
@@ -55,7 +56,8 @@ class PipelineConfig:
     output: Path
     stages: list[StageSpec]
     workers: int = field(default_factory=lambda: default_workers())
-    executor: str = "local"
+    executor: str = "local"  # "local" or "ray"
+    ray_address: str | None = None  # ray: join this cluster ("auto", "ray://host:10001"); None: start one
     rejected: int = 0
     source: str = "<dict>"
 
@@ -87,6 +89,8 @@ def load_config(
     inputs: list[str] | None = None,
     output: str | None = None,
     workers: int | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> PipelineConfig:
     """Read and validate a pipeline config; command-line overrides win over the file."""
     source = str(path) if path is not None else "<dict>"
@@ -118,33 +122,80 @@ def load_config(
     out = output if output is not None else data.get("output")
     if not isinstance(out, str) or not out:
         raise ConfigError(f"{source}: 'output' is missing (the output folder)")
+    try:
+        out_path = output_path(out)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
-    n_workers = workers if workers is not None else data.get("workers")
+    kind, address, executor_workers = parse_executor(data.get("executor", "local"), source)
+    if executor is not None or ray_address is not None:  # command-line overrides
+        kind = executor or "ray"
+        if kind not in EXECUTORS:
+            raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+        if ray_address is not None and kind != "ray":
+            raise ConfigError("--ray-address needs --executor ray")
+        if kind != "ray":
+            address = None
+        elif ray_address is not None:
+            address = ray_address
+    n_workers = workers if workers is not None else executor_workers
+    n_workers = n_workers if n_workers is not None else data.get("workers")
     if n_workers is None:
         n_workers = default_workers()
     if not _is_int(n_workers) or n_workers < 1:
         raise ConfigError(f"{source}: 'workers' must be a positive integer, got {n_workers!r}")
-
-    executor = data.get("executor", "local")
-    if executor != "local":
-        raise ConfigError(f"{source}: 'executor' must be 'local', got {executor!r}")
 
     rejected = data.get("rejected", 0)
     if not _is_int(rejected) or rejected < 0:
         raise ConfigError(f"{source}: 'rejected' (documents to sample per drop reason) must be an integer >= 0")
 
     stages = parse_stages(data.get("stages"), source)
-    config = PipelineConfig(inputs=files, output=Path(out), stages=stages, workers=n_workers,
-                            executor=executor, rejected=rejected, source=source)
+    config = PipelineConfig(inputs=files, output=out_path, stages=stages, workers=n_workers,
+                            executor=kind, ray_address=address, rejected=rejected, source=source)
     check_shape(config)
     return config
 
 
+EXECUTORS = ("local", "ray")
+EXECUTOR_KEYS = {"type", "address", "workers"}
+
+
+def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
+    """`executor: local` | `ray` | `{type: ray, address: auto|<addr>|null, workers: N}` →
+    (kind, address, workers). The executor never changes the output, so not the hash."""
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: 'executor' must be 'local', 'ray' or a mapping "
+                          f"{{type: ray, address: ..., workers: N}}, got {raw!r}")
+    unknown = set(raw) - EXECUTOR_KEYS
+    if unknown:
+        raise ConfigError(f"{source}: executor: unknown key(s) {sorted(unknown)}; known: {sorted(EXECUTOR_KEYS)}")
+    kind = raw.get("type")
+    if kind is None:
+        raise ConfigError(f"{source}: executor.type is missing (one of {', '.join(EXECUTORS)})")
+    if kind not in EXECUTORS:
+        raise ConfigError(f"{source}: executor.type must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    address = raw.get("address")
+    if address is not None and (not isinstance(address, str) or not address):
+        raise ConfigError(f"{source}: executor.address must be 'auto', a cluster address "
+                          f"(host:6379, ray://host:10001) or null, got {address!r}")
+    if address is not None and kind != "ray":
+        raise ConfigError(f"{source}: executor.address is only for type: ray")
+    n = raw.get("workers")
+    if n is not None and (not _is_int(n) or n < 1):
+        raise ConfigError(f"{source}: executor.workers must be a positive integer, got {n!r}")
+    return kind, address, n
+
+
 def resolve_inputs(patterns: list[str]) -> list[str]:
+    """Globs or paths, local or any pyarrow.fs URI (s3://, gs://, file://) → sorted files."""
     files: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if os.path.isfile(m)]
+        try:
+            matches = expand(pattern)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"input: cannot list {pattern!r}: {exc}") from None
         if not matches:
             raise ConfigError(f"input: no file matches {pattern!r}")
         files.extend(matches)

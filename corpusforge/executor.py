@@ -1,4 +1,5 @@
-"""Run the tasks of a phase: inline (1 worker) or on a local process pool.
+"""Run the tasks of a phase: inline (1 worker) or on a local process pool; `make_executor`
+picks this one or the Ray executor (`corpusforge.ray_executor`, imported only when asked for).
 
 Executors know nothing about stages: they call a picklable function on picklable jobs and
 return the results in job order. Workers report progress (documents done) through a queue
@@ -138,6 +139,20 @@ class LocalExecutor:
             except queue.Empty:
                 break
         return n
+
+
+def make_executor(kind: str, workers: int, address: str | None = None, quiet: bool = False,
+                  preload: Sequence[str] = ()) -> Any:
+    """An executor with `map(fn, jobs, labels, desc)` and `close()`, usable as a context manager:
+    `local` (a process pool) or `ray` (Ray tasks; a local instance of `workers` CPUs, or the
+    cluster at `address`)."""
+    if kind == "local":
+        return LocalExecutor(workers, quiet=quiet, preload=preload)
+    if kind == "ray":
+        from corpusforge.ray_executor import RayExecutor
+
+        return RayExecutor(workers, address=address, quiet=quiet, preload=preload)
+    raise ValueError(f"unknown executor {kind!r} (local or ray)")
 
 
 def _call(fn: Callable[[Any], Any], job: Any, label: str) -> Any:

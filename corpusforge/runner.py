@@ -19,7 +19,7 @@ import yaml
 
 from corpusforge.config import PipelineConfig
 from corpusforge.errors import OutputMismatchError
-from corpusforge.executor import LocalExecutor
+from corpusforge.executor import make_executor
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
 from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
@@ -32,7 +32,7 @@ from corpusforge.stages.parquet_writer import make_schema
 log = logging.getLogger(__name__)
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json")
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html")
 
 
 def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
@@ -86,7 +86,8 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     ran = 0  # tasks run by this invocation (0: the run was already complete)
     global_seconds: Counter = Counter()
     sources = list(config.inputs)
-    with LocalExecutor(config.workers, quiet=quiet, preload=["corpusforge.tasks", "corpusforge.stages"]) as ex:
+    with make_executor(config.executor, config.workers, address=config.ray_address, quiet=quiet,
+                       preload=["corpusforge.tasks", "corpusforge.stages"]) as ex:
         for phase in phases:
             markers = Markers(work / "markers" / phase.name)
             if isinstance(phase, StreamPhase):
@@ -117,6 +118,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
                 for t in range(count):
                     global_seconds[spec.label] += markers.load(t)["seconds"]
 
+    remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
     for i, stage in enumerate(built):
         if isinstance(stage, GlobalStage):
             stage.finish(stage_work_dir(work, i, config.stages[i]), out, n_tasks)
@@ -138,6 +140,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
         "stages": [s.to_json() for s in stages],
         "wall_seconds": round(wall, 3),
         "workers": config.workers,
+        "executor": config.executor,
         "config_hash": config.hash(),
         "shards": sorted(str(p.relative_to(out)) for p in (out / "data").glob("*.parquet")),
     })

@@ -91,3 +91,104 @@ def test_shipped_pipelines_validate(name, tmp_path, warc_file, monkeypatch):
         pytest.skip("the config decontaminates against ../shared/data/evalsets, which is absent")
     config = load_config(ROOT / "pipelines" / name, inputs=[warc_file], output=str(tmp_path / "o"))
     assert config.stages[0].name == "warc_reader"
+
+
+# --- executor (issue 8) --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "executor, message",
+    [
+        ("spark", "executor.type must be one of local, ray, got 'spark'"),
+        ({"type": "ray", "adress": "auto"}, "executor: unknown key(s) ['adress']"),
+        ({"address": "auto"}, "executor.type is missing"),
+        ({"type": "ray", "workers": 0}, "executor.workers must be a positive integer, got 0"),
+        ({"type": "ray", "address": 6379}, "executor.address must be 'auto', a cluster address"),
+        ({"type": "local", "address": "auto"}, "executor.address is only for type: ray"),
+        (["ray"], "'executor' must be 'local', 'ray' or a mapping"),
+    ],
+)
+def test_bad_executor_names_the_key(warc_file, tmp_path, executor, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(data=cfg(warc_file, tmp_path, executor=executor))
+    assert message in str(err.value)
+
+
+def test_executor_forms_and_overrides(warc_file, tmp_path):
+    local = load_config(data=cfg(warc_file, tmp_path, workers=3))
+    assert (local.executor, local.ray_address, local.workers) == ("local", None, 3)
+    short = load_config(data=cfg(warc_file, tmp_path, executor="ray", workers=3))
+    assert (short.executor, short.ray_address, short.workers) == ("ray", None, 3)
+    full = load_config(data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto", "workers": 5},
+                                workers=3))
+    assert (full.executor, full.ray_address, full.workers) == ("ray", "auto", 5)  # executor.workers wins
+    # command-line overrides win over the file; --ray-address alone means ray
+    over = load_config(data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto"}),
+                       executor="local", workers=2)
+    assert (over.executor, over.ray_address, over.workers) == ("local", None, 2)
+    joined = load_config(data=cfg(warc_file, tmp_path), ray_address="ray://head:10001")
+    assert (joined.executor, joined.ray_address) == ("ray", "ray://head:10001")
+    with pytest.raises(ConfigError, match="--ray-address needs --executor ray"):
+        load_config(data=cfg(warc_file, tmp_path), executor="local", ray_address="auto")
+    # the executor does not change the output, so neither the hash nor the recorded config
+    assert local.hash() == short.hash() == full.hash() == joined.hash()
+    assert local.resolved() == full.resolved()
+
+
+def test_cli_executor_flags(tmp_path, warc_file, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg(warc_file, tmp_path, executor={"type": "ray", "workers": "many"})))
+    assert main(["run", str(path), "--executor", "ray"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    with pytest.raises(SystemExit):
+        main(["run", str(path), "--executor", "dask"])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_input_uris_and_output_paths(tmp_path):
+    """Inputs may be pyarrow.fs URIs (file:// here; s3://, gs:// alike); outputs are local or
+    file:// paths, and an object-store output is refused with the reason."""
+    for name in ("b.warc.gz", "a.warc.gz", "sub/c.warc.gz"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    base = f"file://{tmp_path}"
+    stages = ["warc_reader", "trafilatura", "parquet_writer"]
+    config = load_config(data={"input": f"{base}/*.warc.gz", "output": f"file://{tmp_path}/out", "stages": stages})
+    assert config.inputs == [f"{base}/a.warc.gz", f"{base}/b.warc.gz"]
+    assert config.output == tmp_path / "out"
+    deep = load_config(data={"input": [f"{base}/**/*.warc.gz", f"{base}/a.warc.gz"], "output": "o", "stages": stages})
+    assert deep.inputs == [f"{base}/a.warc.gz", f"{base}/b.warc.gz", f"{base}/sub/c.warc.gz"]
+    with pytest.raises(ConfigError, match=r"input: no file matches 'file://.*/\*\.jsonl'"):
+        load_config(data={"input": f"{base}/*.jsonl", "output": "o", "stages": stages})
+    with pytest.raises(ConfigError, match="outputs must be a local path or a shared filesystem"):
+        load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out", "stages": stages})
+
+
+def test_readers_open_uris_like_paths(tmp_path):
+    """Each reader gives the same documents for a file:// URI (the pyarrow.fs path that s3://
+    and gs:// take) as for the plain path: gzip JSON Lines, plain JSON Lines, Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpusforge.stage import StageContext
+    from corpusforge.stages.jsonl_reader import JsonlReader
+    from corpusforge.stages.parquet_reader import ParquetReader
+    from corpusforge.stats import StageStats
+
+    evalsets = ROOT.parent / "shared" / "data" / "evalsets"
+    if not evalsets.is_dir():
+        pytest.skip(f"real data not found at {evalsets}")
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["one", "two"], "lang": ["en", None]}), parquet)
+
+    def read(reader, path: str) -> list:
+        ctx = StageContext(task=0, source=path, work_dir=tmp_path, stats=StageStats("r"))
+        return [(d.id, d.text, d.url, d.metadata) for d in reader.read(path, ctx)]
+
+    cases = [(JsonlReader(text_key="prompt", id_key="task_id"), evalsets / "humaneval.jsonl.gz"),
+             (JsonlReader(text_key="question"), evalsets / "gsm8k_test.jsonl"),
+             (ParquetReader(), parquet)]
+    for reader, path in cases:
+        plain = read(reader, str(path))
+        assert len(plain) > 1 and read(reader, f"file://{path}") == plain
+    assert ParquetReader().input_columns([f"file://{parquet}"]) == {"lang": pa.string()}

@@ -98,6 +98,10 @@ def test_huge_page_is_skipped_by_the_extractor(tmp_path, article_pages):
         # a header that lies: the bytes are UTF-8, the label says ASCII
         ("<p>naïve café</p>".encode("utf-8"), "text/html; charset=us-ascii", "naïve café", "utf-8"),
         ("<p>Ελληνικά κείμενα είναι εδώ και εκεί, πολλά κείμενα</p>".encode("iso-8859-7"), "text/html", "Ελληνικά", None),
+        # UTF-8 with two stray bytes: kept as UTF-8 (replacement characters), not re-guessed as
+        # a single-byte codec that would garble every other accented letter
+        ("<p>Grüße aus Köln, schöne Grüße</p>".encode("utf-8") * 40 + b"\xff\xfe", "text/html; charset=utf-8",
+         "Grüße aus Köln", "utf-8-replace"),
     ],
 )
 def test_charset_header_then_meta_then_detection(payload, content_type, expected_text, expected_codec):

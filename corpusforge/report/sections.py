@@ -451,7 +451,35 @@ def training(run: Run) -> Html:
     return section("training", title, parts)
 
 
+# --- ablation ----------------------------------------------------------------------------
+
+def ablation(run: Run) -> Html:
+    title = "Ablation: held-out loss of the same model trained on each variant"
+    data = inputs.read_json(run.output / "ablation.json")
+    if not isinstance(data, dict) or not data.get("variants"):
+        return section("ablation", title, [_missing(
+            "No ablation for this output: `corpusforge ablate THIS_OUTPUT OTHER_OUTPUT --tokens N --eval HELDOUT` "
+            "trains the same small model on each and writes its table here.")])
+    b = data.get("budget") or {}
+    mine = run.output.resolve()
+    best = min(v["heldout_loss"] for v in data["variants"])
+    rows = []
+    for v in data["variants"]:
+        name = v["variant"] + (" (this output)" if v.get("output") and Path(v["output"]).resolve() == mine else "")
+        rows.append([name, num(v["documents"]), num(v["corpus_tokens"]), num(v["epochs"], 2),
+                     num(v["train_loss"], 4), num(v["heldout_loss"], 4) + (" ★" if v["heldout_loss"] == best else ""),
+                     num(v["heldout_bits_per_byte"], 4)])
+    parts = [p(f"One tokenizer trained on the union of the variants; model {b.get('model')}, seed {b.get('seed')}, "
+               f"{num(b.get('steps'))} steps of {num((b.get('seq_len') or 0) * (b.get('batch_size') or 0))} tokens "
+               f"on each; every model scored on the same {num(data.get('heldout_tokens'))} held-out tokens "
+               f"({', '.join(Path(h).name for h in data.get('heldout', []))}). Lower is better; differences of a few "
+               "thousandths are within seed noise on a corpus this small."),
+             table(["variant", "documents", "tokens", "epochs", "train loss", "held-out loss", "bits/byte"], rows,
+                   numeric=range(1, 7))]
+    return section("ablation", title, parts)
+
+
 SECTIONS = [("overview", "Overview", overview), ("funnel", "Funnel", funnel), ("languages", "Languages", languages),
             ("lengths", "Lengths", lengths), ("duplicates", "Duplicates", duplicates),
             ("contamination", "Contamination", contamination), ("rejected", "Rejected", rejected),
-            ("tokens", "Tokenizers", tokens), ("training", "Training", training)]
+            ("tokens", "Tokenizers", tokens), ("training", "Training", training), ("ablation", "Ablation", ablation)]

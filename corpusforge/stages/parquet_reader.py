@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.document import Document
 from corpusforge.errors import ConfigError
+from corpusforge.fs import parquet_source
 from corpusforge.stage import Reader, StageContext
 
 
@@ -30,7 +31,7 @@ class ParquetReader(Reader):
     def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
         columns: dict[str, pa.DataType] = {}
         for path in paths:
-            schema = pq.read_schema(path)
+            schema = pq.read_schema(parquet_source(path))
             if self.text_key not in schema.names:
                 raise ConfigError(f"{path}: no column {self.text_key!r} (parquet_reader.text_key)")
             for f in schema:
@@ -47,7 +48,7 @@ class ParquetReader(Reader):
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
         stem = Path(path).name
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(parquet_source(path))
         names = parquet.schema_arrow.names
         meta_names = [n for n in names if n not in (self.text_key, self.id_key, self.url_key)]
         row = 0

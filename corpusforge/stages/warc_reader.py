@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
 from corpusforge.document import Document
+from corpusforge.fs import open_input
 from corpusforge.stage import Reader, StageContext
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
             return payload.decode(codec), codec
         except (UnicodeDecodeError, LookupError):
             continue
+    if _mostly_utf8(payload):
+        # A UTF-8 page with a few stray bytes (a truncated copy-paste, one bad byte) would
+        # otherwise go to detection, which guesses a single-byte codec and garbles all of it.
+        return payload.decode("utf-8", errors="replace"), "utf-8-replace"
     from charset_normalizer import from_bytes
 
     best = from_bytes(payload[:65536]).best()
@@ -69,6 +74,18 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError):
             pass
     return payload.decode("utf-8", errors="replace"), "utf-8-replace"
+
+
+def _mostly_utf8(payload: bytes, max_invalid: float = 0.02) -> bool:
+    """Valid multi-byte UTF-8 sequences, and invalid bytes under `max_invalid` of the non-ASCII
+    bytes. Latin-1 or cp1252 text mislabelled as UTF-8 fails: its lone high bytes are invalid."""
+    non_ascii = len(payload) - len(payload.decode("ascii", errors="ignore"))
+    if non_ascii == 0:
+        return False
+    decoded = payload.decode("utf-8", errors="replace")
+    invalid = decoded.count("\ufffd") - payload.count("\ufffd".encode())
+    valid_multibyte = sum(1 for ch in decoded if ord(ch) > 127 and ch != "\ufffd")
+    return valid_multibyte > 0 and invalid <= max_invalid * non_ascii
 
 
 class _LoudDecompressingReader(DecompressingBufferedReader):
@@ -104,7 +121,7 @@ class WarcReader(Reader):
         }
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:  # a local path, or any pyarrow.fs URI (s3://...)
             start = 0
             while start is not None:
                 start = yield from self._read_from(stream, start, path, ctx)

@@ -39,7 +39,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from corpusforge.errors import OutputMismatchError
-from corpusforge.executor import LocalExecutor, report_progress
+from corpusforge.executor import make_executor, report_progress
+from corpusforge.fs import output_path
 from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
@@ -70,8 +71,11 @@ class TokenizeJob:
 
 def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, workers: int | None = None,
              val_fraction: float = 0.0, seed: int = 0, dtype: str = "auto", text_key: str = "text",
-             overwrite: bool = False, quiet: bool = False) -> dict[str, Any]:
-    """Tokenize every input shard (resuming a killed run); returns the summary."""
+             overwrite: bool = False, quiet: bool = False, executor: str = "local",
+             ray_address: str | None = None) -> dict[str, Any]:
+    """Tokenize every input shard (resuming a killed run); returns the summary.
+    `executor`: "local" (a process pool) or "ray" (Ray tasks: a local instance, or the cluster
+    at `ray_address`); the token files are the same bytes either way."""
     loaded = load_tokenizer(tokenizer)
     dtype = choose_dtype(loaded.vocab_size, dtype)
     if not 0.0 <= val_fraction < 1.0:
@@ -81,8 +85,15 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     workers = len(os.sched_getaffinity(0)) if workers is None else workers
     if workers < 1:
         raise TokenizerError(f"--workers must be >= 1, got {workers}")
+    if executor not in ("local", "ray"):
+        raise TokenizerError(f"--executor must be local or ray, got {executor!r}")
+    if ray_address is not None and executor != "ray":
+        raise TokenizerError("--ray-address needs --executor ray")
     files = resolve_shards(inputs)
-    out = Path(output)
+    try:
+        out = output_path(output, "--output")
+    except ValueError as exc:
+        raise TokenizerError(str(exc)) from None
     settings = {"format": FORMAT, "tokenizer": loaded.name, "tokenizer_sha256": loaded.sha256,
                 "eos": loaded.eos, "eos_id": loaded.eos_id, "vocab_size": loaded.vocab_size, "dtype": dtype,
                 "seed": seed, "val_fraction": val_fraction, "text_key": text_key, "inputs": files}
@@ -99,8 +110,10 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
             for i in pending]
     started = time.perf_counter()
     if jobs:
-        with LocalExecutor(procs, quiet=quiet, preload=["corpusforge.tokenizer.tokenize"]) as executor:
-            executor.map(run_task, jobs, labels=[j.source for j in jobs], desc=f"tokenizing ({loaded.name})")
+        with make_executor(executor, procs, address=ray_address, quiet=quiet,
+                           preload=["corpusforge.tokenizer.tokenize"]) as ex:
+            ex.map(run_task, jobs, labels=[j.source for j in jobs], desc=f"tokenizing ({loaded.name})")
+        remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
     summary = summarize([markers.load(i) for i in range(len(files))], settings)
     write_json_atomic(out / SUMMARY_FILE, summary)
     return summary | {"seconds": time.perf_counter() - started, "tasks_run": len(jobs)}

@@ -1,0 +1,81 @@
+"""Checkpoints: one `ckpt.pt` per run folder, replaced atomically (temp file, then rename), so a
+run killed while saving still has its previous checkpoint.
+
+It holds everything `--resume` needs to continue exactly (model, optimizer, step, RNG states,
+the config) and everything `generate` and `export-hf` need on their own (the model's shape and
+the tokenizer itself, so a copied ckpt.pt is enough). The data position is the step: batches
+are a function of (seed, step), see `data`.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from corpusforge.model.model import Decoder, ModelConfig
+from corpusforge.storage import atomic_path
+from corpusforge.train.errors import TrainError
+
+FORMAT = "corpusforge.checkpoint/1"
+CHECKPOINT_FILE = "ckpt.pt"
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A run folder or a checkpoint file → the checkpoint file."""
+    path = Path(path)
+    return path / CHECKPOINT_FILE if path.is_dir() else path
+
+
+def rng_states() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": _numpy_state()}
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    random.setstate(_tuples(states["python"]))
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+
+
+def save_checkpoint(path: Path, **state: Any) -> None:
+    """Write the checkpoint (model, optimizer, step, tokens, configs, tokenizer, ...) atomically."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **state}, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    file = checkpoint_path(path)
+    if not file.is_file():
+        raise TrainError(f"no checkpoint at {path} (expected a run folder holding {CHECKPOINT_FILE}, or the file)")
+    # weights_only: tensors and plain containers only, so loading a checkpoint runs no code.
+    state = torch.load(file, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise TrainError(f"{file}: not a corpusforge checkpoint ({FORMAT})")
+    return state
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Decoder, dict[str, Any]]:
+    """The trained model (in eval mode) and the checkpoint it came from."""
+    state = load_checkpoint(path, map_location=device)
+    model = Decoder(ModelConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), state
+
+
+def _numpy_state() -> tuple[str, list[int], int, int, float]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)
+
+
+def _tuples(value: Any) -> Any:
+    """torch.save keeps tuples, but be lenient with lists: random.setstate needs tuples."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
