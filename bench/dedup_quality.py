@@ -19,9 +19,13 @@ cross-checked with Python sets on every LSH candidate pair and a sample of other
 
 Runs. The real `minhash_dedup` stage, through the pipeline (jsonl_reader → minhash_dedup in
 annotate mode → parquet_writer, 2 workers): ngram 5 / 0.8 (the default) and MassiveText's
-13 / 0.8, each without and with `verify`. Candidate pairs are read back from the stage's
-band-key files (all pairs sharing a bucket), its edges from edges/*.npy, and its decisions
-from the `dup_cluster` column (removed = the survivor is another document).
+13 / 0.8, each with `verify: false` and with `verify: true` (the stage default). Candidate
+pairs are read back from the stage's band-key files (all pairs sharing a bucket), its edges
+from edges/*.npy, and its decisions from the `dup_cluster` column (removed = the survivor is
+another document). With verify, "verified" is every candidate pair whose signatures agree on
+>= t of the permutations (from the stage's signature files), and the bench counts those the
+stage left in different clusters (verify checks each bucket member against the bucket head
+and the 16 members before it, so in buckets of up to 18 documents that count must be 0).
 
 Measures (keep: first), with t the threshold:
 - precision: of the removed documents, the share with some partner of Jaccard >= t;
@@ -251,7 +255,7 @@ def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: 
     edge_pairs = {tuple(sorted((index_of[int(a)], index_of[int(b)]))) for a, b in zip(edges["a"], edges["b"])}
     verified = cands
     if verify:  # the candidates whose signature estimate passes, from the stage's own signature files
-        sigs = {int(f.stem.split("-")[1]): np.load(f) for f in (stage_dir / "signatures").glob("task-*.npy")}
+        sigs = {t: stage.load_signatures(stage_dir, t) for t in range(FILES)}
 
         def sig(i: int) -> np.ndarray:
             return sigs[node_of[i] >> 32][node_of[i] & 0xFFFFFFFF]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
+import unicodedata
+import zipfile
 from pathlib import Path
 
 import datasketch
@@ -14,16 +17,61 @@ import pytest
 
 from corpusforge.config import load_config
 from corpusforge.errors import ConfigError
-from corpusforge.minhash import MinHasher, connected_components, hash64, shingle_hash_fn, shingles
+from corpusforge.minhash import (
+    MinHasher,
+    batch_words,
+    connected_components,
+    hash64,
+    normalize,
+    shingle_hash_fn,
+    shingles,
+    text_shingle_hashes,
+)
 from corpusforge.runner import run_pipeline
+from corpusforge.stages.minhash_dedup import MinHashDeduplicator
+
+UDHR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "udhr2.zip"
+ODD = ["", "   ", "too short", "İstanbul ΣΟΦΟΣ σοφός ½ ﬁne… “quoted” — dash\u00a0nbsp", "snake_case __x__ a-b",
+       "emoji🙂x 𝐀𝐁𝐂 𝟙 😀", "ﻣﺮﺣﺒﺎ مَرْحَبًا", "全角ＡＢＣ１２３、日本語。", "lone \ud800 surrogate",
+       "tab\tnew\nline\r\x0bend"]
+
+
+@pytest.fixture(scope="module")
+def udhr_texts() -> list[str]:
+    """The Universal Declaration of Human Rights in ~380 languages: every script and diacritic."""
+    if not UDHR.exists():
+        pytest.skip(f"real text data not found at {UDHR} (clone with ../shared beside the repo)")
+    with zipfile.ZipFile(UDHR) as z:
+        return [z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist()) if n.endswith(".txt")]
+
+
+def test_normalization_is_nfkc_lowercase_and_word_characters(udhr_texts, speech_paragraphs):
+    def reference(text: str) -> list[str]:  # the definition, as a regex: non-word characters and "_" separate
+        return re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).lower()).split()
+
+    texts = udhr_texts + speech_paragraphs[:50] + ODD
+    words, counts = batch_words(texts)
+    assert counts.tolist() == [len(reference(t)) for t in texts]
+    assert words == [w for t in texts for w in reference(t)]
+    assert [normalize(t) for t in ODD] == [" ".join(reference(t)) for t in ODD]
+
+
+def test_batched_shingle_hashes_equal_hash64_of_each_shingle(udhr_texts):
+    texts = udhr_texts[:40] + ODD
+    for ngram in (1, 5, 13):
+        hashes, counts = text_shingle_hashes(texts, ngram)
+        assert counts.tolist() == [len(shingles(t, ngram)) for t in texts]
+        assert hashes.tolist() == [hash64(s) for t in texts for s in shingles(t, ngram)]
 
 
 @pytest.mark.parametrize("scheme", ["affine32", "affine64", "legacy"])
 @pytest.mark.parametrize("ngram", [5, 13])
-def test_signatures_equal_datasketch_on_real_documents(speech_paragraphs, scheme, ngram):
-    texts = speech_paragraphs[:60] + ["", "too short", speech_paragraphs[0].upper()]
-    ours = MinHasher(num_perm=128, seed=42, scheme=scheme).signatures(
-        [np.array([hash64(s) for s in shingles(t, ngram)], dtype=np.uint64) for t in texts], chunk_rows=500)
+def test_signatures_equal_datasketch_on_real_documents(speech_paragraphs, udhr_texts, scheme, ngram):
+    texts = speech_paragraphs[:60] + udhr_texts[::40] + ODD + [speech_paragraphs[0].upper()]
+    stage = MinHashDeduplicator(ngram=ngram, num_perm=128, seed=42, scheme=scheme)
+    ours = stage.signatures(texts)  # the stage's path, from text
+    small_chunks = MinHasher(128, 42, scheme).signatures(*text_shingle_hashes(texts, ngram), chunk=500)
+    assert np.array_equal(ours, small_chunks), "documents cut by chunk boundaries"
     for text, row in zip(texts, ours):
         ref = datasketch.MinHash(num_perm=128, seed=42, hashfunc=shingle_hash_fn(scheme), scheme=scheme)
         ref.update_batch([s.encode("utf-8") for s in shingles(text, ngram)])
@@ -32,11 +80,22 @@ def test_signatures_equal_datasketch_on_real_documents(speech_paragraphs, scheme
 
 
 def test_connected_components_labels_first_member():
-    a = np.array([5, 7, 100, 3], dtype=np.int64)
-    b = np.array([7, 9, 101, 9], dtype=np.int64)  # 3-9-7-5 chain, 100-101
+    a = np.array([5, 7, 100, 3, 7, 5], dtype=np.int64)
+    b = np.array([7, 9, 101, 9, 5, 7], dtype=np.int64)  # 3-9-7-5 chain, 100-101; 5-7 three times
     nodes, labels = connected_components(a, b)
     assert nodes.tolist() == [3, 5, 7, 9, 100, 101]
     assert labels.tolist() == [0, 0, 0, 0, 4, 4]
+
+
+def test_verify_checks_members_against_each_other_not_only_the_head(monkeypatch, tmp_path):
+    # one bucket: entries 0..3 = an unrelated head, two near copies of each other, a copy of the head
+    similar = {(1, 2), (0, 3)}
+    stage = MinHashDeduplicator()
+    monkeypatch.setattr(stage, "_estimated_jaccard",
+                        lambda a, b, _: np.array([1.0 if (x - 10, y - 10) in similar else 0.3 for x, y in zip(a, b)]))
+    head, members, nodes = np.zeros(4, dtype=np.int64), np.arange(1, 4), np.arange(4, dtype=np.int64) + 10
+    a, b = stage._verified_pairs(head, members, nodes, tmp_path)
+    assert set(zip((a - 10).tolist(), (b - 10).tolist())) == similar
 
 
 @pytest.fixture
@@ -77,6 +136,7 @@ def jaccard(a: str, b: str, ngram: int = 5) -> float:
 
 
 def config(files, out, workers=2, **keys) -> dict:
+    """A pipeline with minhash_dedup; verify is on unless the test turns it off."""
     return {"input": [str(p) for p in files], "output": str(out), "workers": workers,
             "stages": ["jsonl_reader", {"minhash_dedup": {"partitions": 4, **keys}}, "parquet_writer"]}
 
@@ -92,7 +152,8 @@ def test_copies_and_near_copies_go_unique_documents_stay(tmp_path, corpus):
     kept = kept_ids(out)
     assert {i for i, k in kinds.items() if k == "unique"} <= kept, "a document without a near duplicate stays"
     assert not {i for i, k in kinds.items() if k == "copy"} & kept, "exact duplicates always go"
-    # at Jaccard >= 0.95 the 9 × 13 bands miss a pair with probability < 0.003
+    # at Jaccard >= 0.95 the 14 × 9 bands of verify miss a pair with probability < 1e-6, and
+    # at least 0.8 × 128 of the permutations agree with probability > 0.9999
     similar = {i for i, (a, b) in sources.items() if jaccard(a, b) >= 0.95}
     assert len(similar) >= 10 and not similar & kept
     dedup = next(s for s in stats if s.name == "minhash_dedup")
@@ -125,7 +186,7 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
         {"id": "short", "text": text}, {"id": "long", "text": longer}, {"id": "other", "text": speech_paragraphs[5]}]))
     run_pipeline(load_config(data=config([path], tmp_path / "first")), quiet=True)
     assert kept_ids(tmp_path / "first") == {"short", "other"}
-    run_pipeline(load_config(data=config([path], tmp_path / "longest", keep="longest", verify=True)), quiet=True)
+    run_pipeline(load_config(data=config([path], tmp_path / "longest", keep="longest", verify=False)), quiet=True)
     assert kept_ids(tmp_path / "longest") == {"long", "other"}
     run_pipeline(load_config(data=config([path], tmp_path / "ann", mode="annotate")), quiet=True)
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "ann" / "data").to_pylist()}
@@ -135,9 +196,11 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
 
 def test_bands_and_rows_from_threshold_or_given(tmp_path, corpus):
     files, _, _ = corpus
-    cfg = load_config(data=config(files, tmp_path / "o", threshold=0.8))
+    cfg = load_config(data=config(files, tmp_path / "o", threshold=0.8, verify=False))
     stage = cfg.stages[1].build()
     assert (stage.bands, stage.rows) == (9, 13)  # datasketch MinHashLSH's choice for 0.8 / 128
+    stage = load_config(data=config(files, tmp_path / "o", threshold=0.8)).stages[1].build()
+    assert stage.verify and (stage.bands, stage.rows) == (14, 9)  # verify: the choice for 0.7, checked at 0.8
     with pytest.raises(ConfigError, match="give both bands and rows"):
         load_config(data=config(files, tmp_path / "o", bands=16))
     with pytest.raises(ConfigError, match="exceeds num_perm"):

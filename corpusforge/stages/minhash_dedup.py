@@ -2,21 +2,26 @@
 
 1. `prepare` (per streaming task): shingle and sign every document (corpusforge.minhash),
    cut each signature into `bands` × `rows`, and write the band keys with the document's
-   row into `partitions` files by key; also the signatures (for `verify`) and text lengths
-   (for `keep: longest`).
-2. step `buckets` (per partition): sort the keys of all tasks by (band, key, task, row); in
-   each bucket of two or more documents link every member to the bucket's first member
-   (not all pairs). With `verify`, an edge whose signature-estimated Jaccard is below the
-   threshold is dropped (it cuts LSH false positives).
-3. step `clusters` (one task): connected components over all edges with numpy arrays, memory
-   proportional to the documents that have an edge; one survivor per cluster, the first by
-   (task, row) or the longest text (`keep: longest`, ties to the first).
+   row into `partitions` files by key; also the signatures (for `verify`, streamed to disk)
+   and text lengths (for `keep: longest`).
+2. step `buckets` (per partition): sort the keys of all tasks by (band, key, task, row).
+   Without `verify`, every member of a bucket is linked to the bucket's first member (not
+   all pairs). With `verify` (the default), the LSH net is cast wider (bands and rows for
+   threshold − 0.1) and a pair is linked only if the signatures agree on at least
+   `threshold` of the permutations, each member being checked against the bucket's first
+   member and the 16 members before it: this cuts the LSH false positives, and it is what
+   meets precision and recall >= 0.95 (bench/dedup_quality.py).
+3. step `clusters` (one task): connected components over all edges (deduplicated: a pair
+   comes from several bands) with numpy arrays, memory proportional to the documents that
+   have an edge; one survivor per cluster, the first by (task, row) or the longest text
+   (`keep: longest`, ties to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
    write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
@@ -29,13 +34,16 @@ from corpusforge.minhash import (
     Scheme,
     band_keys,
     connected_components,
-    normalize,
     optimal_bands,
-    shingle_hashes,
+    text_shingle_hashes,
+    unique_pairs,
 )
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
 from corpusforge.stages.exact_dedup import save_npy
+from corpusforge.storage import atomic_path
 
+_BATCH_CHARS = 1 << 23  # a batch is also cut at this much text: its UTF-32 and word arrays stay ~100 MB
+_LOOKBACK = 16  # with verify, each bucket member is also checked against this many members before it
 _KEY = [("band", "<u2"), ("key", "<u8"), ("row", "<u4")]
 _EDGE = [("a", "<i8"), ("b", "<i8")]  # node = task << 32 | row
 
@@ -46,7 +54,9 @@ def node(task: np.ndarray | int, row: np.ndarray | int) -> np.ndarray:
 
 class MinHashDeduplicator(GlobalStage):
     """Drop documents whose word-shingle Jaccard similarity with an earlier one is about
-    `threshold` or more (the LSH S-curve decides; see bench/dedup_quality.py)."""
+    `threshold` or more: LSH candidates whose signatures agree on `threshold` of the
+    permutations (`verify`, the default), or every LSH candidate (`verify: false`, bands ×
+    rows for `threshold` itself: the S-curve alone decides). See bench/dedup_quality.py."""
 
     name = "minhash_dedup"
 
@@ -59,7 +69,7 @@ class MinHashDeduplicator(GlobalStage):
         rows: int | None = None,
         seed: int = 1,
         scheme: Literal["affine32", "affine64", "legacy"] = "affine32",
-        verify: bool = False,
+        verify: bool = True,
         keep: Literal["first", "longest"] = "first",
         partitions: int = 16,
         batch_docs: int = 256,
@@ -98,30 +108,37 @@ class MinHashDeduplicator(GlobalStage):
     # --- phase 1: signatures and band keys -------------------------------------------
 
     def signatures(self, texts: list[str]) -> np.ndarray:
-        cache: dict[str, int] = {}  # word hashes, per batch (Zipf: most words repeat)
-        hashes = [shingle_hashes(normalize(t).split(), self.ngram, cache) for t in texts]
-        return self.hasher.signatures(hashes)
+        """(len(texts) × num_perm) MinHash signatures, equal to datasketch's (see corpusforge.minhash)."""
+        return self.hasher.signatures(*text_shingle_hashes(texts, self.ngram))
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        keys, sigs, lengths, empty = [], [], [], []
+        keys, lengths, empty = [], [], []
         batch: list[Document] = []
+        chars = 0
+        with ExitStack() as stack:
+            sig_file = None
+            if self.verify:  # streamed: at 4-8 bytes × num_perm a document, a big task's would not fit in memory
+                tmp = stack.enter_context(atomic_path(self._signature_path(ctx.work_dir, ctx.task)))
+                sig_file = stack.enter_context(open(tmp, "wb"))
 
-        def flush() -> None:
-            sig = self.signatures([d.text for d in batch])
-            empty.append(np.all(sig == self.hasher.empty, axis=1))  # no shingles: never a duplicate
-            keys.append(band_keys(sig, self.bands, self.rows))
-            lengths.append(np.fromiter((len(d.text) for d in batch), dtype=np.int64, count=len(batch)))
-            if self.verify:
-                sigs.append(sig)
-            batch.clear()
+            def flush() -> None:
+                sig = self.signatures([d.text for d in batch])
+                empty.append(np.all(sig == self.hasher.empty, axis=1))  # no shingles: never a duplicate
+                keys.append(band_keys(sig, self.bands, self.rows))
+                lengths.append(np.fromiter((len(d.text) for d in batch), dtype=np.int64, count=len(batch)))
+                if sig_file is not None:
+                    sig_file.write(sig.tobytes())
+                batch.clear()
 
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= self.batch_docs:
+            for doc in docs:
+                batch.append(doc)
+                chars += len(doc.text)
+                if len(batch) >= self.batch_docs or chars >= _BATCH_CHARS:
+                    flush()
+                    chars = 0
+                yield doc
+            if batch:
                 flush()
-            yield doc
-        if batch:
-            flush()
         k = np.concatenate(keys) if keys else np.empty((0, self.bands), dtype=np.uint64)
         keep = ~np.concatenate(empty) if empty else np.empty(0, dtype=bool)
         rows = np.repeat(np.arange(len(k), dtype=np.uint32)[keep], self.bands)
@@ -135,9 +152,17 @@ class MinHashDeduplicator(GlobalStage):
             save_npy(ctx.work_dir / "keys" / f"p{p:04d}" / f"task-{ctx.task:05d}.npy", entries)
         save_npy(ctx.work_dir / "lengths" / f"task-{ctx.task:05d}.npy",
                  np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64))
-        if self.verify:
-            save_npy(ctx.work_dir / "signatures" / f"task-{ctx.task:05d}.npy",
-                     np.concatenate(sigs) if sigs else np.empty((0, self.num_perm), dtype=self.hasher.dtype))
+
+    @staticmethod
+    def _signature_path(work_dir: Path, task: int) -> Path:
+        return work_dir / "signatures" / f"task-{task:05d}.bin"
+
+    def load_signatures(self, work_dir: Path, task: int) -> np.ndarray:
+        """A task's (documents × num_perm) signatures as `verify` wrote them, memory-mapped."""
+        path = self._signature_path(work_dir, task)
+        if path.stat().st_size == 0:  # mmap refuses empty files
+            return np.empty((0, self.num_perm), dtype=self.hasher.dtype)
+        return np.memmap(path, dtype=self.hasher.dtype, mode="r").reshape(-1, self.num_perm)
 
     def steps(self) -> list[GlobalStep]:
         return [
@@ -155,30 +180,64 @@ class MinHashDeduplicator(GlobalStage):
         order = np.lexsort((entries["row"], tasks, entries["key"], entries["band"]))
         band, key = entries["band"][order], entries["key"][order]
         nodes = node(tasks[order], entries["row"][order])
-        same = np.zeros(len(nodes), dtype=bool)
-        same[1:] = (band[1:] == band[:-1]) & (key[1:] == key[:-1])
-        first = np.maximum.accumulate(np.where(~same, np.arange(len(nodes)), 0))  # bucket head index
-        edges = np.empty(int(same.sum()), dtype=_EDGE)
-        edges["a"], edges["b"] = nodes[first[same]], nodes[same]
-        edges = np.unique(edges)  # the same pair found in several bands
-        if self.verify and len(edges):
-            edges = edges[self._estimated_jaccard(edges, work_dir) >= self.threshold]
+        opens = np.ones(len(nodes), dtype=bool)  # the first entry of each bucket
+        opens[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+        head = np.maximum.accumulate(np.where(opens, np.arange(len(nodes)), 0))  # each entry's bucket head
+        members = np.flatnonzero(~opens)
+        if self.verify:
+            a, b = self._verified_pairs(head, members, nodes, work_dir)
+        else:  # everyone in a bucket ends in one cluster: linking to the head is enough
+            a, b = unique_pairs(nodes[head[members]], nodes[members])  # a pair is found in several bands
+        edges = np.empty(len(a), dtype=_EDGE)
+        edges["a"], edges["b"] = a, b
         save_npy(work_dir / "edges" / f"p{partition:04d}.npy", edges)
 
-    def _estimated_jaccard(self, edges: np.ndarray, work_dir: Path) -> np.ndarray:
+    def _verified_pairs(self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray,
+                        work_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (earlier, later) node pairs of the buckets whose signatures agree on
+        at least `threshold` of the permutations: each member checked against its bucket
+        head and the `_LOOKBACK` members just before it.
+
+        Checking against the head alone loses pairs: two near copies that share a bucket
+        with an unrelated head would both fail, and nothing would link them. With the
+        look-back every pair of a bucket of up to _LOOKBACK + 2 documents is checked (most
+        buckets have 2 or 3); in a bigger one (many copies of one page, mostly) a member
+        still finds its recent look-alikes, and the work stays linear.
+        """
+        a, b = [head[members]], [members]
+        later = members
+        for back in range(1, _LOOKBACK + 1):
+            earlier = later - back
+            later = later[earlier > head[later]]  # still inside the bucket, and not its head
+            if not len(later):
+                break
+            a.append(later - back)
+            b.append(later)
+        a, b = unique_pairs(nodes[np.concatenate(a)], nodes[np.concatenate(b)])  # a pair is found in several bands
+        keep = self._estimated_jaccard(a, b, work_dir) >= self.threshold
+        return a[keep], b[keep]
+
+    def _estimated_jaccard(self, a: np.ndarray, b: np.ndarray, work_dir: Path) -> np.ndarray:
+        """The share of permutations on which the signatures of nodes a[i] and b[i] agree."""
         sigs: dict[int, np.ndarray] = {}
 
-        def sig_of(nodes: np.ndarray) -> np.ndarray:
-            out = np.empty((len(nodes), self.num_perm), dtype=self.hasher.dtype)
-            tasks = nodes >> 32
-            for t in np.unique(tasks):
+        def sig_of(nodes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            part = nodes[lo:hi]
+            out = np.empty((len(part), self.num_perm), dtype=self.hasher.dtype)
+            tasks = part >> 32
+            for t in np.unique(tasks).tolist():
                 if t not in sigs:
-                    sigs[t] = np.load(work_dir / "signatures" / f"task-{t:05d}.npy", mmap_mode="r")
+                    sigs[t] = self.load_signatures(work_dir, t)
                 sel = tasks == t
-                out[sel] = sigs[t][(nodes[sel] & 0xFFFFFFFF)]
+                out[sel] = sigs[t][part[sel] & 0xFFFFFFFF]
             return out
 
-        return (sig_of(edges["a"]) == sig_of(edges["b"])).mean(axis=1)
+        out = np.empty(len(a))
+        step = 1 << 14  # pairs at a time: two signature blocks of a few MB
+        for lo in range(0, len(a), step):
+            hi = min(lo + step, len(a))
+            out[lo:hi] = (sig_of(a, lo, hi) == sig_of(b, lo, hi)).mean(axis=1)
+        return out
 
     # --- phase 3: clusters → survivors ------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -11,8 +12,6 @@ import pyarrow.parquet as pq
 from corpusforge.document import Document
 from corpusforge.errors import CorpusforgeError
 from corpusforge.stage import Stage, StageContext
-import os
-
 from corpusforge.storage import tmp_path
 
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
@@ -48,8 +47,11 @@ class ParquetWriter(Stage):
     """The pipeline's sink: shards named `<prefix>-<shard>.parquet`, rolled by rows or bytes.
 
     A shard is closed when it holds `max_rows` documents or `max_bytes` of text; a row
-    group holds at most `row_group_rows` documents. Shard names depend only on the task
-    number and the order of its documents, so the same input and config give the same files.
+    group is closed when it holds `row_group_rows` documents or `row_group_bytes` of text
+    (text is counted in characters for both byte limits), so a run of huge documents does
+    not make a giant row group, which readers and the writer itself hold in memory whole.
+    Shard and row-group cuts depend only on the task number and the order and length of its
+    documents, so the same input and config give the same files.
     """
 
     name = "parquet_writer"
@@ -59,14 +61,16 @@ class ParquetWriter(Stage):
         max_rows: int = 100_000,
         max_bytes: int = 512 * 1024 * 1024,
         row_group_rows: int = 10_000,
+        row_group_bytes: int = 128 * 1024 * 1024,
         compression: str = "zstd",
         compression_level: int | None = None,
     ) -> None:
-        if max_rows < 1 or max_bytes < 1 or row_group_rows < 1:
-            raise ValueError("max_rows, max_bytes and row_group_rows must be positive")
+        if min(max_rows, max_bytes, row_group_rows, row_group_bytes) < 1:
+            raise ValueError("max_rows, max_bytes, row_group_rows and row_group_bytes must be positive")
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.row_group_rows = row_group_rows
+        self.row_group_bytes = row_group_bytes
         self.compression = compression
         self.compression_level = compression_level
         self.folder: Path | None = None
@@ -90,7 +94,7 @@ class ParquetWriter(Stage):
             raise RuntimeError("ParquetWriter.bind() must be called before run()")
         shard = 0
         writer: pq.ParquetWriter | None = None
-        rows_in_shard = bytes_in_shard = 0
+        rows_in_shard = bytes_in_shard = bytes_in_batch = 0
         batch: list[Document] = []
 
         def open_shard() -> pq.ParquetWriter:
@@ -112,27 +116,29 @@ class ParquetWriter(Stage):
                     tmp_path(final).unlink(missing_ok=True)
             writer = None
 
-        def flush() -> None:
-            nonlocal writer
+        def flush() -> None:  # the batch becomes one row group
+            nonlocal writer, bytes_in_batch
             if not batch:
                 return
             if writer is None:
                 writer = open_shard()
-            writer.write_table(docs_to_table(batch, self.schema), row_group_size=self.row_group_rows)
+            writer.write_table(docs_to_table(batch, self.schema), row_group_size=len(batch))
             batch.clear()
+            bytes_in_batch = 0
 
         try:
             for doc in docs:
                 batch.append(doc)
                 rows_in_shard += 1
                 bytes_in_shard += len(doc.text)
+                bytes_in_batch += len(doc.text)
                 yield doc
                 if rows_in_shard >= self.max_rows or bytes_in_shard >= self.max_bytes:
                     flush()
                     close_shard(ok=True)
                     shard += 1
                     rows_in_shard = bytes_in_shard = 0
-                elif len(batch) >= self.row_group_rows:
+                elif len(batch) >= self.row_group_rows or bytes_in_batch >= self.row_group_bytes:
                     flush()
             flush()
             if writer is None and self.write_empty and shard == 0:
