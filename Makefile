@@ -6,7 +6,7 @@ CONFIG ?= pipelines/massivetext.yaml
 SHARED ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sample pipeline test test-slow bench clean
+.PHONY: install sample pipeline test test-slow bench train clean
 
 install: $(STAMP)
 
@@ -49,6 +49,18 @@ bench: install
 	$(BIN)/python bench/dedup_speed.py
 	$(BIN)/python bench/tokenizers.py
 	$(BIN)/python bench/decontam.py
+	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/trainer.py
+
+# The bridge, end to end on the sample: the pipeline's corpus → a BPE sized for it (4,096 tokens
+# for ~0.8 MB of text) → token shards with a 10% validation split → the tiny preset for 300 steps
+# on CPU (a few minutes) → validation loss against the unigram entropy, and a sample.
+CORPUS ?= output/massivetext/data
+train: pipeline
+	$(BIN)/corpusforge train-tokenizer tokenizers/bpe-50k.yaml --input '$(CORPUS)/*.parquet' --output output/tok/bpe-4k --vocab-size 4096 --overwrite --quiet
+	$(BIN)/corpusforge tokenize --tokenizer output/tok/bpe-4k --input '$(CORPUS)/*.parquet' --output output/tokens/sample --val-fraction 0.1 --overwrite
+	$(BIN)/corpusforge train pipelines/train/tiny-sample.yaml --overwrite
+	$(BIN)/corpusforge generate output/train/tiny-sample --prompt "The" --max-new-tokens 60
 
 clean:
 	rm -rf output bench/out

@@ -3,4 +3,4 @@
 from corpusforge.model.model import Decoder, ModelConfig
 from corpusforge.model.presets import PRESETS, preset
 
-__all__ = ["Decoder", "ModelConfig", "PRESETS", "preset"]
+__all__ = ["PRESETS", "Decoder", "ModelConfig", "preset"]

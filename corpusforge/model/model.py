@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # The training config validates user input with friendly messages; these guard the
         # invariants the code below relies on, for anyone building a config by hand.
+        for name in ("vocab_size", "n_layer", "n_head", "d_model", "max_seq_len", "mlp_multiple"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model {self.d_model} is not a multiple of n_head {self.n_head}")
         if not 0.0 < self.rotary_pct <= 1.0:
@@ -193,7 +196,8 @@ class Decoder(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n if embedding else n - self.embed.weight.numel()
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, idx: torch.Tensor,
+                targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) token ids → logits (B, T, vocab); with targets, also the mean cross-entropy."""
         T = idx.shape[1]
         if T > self.config.max_seq_len:

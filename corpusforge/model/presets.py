@@ -1,7 +1,7 @@
 """Named model shapes. The vocabulary size comes from the tokenizer, so a preset is a shape only.
 
 The large shapes follow GPT-3's table 2.1 (Small, Medium, XL) with head_dim 64/64/128; with a
-50,257-token vocabulary and tied embeddings they come to ~124M, ~355M and ~1.3B parameters.
+50,257-token vocabulary and tied embeddings they come to 124M, 360M and 1.34B parameters.
 `tiny` trains on a laptop CPU in minutes; `micro` is for unit tests.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 from corpusforge.model.model import ModelConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "micro": dict(n_layer=2, n_head=2, d_model=32, mlp_multiple=16),
-    "tiny": dict(n_layer=4, n_head=4, d_model=128),
-    "125M": dict(n_layer=12, n_head=12, d_model=768, mlp_multiple=256),
-    "350M": dict(n_layer=24, n_head=16, d_model=1024, mlp_multiple=256),
-    "1.3B": dict(n_layer=24, n_head=16, d_model=2048, mlp_multiple=256),
+    "micro": {"n_layer": 2, "n_head": 2, "d_model": 32, "mlp_multiple": 16},
+    "tiny": {"n_layer": 4, "n_head": 4, "d_model": 128},
+    "125M": {"n_layer": 12, "n_head": 12, "d_model": 768, "mlp_multiple": 256},
+    "350M": {"n_layer": 24, "n_head": 16, "d_model": 1024, "mlp_multiple": 256},
+    "1.3B": {"n_layer": 24, "n_head": 16, "d_model": 2048, "mlp_multiple": 256},
 }
 
 

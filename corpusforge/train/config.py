@@ -211,9 +211,8 @@ def _check(value: Any, hint: Any, key: str, source: str) -> Any:
     elif hint is str:
         if isinstance(value, str):
             return value
-    elif typing.get_origin(hint) is dict:
-        if isinstance(value, dict):
-            return value
+    elif typing.get_origin(hint) is dict and isinstance(value, dict):
+        return value
     name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
     raise TrainConfigError(f"{source}: '{key}' must be {name}, got {value!r}")
 

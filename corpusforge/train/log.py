@@ -30,7 +30,8 @@ class TrainLog:
             writer = csv.DictWriter(f, COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows)
-        self._file = open(path, "a", newline="")
+        # Open for the whole run (closed by close()): one row appended and flushed per step.
+        self._file = open(path, "a", newline="")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, COLUMNS)
 
     def write(self, step: int, tokens: int, loss: float, lr: float, tokens_per_s: float,

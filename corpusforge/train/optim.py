@@ -7,7 +7,7 @@ import inspect
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from corpusforge.train.config import TrainConfig
 

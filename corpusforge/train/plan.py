@@ -89,10 +89,10 @@ def format_plan(p: Plan, gpu: str = "H100", devices: int = 1) -> str:
     shape = (f"preset {p.preset}" if p.preset else "custom shape") + (
         f" (n_layer {p.model.n_layer}, d_model {p.model.d_model}, n_head {p.model.n_head})")
     lines = [
-        f"corpus: {p.tokens:,} tokens → Chinchilla-optimal size ≈ {_human(p.target_params)} parameters "
-        f"({TOKENS_PER_PARAM} tokens per parameter)",
-        f"model: {shape}; {_human(p.params)} parameters with a {p.model.vocab_size:,}-token vocabulary "
-        f"({p.tokens / p.params:.1f} tokens per parameter)",
+        (f"corpus: {p.tokens:,} tokens → Chinchilla-optimal size ≈ {_human(p.target_params)} parameters "
+         f"({TOKENS_PER_PARAM} tokens per parameter)"),
+        (f"model: {shape}; {_human(p.params)} parameters with a {p.model.vocab_size:,}-token vocabulary "
+         f"({p.tokens / p.params:.1f} tokens per parameter)"),
         f"compute: C ≈ 6·N·D = {p.compute:.2e} FLOPs",
     ]
     embedding = p.model.vocab_size * p.model.d_model

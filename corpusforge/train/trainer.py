@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 import torch
 import yaml
@@ -28,8 +28,13 @@ from corpusforge.storage import write_text_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE
 from corpusforge.train import distributed
-from corpusforge.train.checkpoint import (CHECKPOINT_FILE, load_checkpoint, restore_rng_states, rng_states,
-                                          save_checkpoint)
+from corpusforge.train.checkpoint import (
+    CHECKPOINT_FILE,
+    load_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
 from corpusforge.train.config import RESUMABLE_CHANGES, TrainConfig
 from corpusforge.train.data import Batches, unigram_entropy
 from corpusforge.train.errors import TrainError
@@ -76,8 +81,8 @@ class Trainer:
 
         # Compile first, then wrap in DDP (nanoGPT's order): DDP's hooks stay outside the graph.
         self.compiled = torch.compile(self.raw) if config.compile else self.raw
-        self.model = (DistributedDataParallel(self.compiled, device_ids=[self.dist.local_rank] if kind == "cuda" else None)
-                      if self.dist.enabled else self.compiled)
+        device_ids = [self.dist.local_rank] if kind == "cuda" else None
+        self.model = DistributedDataParallel(self.compiled, device_ids) if self.dist.enabled else self.compiled
         self.flops_per_token = flops_per_token(self.model_config, config.seq_len)
         self.peak_flops = config.peak_flops or (known_peak_flops(torch.cuda.get_device_name(self.device))
                                                 if kind == "cuda" else None)
@@ -183,7 +188,7 @@ class Trainer:
     def _due(self, interval: int, last: bool) -> bool:
         return bool(interval) and (last or self.step % interval == 0)
 
-    def _autocast(self) -> ContextManager[Any]:
+    def _autocast(self) -> AbstractContextManager[Any]:
         # bf16 on CUDA (no loss scaling needed, unlike fp16); CPU trains in fp32.
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
@@ -226,7 +231,8 @@ class Trainer:
             raise TrainError(f"{self.out}: the checkpoint was trained on {state['world_size']} rank(s), this run has "
                              f"{self.dist.world_size}; batches per step would differ")
         if state["tokenizer"]["sha256"] != self.tokenizer["sha256"]:
-            raise TrainError(f"{self.out}: the checkpoint was trained on tokens of another tokenizer than {self.config.data}'s")
+            raise TrainError(f"{self.out}: the checkpoint was trained on another tokenizer's tokens than "
+                             f"{self.config.data}'s")
         self.raw.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         restore_rng_states(state["rng"])
