@@ -47,7 +47,7 @@ bench: install
 	$(BIN)/python bench/filters.py
 	$(BIN)/python bench/dedup_quality.py
 	$(BIN)/python bench/dedup_speed.py
-	$(BIN)/python bench/tokenizers.py
+	$(BIN)/python bench/tokenization.py
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/ray_overhead.py
 	$(BIN)/python bench/trainer.py

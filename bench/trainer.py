@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Drop bench/ from the path: bench/tokenizers.py would shadow HF's `tokenizers` package.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np

@@ -112,3 +112,14 @@ def check_filter(cls, text: str, expected: str | None, **kwargs):
     assert annotated.metadata[f"{cls.name}_reason"] == expected
     assert not ctx.stats.dropped
     return annotated
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny models on a shared 2-core machine: a second intra-op thread mostly waits for a core
+    (steps measured ~3x slower), so the model tests run torch on one thread and restore it."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

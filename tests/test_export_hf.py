@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from tokenizer_data import SHARED, write_parquet
+from tokenizer_data import speeches, write_parquet
 
 from corpusforge.cli import main
 from corpusforge.model import Decoder, ModelConfig
@@ -21,25 +20,16 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory) -> dict:
     """A small BPE trained on real text, in the form checkpoints embed it."""
-    path = SHARED / "text" / "inaugural.zip"
-    if not path.exists():
-        pytest.skip(f"real text data not found at {path} (clone with ../shared beside the repo)")
     from corpusforge.tokenizer.artifact import load_tokenizer
     from corpusforge.tokenizer.train import train_tokenizer
 
-    with zipfile.ZipFile(path) as z:
-        texts = [z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist()) if n.endswith(".txt")]
+    texts = list(speeches("inaugural"))
     work = tmp_path_factory.mktemp("tok")
     write_parquet(work / "part-0.parquet", texts)
     train_tokenizer("bpe-50k", [str(work)], work / "tok", vocab_size=300, quiet=True)

@@ -12,14 +12,7 @@ from corpusforge.train.plan import count_params
 VOCAB = 97
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine: a second intra-op thread only waits for the first
-    (OpenMP barriers when another process holds the other core make ops 100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def small(**overrides) -> ModelConfig:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tokenizer_data import ROOT, SHARED, write_parquet
+from tokenizer_data import ROOT, SHARED, speeches, write_parquet
 
 from corpusforge.cli import main
 from corpusforge.train.config import TrainConfig, load_train_config
@@ -34,26 +33,16 @@ from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.trainer import Trainer, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine: a second intra-op thread mostly waits (see test_model)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory) -> Path:
     """A `corpusforge tokenize` folder (train/ and val/) of the State of the Union addresses."""
-    path = SHARED / "text" / "state_union.zip"
-    if not path.exists():
-        pytest.skip(f"real text data not found at {path} (clone with ../shared beside the repo)")
     from corpusforge.tokenizer.tokenize import tokenize
     from corpusforge.tokenizer.train import train_tokenizer
 
-    with zipfile.ZipFile(path) as z:
-        texts = [z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist()) if n.endswith(".txt")]
+    texts = list(speeches("state_union"))
     work = tmp_path_factory.mktemp("speeches")
     write_parquet(work / "pq" / "part-0.parquet", texts)
     train_tokenizer("bpe-50k", [str(work / "pq")], work / "tok", vocab_size=512, quiet=True)

@@ -1,6 +1,6 @@
 """Tokenizer benchmark: compression, training cost and tokenize throughput, on real text.
 
-Run from the repo root (`make bench`):  .venv/bin/python bench/tokenizers.py [--skip-spm] [--quick]
+Run from the repo root (`make bench`):  .venv/bin/python bench/tokenization.py [--skip-spm] [--quick]
 
 Text (all real, none of it synthetic): the 218 pages extracted from ../shared/data/warc by
 pipelines/extract-only.yaml, the 67 State of the Union and 59 inaugural addresses
@@ -40,9 +40,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file is bench/tokenizers.py: drop bench/ from the path, or `import tokenizers` would
-# import this script instead of HF tokenizers.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa
