@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,9 +43,10 @@ import numpy as np
 import torch
 
 from corpusforge.model import Decoder
+from corpusforge.stats import peak_rss_mb
 from corpusforge.tokenizer.shards import TokenShards
 from corpusforge.train.config import TrainConfig, load_train_config
-from corpusforge.train.trainer import Trainer
+from corpusforge.train.trainer import Trainer, read_tokenizer
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out"
@@ -100,7 +100,7 @@ def plain(config: TrainConfig) -> tuple[Callable[[int], None], dict[str, Any]]:
     device = torch.device("cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu")
     shards = TokenShards(config.data, "train")
     torch.manual_seed(config.seed)
-    model = Decoder(config.model_config(json.loads((Path(config.data) / "tokenize.json").read_text())["vocab_size"]))
+    model = Decoder(config.model_config(read_tokenizer(Path(config.data))["vocab_size"]))
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.1)
     step_model = torch.compile(model) if config.compile else model
@@ -163,23 +163,14 @@ def peak_memory(args: argparse.Namespace, variant: str) -> dict[str, Any]:
 def memory_child(args: argparse.Namespace) -> None:
     who, mode = args.memory_of.split("-")
     config = make_config(args, mode == "compiled")
-    baseline = _peak_rss_kb()  # torch and friends imported
+    baseline = peak_rss_mb()  # torch and friends imported
     run, _ = (ours if who == "ours" else plain)(config)
     run(args.warmup + 5)
-    peak = _peak_rss_kb()
-    result = {"max_rss_mb": round(peak / 1024), "over_imports_mb": round((peak - baseline) / 1024)}
+    peak = peak_rss_mb()
+    result = {"max_rss_mb": peak, "over_imports_mb": peak - baseline}
     if torch.cuda.is_available():
         result["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     print(json.dumps(result))
-
-
-def _peak_rss_kb() -> int:
-    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that over from
-    the parent through fork and exec, so a child would report at least its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
 
 
 def _mb(memory: dict[str, Any]) -> str:

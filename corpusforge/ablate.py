@@ -34,6 +34,7 @@ import csv
 import glob
 import json
 import math
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import CorpusforgeError
 from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 
 ABLATION_FILE = "ablation.json"
 DEFAULT_MODEL = "tiny"
@@ -129,22 +131,24 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
 def shared_tokenizer(variants: list[Variant], out: Path, recipe: str, vocab_size: int, quiet: bool) -> Path:
     """One tokenizer on the union of the variants; if the text cannot support `vocab_size`,
     the size it supports (said, not silent)."""
-    from corpusforge.tokenizer.errors import VocabularyTooLargeError
     from corpusforge.tokenizer.train import train_tokenizer
 
     folder = out / "tokenizer"
     inputs = sorted({s for v in variants for s in v.shards})
     record = folder / "ablation-inputs.json"
-    wanted = {"recipe": recipe, "vocab_size": vocab_size, "inputs": inputs}
-    if (folder / "tokenizer.json").exists() and record.exists() and json.loads(record.read_text()) == wanted:
-        return folder
-    try:
-        train_tokenizer(recipe, inputs, folder, vocab_size=vocab_size, overwrite=True, quiet=quiet)
-    except VocabularyTooLargeError as exc:
-        if not quiet:
-            print(f"ablate: the variants' text supports {exc.supported:,} tokens, not {vocab_size:,}: using that",
-                  flush=True)
-        train_tokenizer(recipe, inputs, folder, vocab_size=exc.supported, overwrite=True, quiet=quiet)
+    # sizes and modification times too: a variant re-run into the same folder changes its shards
+    wanted = {"recipe": recipe, "vocab_size": vocab_size,
+              "inputs": [[s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs]}
+    if record.exists():
+        if json.loads(record.read_text()) != wanted:
+            raise AblationError(f"{out} holds an ablation of other corpora or settings (its tokenizer, token shards "
+                                "and runs would not match): choose another --output, or delete it")
+        if (folder / TOKENIZER_FILE).exists():
+            return folder
+    info = train_tokenizer(recipe, inputs, folder, vocab_size=vocab_size, overwrite=True, quiet=quiet, fit_vocab=True)
+    if info["vocab_size"] < vocab_size and not quiet:
+        print(f"ablate: the variants' text supports {info['vocab_size']:,} tokens, not {vocab_size:,}: using that",
+              flush=True)
     write_json_atomic(record, wanted)
     return folder
 
@@ -176,21 +180,34 @@ def train_variant(tokens: Path, run: Path, budget: Budget, quiet: bool) -> dict[
     return train(config, resume=True, quiet=quiet)
 
 
-def heldout_loss(run: Path, heldout: Path, seq_len: int, max_tokens: int, batch: int = 16) -> dict[str, float]:
+@dataclass(frozen=True)
+class HeldOut:
+    stream: np.ndarray        # the held-out tokens, shards back to back (EOS between documents)
+    bytes_per_token: float    # the text's UTF-8 bytes over its tokens (EOS included)
+
+    @classmethod
+    def load(cls, folder: Path, max_tokens: int) -> HeldOut:
+        from corpusforge.tokenizer.shards import TokenShards
+
+        shards = TokenShards(folder, "train")
+        stream = np.concatenate([np.asarray(t[:max_tokens + 1]) for t in shards.tokens])[:max_tokens + 1]
+        text_bytes = sum(h["text_bytes"] for h in shards.headers)
+        return cls(stream.astype(np.int64), text_bytes / shards.num_tokens)
+
+
+def heldout_loss(run: Path, heldout: HeldOut, seq_len: int, batch: int = 16) -> dict[str, float]:
     """Mean next-token loss over consecutive windows covering the held-out tokens (all of
-    them, up to max_tokens): every variant is scored on exactly the same predictions."""
+    them, up to max_eval_tokens): every variant is scored on exactly the same predictions."""
     import torch
     import torch.nn.functional as F
 
-    from corpusforge.tokenizer.shards import TokenShards
     from corpusforge.train.checkpoint import load_model
 
     model, _ = load_model(run)
-    shards = TokenShards(heldout, "train")
-    stream = np.concatenate([np.asarray(t[:max_tokens]) for t in shards.tokens])[:max_tokens + 1].astype(np.int64)
+    stream = heldout.stream
     n = (len(stream) - 1) // seq_len
     if n == 0:
-        raise AblationError(f"{heldout}: the held-out text has fewer than {seq_len + 1} tokens")
+        raise AblationError(f"the held-out text has fewer than {seq_len + 1} tokens")
     x = torch.from_numpy(stream[:n * seq_len].reshape(n, seq_len))
     y = torch.from_numpy(stream[1:n * seq_len + 1].reshape(n, seq_len))
     total = 0.0
@@ -200,11 +217,8 @@ def heldout_loss(run: Path, heldout: Path, seq_len: int, max_tokens: int, batch:
             total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y[i:i + batch].reshape(-1),
                                      reduction="sum").item()
     predicted = n * seq_len
-    text_bytes = sum(h["text_bytes"] for h in shards.headers)
-    # bytes per predicted token: the held-out text's bytes over its tokens (EOS included)
-    bytes_per_token = text_bytes / shards.num_tokens
     loss = total / predicted
-    return {"loss": loss, "bits_per_byte": loss / math.log(2) / bytes_per_token, "tokens": predicted}
+    return {"loss": loss, "bits_per_byte": loss / math.log(2) / heldout.bytes_per_token, "tokens": predicted}
 
 
 def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: str | Path,
@@ -229,7 +243,9 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
     tokenizer = shared_tokenizer(resolved, out, recipe, vocab_size, quiet)
     budget = Budget(tokens=tokens, model=model, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
     heldout_tokens = out / "tokens" / "heldout"
-    tokenize(tokenizer, heldout, heldout_tokens, seed=seed, quiet=True)
+    # always redone (a second or two): --eval files may have changed under the same names
+    tokenize(tokenizer, heldout, heldout_tokens, seed=seed, overwrite=True, quiet=True)
+    scoring = HeldOut.load(heldout_tokens, budget.max_eval_tokens)
 
     rows = []
     for v in resolved:
@@ -240,7 +256,7 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
             print(f"ablate: training {model} on {v.name} for {budget.steps:,} steps "
                   f"({budget.steps * seq_len * batch_size:,} tokens)", flush=True)
         trained = train_variant(tok_dir, run, budget, quiet)
-        scored = heldout_loss(run, heldout_tokens, seq_len, budget.max_eval_tokens)
+        scored = heldout_loss(run, scoring, seq_len)
         corpus_tokens = summary["train"]["tokens"]
         rows.append({"variant": v.name, "source": v.source, "output": str(v.output) if v.output else None,
                      "documents": summary["train"]["documents"],

@@ -142,6 +142,16 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_count(text: str) -> int:
+    """`--tokens 2M` / `2.5B` / `2.5e6`, as `corpusforge plan` reads token counts."""
+    from corpusforge.train.plan import parse_count
+
+    try:
+        return parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _byte_size(text: str) -> int:
     """`--max-bytes 32M`: an integer with an optional K/M/G suffix (powers of 1000)."""
     units = {"k": 10**3, "m": 10**6, "g": 10**9}
@@ -284,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "the same held-out text. Writes OUTPUT/ablation.json and an Ablation section "
                                      "in each variant's report.html.")
     abl.add_argument("variants", nargs="+", metavar="VARIANT", help="pipeline output folders or pipeline configs")
-    abl.add_argument("--tokens", required=True, type=_byte_size, metavar="N",
+    abl.add_argument("--tokens", required=True, type=_token_count, metavar="N",
                      help="training tokens per variant (e.g. 2M)")
     abl.add_argument("--eval", required=True, nargs="+", metavar="HELDOUT",
                      help="held-out text no variant saw: Parquet shards, an output folder, .txt files or a .zip of them")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from corpusforge.errors import ConfigError
+from corpusforge.executor import default_workers
 from corpusforge.fs import expand, output_path
 from corpusforge.stage import Reader, Stage
 from corpusforge.stages import STAGES
@@ -74,13 +74,6 @@ class PipelineConfig:
         """Hash of what decides the output (inputs, stages, samples; not workers or executor)."""
         key = {"input": self.inputs, "rejected": self.rejected, "stages": [{s.name: s.args} for s in self.stages]}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def load_config(

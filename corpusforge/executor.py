@@ -9,6 +9,7 @@ so the bar moves while a long task runs.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -20,6 +21,13 @@ from tqdm import tqdm
 from corpusforge.errors import TaskFailedError
 
 _progress: Any = None  # set in each worker: something with .put(n_docs)
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def report_progress(n_docs: int) -> None:

@@ -78,15 +78,13 @@ def expand(pattern: str) -> list[str]:
     parts = pattern.split("/")
     first = next(i for i, p in enumerate(parts) if glob.has_magic(p))
     base_uri, rest = "/".join(parts[:first]), parts[first:]
-    if not is_uri(base_uri + "/"):
+    if not is_uri(base_uri):
         raise ValueError(f"{pattern!r}: a wildcard in the bucket or host name is not supported")
     fs, base = filesystem(base_uri)
     prefix = _prefix_of(base_uri, base)
     inner = base.rstrip("/") + "/" + "/".join(rest)
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(base or "/", recursive=len(rest) > 1, allow_not_found=True))
-    except (OSError, ValueError):
-        return []
+    # a missing folder is no match; access or network errors reach the caller, who names the pattern
+    infos = fs.get_file_info(pafs.FileSelector(base or "/", recursive=len(rest) > 1, allow_not_found=True))
     regex = _glob_regex(inner)
     found = [i.path for i in infos if i.type == pafs.FileType.File and regex.match(i.path)]
     return [prefix + p for p in sorted(found)]
@@ -128,15 +126,6 @@ def open_input(path: str) -> IO[bytes]:
         return open(path, "rb")
     fs, inner = filesystem(path)
     return io.BufferedReader(fs.open_input_file(inner), buffer_size=_BUFFER)  # type: ignore[arg-type]
-
-
-def parquet_source(path: str) -> Any:
-    """What `pyarrow.parquet.ParquetFile` / `read_schema` should open: the path itself when
-    local (pyarrow's own fast path), else a pyarrow random-access file on its filesystem."""
-    if not is_uri(path):
-        return path
-    fs, inner = filesystem(path)
-    return fs.open_input_file(inner)
 
 
 def output_path(path: str | Path, what: str = "output") -> Path:

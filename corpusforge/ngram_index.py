@@ -36,11 +36,11 @@ from typing import Iterable, Sequence
 import numpy as np
 import xxhash
 
-from corpusforge.minhash import fmix
+from corpusforge.minhash import _MULT as HASH64_MULT, fmix
 from corpusforge.storage import atomic_path, write_json_atomic
 from corpusforge.testsets import TestSet, read_items
 
-_MULT = np.uint64(0x9E3779B97F4A7C15)  # the multiplier of corpusforge.minhash.hash64
+_MULT = np.uint64(HASH64_MULT)  # the multiplier of corpusforge.minhash.hash64
 _TOKEN = re.compile(r"\S+")
 _WORD_CACHE_MAX = 1 << 20
 FILES = ("hashes", "owners", "item_set", "item_row", "item_ngrams", "bitmap", "bitmap_short")

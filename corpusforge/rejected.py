@@ -42,7 +42,7 @@ def gather(task_files: list[Path], per_reason: int, out_dir: Path) -> dict[str, 
     for path in task_files:
         if not path.exists():
             continue
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             reason = json.loads(line)["reason"]
             if len(merged[reason]) < per_reason:
                 merged[reason].append(line)

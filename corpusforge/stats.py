@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import resource
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -78,3 +80,16 @@ def format_table(stages: list[StageStats], wall_seconds: float | None = None) ->
         lines.append("-" * len(header))
         lines.append(f"wall time {wall_seconds:.1f} s")
     return "\n".join(lines)
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory in MB. VmHWM, not ru_maxrss: Linux
+    carries ru_maxrss over from the parent through fork and exec, so a process started by a
+    big one would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux

@@ -95,7 +95,7 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
 
     if dtype not in DTYPES:
         raise TrainError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    state = load_checkpoint(checkpoint)
+    state = load_checkpoint(checkpoint, mmap=True)
     config = ModelConfig.from_dict(state["model_config"])
     check_llama_shaped(config)
     tensors = {name: t.to(DTYPES[dtype]).contiguous().clone()

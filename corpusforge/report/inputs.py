@@ -17,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
+
+from corpusforge.stage import Reader
+from corpusforge.stages import STAGES
+from corpusforge.train.log import COLUMNS as LOG_COLUMNS
 
 # Stages that turn raw pages into text: documents they drop carry HTML, not text, and the
 # length histograms start after them.
 EXTRACTORS = {"trafilatura"}
 # Stages that only read input: what they drop are records, not documents.
-READERS = {"warc_reader", "jsonl_reader", "parquet_reader"}
+READERS = {name for name, cls in STAGES.items() if issubclass(cls, Reader)}
 
 
 def read_json(path: Path) -> Any | None:
@@ -135,7 +140,8 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
         c.has_language |= "language" in names
         for batch in pf.iter_batches(batch_size=4096, columns=cols):
             texts = batch.column("text").to_pylist() if "text" in cols else [None] * batch.num_rows
-            sizes = [len(t.encode("utf-8", "surrogatepass")) if isinstance(t, str) else 0 for t in texts]
+            sizes = (pc.binary_length(batch.column("text")).fill_null(0).to_pylist() if "text" in cols
+                     else [0] * batch.num_rows)
             words.append(np.fromiter((word_count(t) for t in texts), dtype=np.int64, count=len(texts)))
             c.documents += len(texts)
             c.text_bytes += sum(sizes)
@@ -240,14 +246,18 @@ class Clusters:
 
 
 def exact_clusters(label: str, folder: Path) -> Clusters | None:
-    """Cluster sizes from exact_dedup's per-partition (hash, row) files."""
-    parts = sorted((folder / "hashes").glob("p*/task-*.npy"))
-    if not parts:
+    """Cluster sizes from exact_dedup's per-partition (hash, row) files, one partition in
+    memory at a time as in the stage (a hash always lands in the same partition)."""
+    partitions = sorted(p for p in (folder / "hashes").glob("p*") if any(p.glob("task-*.npy")))
+    if not partitions:
         return None
-    hashes = [np.load(p)["hash"] for p in parts]
-    allh = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-    _, counts = np.unique(allh, return_counts=True)
-    return Clusters(label, "exact", len(allh), counts[counts > 1])
+    documents, sizes = 0, []
+    for partition in partitions:
+        hashes = np.concatenate([np.load(f)["hash"] for f in sorted(partition.glob("task-*.npy"))])
+        _, counts = np.unique(hashes, return_counts=True)
+        documents += len(hashes)
+        sizes.append(counts[counts > 1])
+    return Clusters(label, "exact", documents, np.concatenate(sizes))
 
 
 def near_clusters(label: str, folder: Path) -> Clusters | None:
@@ -292,15 +302,10 @@ def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenShards], list[
             continue
         settings = read_json(folder / "tokenize.json") or {}
         vocab = settings.get("vocab_size") if isinstance(settings, dict) else None
-        if vocab is None and (folder / "tokenizer.json").exists():
-            tok = read_json(folder / "tokenizer.json")
-            if isinstance(tok, dict):
-                vocab = len((tok.get("model") or {}).get("vocab") or {}) + len(tok.get("added_tokens") or []) or None
         found.append(TokenShards(folder, str(summary.get("tokenizer") or folder.name), vocab, summary))
     return found, problems
 
 
-LOG_COLUMNS = ("step", "tokens", "loss", "val_loss", "lr", "tokens_per_s", "mfu")
 
 
 @dataclass

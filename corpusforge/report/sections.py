@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from corpusforge.rejected import MAX_TEXT_CHARS
 from corpusforge.report import inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
 
@@ -225,8 +226,8 @@ def lengths(run: Run) -> Html:
                 text += (" Left out, no sample in rejected/: " + ", ".join(
                     f"{r} ({num(n)})" for r, n in before.missing_reasons) + ".")
         if before.truncated_docs:
-            text += (f" {before.truncated_docs:,} sampled documents were cut at 100,000 characters when sampled;"
-                     " their word counts are lower bounds.")
+            text += (f" {before.truncated_docs:,} sampled documents were cut at {MAX_TEXT_CHARS:,} characters "
+                     "when sampled; their word counts are lower bounds.")
         parts.append(note(text))
         series.append(("before filtering" + ("" if before.exact else " (estimated)"), before.words, before.weights))
         q = _quantiles(before.words, before.weights)
@@ -366,7 +367,7 @@ def rejected(run: Run) -> Html:
         cards = []
         for d in r.docs[: run.per_reason]:
             text = d.get("text")
-            cut = " (already cut at 100,000 characters in rejected/)" if d.get("truncated") else ""
+            cut = f" (already cut at {MAX_TEXT_CHARS:,} characters in rejected/)" if d.get("truncated") else ""
             cards.append(
                 f'<div class="doccard"><div class="meta"><b>{esc(d.get("id"), FIELD_CHARS)}</b> · '
                 f'{esc(d.get("url"), FIELD_CHARS)}{esc(cut)}</div><div class="meta">{_meta(d.get("metadata"))}</div>'

@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 
 from corpusforge.document import Document
 from corpusforge.errors import ConfigError
-from corpusforge.fs import parquet_source
 from corpusforge.stage import Reader, StageContext
 
 
@@ -31,7 +30,7 @@ class ParquetReader(Reader):
     def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
         columns: dict[str, pa.DataType] = {}
         for path in paths:
-            schema = pq.read_schema(parquet_source(path))
+            schema = pq.read_schema(path)
             if self.text_key not in schema.names:
                 raise ConfigError(f"{path}: no column {self.text_key!r} (parquet_reader.text_key)")
             for f in schema:
@@ -48,7 +47,7 @@ class ParquetReader(Reader):
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
         stem = Path(path).name
-        parquet = pq.ParquetFile(parquet_source(path))
+        parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
         meta_names = [n for n in names if n not in (self.text_key, self.id_key, self.url_key)]
         row = 0

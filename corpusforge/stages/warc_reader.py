@@ -60,10 +60,11 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
             return payload.decode(codec), codec
         except (UnicodeDecodeError, LookupError):
             continue
-    if _mostly_utf8(payload):
+    mostly_utf8 = _mostly_utf8(payload)
+    if mostly_utf8 is not None:
         # A UTF-8 page with a few stray bytes (a truncated copy-paste, one bad byte) would
         # otherwise go to detection, which guesses a single-byte codec and garbles all of it.
-        return payload.decode("utf-8", errors="replace"), "utf-8-replace"
+        return mostly_utf8, "utf-8-replace"
     from charset_normalizer import from_bytes
 
     best = from_bytes(payload[:65536]).best()
@@ -76,16 +77,18 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
     return payload.decode("utf-8", errors="replace"), "utf-8-replace"
 
 
-def _mostly_utf8(payload: bytes, max_invalid: float = 0.02) -> bool:
-    """Valid multi-byte UTF-8 sequences, and invalid bytes under `max_invalid` of the non-ASCII
-    bytes. Latin-1 or cp1252 text mislabelled as UTF-8 fails: its lone high bytes are invalid."""
+def _mostly_utf8(payload: bytes, max_invalid: float = 0.02) -> str | None:
+    """The payload decoded as UTF-8 with replacement characters, if it has valid multi-byte
+    sequences and invalid bytes under `max_invalid` of its non-ASCII bytes; else None.
+    Latin-1 or cp1252 text mislabelled as UTF-8 fails: its lone high bytes are invalid."""
     non_ascii = len(payload) - len(payload.decode("ascii", errors="ignore"))
     if non_ascii == 0:
-        return False
+        return None
     decoded = payload.decode("utf-8", errors="replace")
-    invalid = decoded.count("\ufffd") - payload.count("\ufffd".encode())
-    valid_multibyte = sum(1 for ch in decoded if ord(ch) > 127 and ch != "\ufffd")
-    return valid_multibyte > 0 and invalid <= max_invalid * non_ascii
+    replaced = decoded.count("\ufffd")
+    invalid = replaced - payload.count("\ufffd".encode())
+    valid_multibyte = len(decoded) - len(decoded.encode("ascii", errors="ignore")) - replaced
+    return decoded if valid_multibyte > 0 and invalid <= max_invalid * non_ascii else None
 
 
 class _LoudDecompressingReader(DecompressingBufferedReader):

@@ -11,13 +11,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from corpusforge.fs import expand
 from corpusforge.tokenizer.errors import TokenizerError
 
 BATCH_ROWS = 512
 
 
 def resolve_shards(patterns: str | Iterable[str]) -> list[str]:
-    """Globs (or plain paths, or folders holding *.parquet) → sorted, de-duplicated file list."""
+    """Globs (or plain paths, or folders holding *.parquet) → sorted, de-duplicated file list.
+    Globs and paths go through the pipeline's `expand`, so pyarrow.fs URIs (s3://...) work too."""
     if isinstance(patterns, (str, Path)):
         patterns = [str(patterns)]
     files: list[str] = []
@@ -25,11 +27,8 @@ def resolve_shards(patterns: str | Iterable[str]) -> list[str]:
         pattern = str(pattern)
         if os.path.isdir(pattern):
             matches = sorted(glob.glob(os.path.join(pattern, "**", "*.parquet"), recursive=True))
-        elif glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern, recursive=True))
         else:
-            matches = [pattern] if os.path.isfile(pattern) else []
-        matches = [m for m in matches if os.path.isfile(m)]
+            matches = expand(pattern)
         if not matches:
             raise TokenizerError(f"--input: no file matches {pattern!r}")
         files.extend(matches)
@@ -71,7 +70,7 @@ class TextStream:
     truncated: bool = False
 
     def __iter__(self) -> Iterator[str]:
-        total = None if self.max_bytes else count_rows(self.paths)
+        total = None if self.max_bytes or self.quiet else count_rows(self.paths)
         bar = tqdm(total=total, desc=self.desc, unit="doc", disable=self.quiet or None, leave=True)
         try:
             for path in self.paths:

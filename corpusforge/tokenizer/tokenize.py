@@ -39,7 +39,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from corpusforge.errors import OutputMismatchError
-from corpusforge.executor import make_executor, report_progress
+from corpusforge.executor import default_workers, make_executor, report_progress
 from corpusforge.fs import output_path
 from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
@@ -82,7 +82,7 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
         raise TokenizerError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     if not 0 <= seed < 2**63:
         raise TokenizerError(f"--seed must be in [0, 2**63), got {seed}")
-    workers = len(os.sched_getaffinity(0)) if workers is None else workers
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise TokenizerError(f"--workers must be >= 1, got {workers}")
     if executor not in ("local", "ray"):

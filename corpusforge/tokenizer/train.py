@@ -11,13 +11,13 @@ Text streams from the shards into the trainer, which keeps only its own counts.
 
 from __future__ import annotations
 
-import resource
 import time
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from corpusforge.stats import peak_rss_mb
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, save_tokenizer
 from corpusforge.tokenizer.corpus import TextStream, resolve_shards
 from corpusforge.tokenizer.errors import TokenizerError, VocabularyTooLargeError
@@ -47,8 +47,10 @@ def build(recipe: Recipe) -> tuple[Tokenizer, trainers.BpeTrainer]:
 
 def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str | Path,
                     vocab_size: int | None = None, max_bytes: int | None = None,
-                    overwrite: bool = False, quiet: bool = False) -> dict[str, Any]:
-    """Train, check the vocabulary was reached, save; returns what training.json records."""
+                    overwrite: bool = False, quiet: bool = False, fit_vocab: bool = False) -> dict[str, Any]:
+    """Train, check the vocabulary was reached, save; returns what training.json records.
+    With `fit_vocab`, a text too small for vocab_size keeps the vocabulary it reached (the
+    same merges a retrain at that size would make) instead of raising."""
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     recipe = recipe.with_vocab_size(vocab_size)
     if max_bytes is not None and max_bytes < 1:
@@ -68,7 +70,9 @@ def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str 
         raise TokenizerError(f"no text in {len(files)} input file(s): every document is empty")
 
     reached = tokenizer.get_vocab_size(with_added_tokens=True)
-    if reached < recipe.vocab_size:
+    if reached < recipe.vocab_size and fit_vocab:
+        recipe = recipe.with_vocab_size(reached)
+    elif reached < recipe.vocab_size:
         raise VocabularyTooLargeError(too_large_message(recipe, reached, text, max_bytes),
                                       requested=recipe.vocab_size, supported=reached)
 
@@ -86,19 +90,6 @@ def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str 
     }
     save_tokenizer(tokenizer, out, recipe.eos, training)
     return training
-
-
-def peak_rss_mb() -> int:
-    """This process's peak resident memory (reading included). VmHWM, not ru_maxrss: Linux
-    carries ru_maxrss over from the parent through fork and exec, so a process started by a
-    big one would report the parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
 
 
 def too_large_message(recipe: Recipe, reached: int, text: TextStream, max_bytes: int | None) -> str:

@@ -52,12 +52,14 @@ def save_checkpoint(path: Path, **state: Any) -> None:
         torch.save({"format": FORMAT, **state}, tmp)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint's state; `mmap` maps the file instead of reading it, so a caller that
+    needs the step or the weights does not read the optimizer state (~2/3 of the file)."""
     file = checkpoint_path(path)
     if not file.is_file():
         raise TrainError(f"no checkpoint at {path} (expected a run folder holding {CHECKPOINT_FILE}, or the file)")
     # weights_only: tensors and plain containers only, so loading a checkpoint runs no code.
-    state = torch.load(file, map_location=map_location, weights_only=True)
+    state = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TrainError(f"{file}: not a corpusforge checkpoint ({FORMAT})")
     return state
@@ -65,7 +67,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Decoder, dict[str, Any]]:
     """The trained model (in eval mode) and the checkpoint it came from."""
-    state = load_checkpoint(path, map_location=device)
+    state = load_checkpoint(path, mmap=True)
     model = Decoder(ModelConfig.from_dict(state["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state

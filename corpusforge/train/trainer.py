@@ -207,7 +207,7 @@ class Trainer:
                 (self.out / name).unlink(missing_ok=True)
         distributed.barrier(self.dist)
         if ckpt.exists() and not resume:
-            step = load_checkpoint(ckpt)["step"]
+            step = load_checkpoint(ckpt, mmap=True)["step"]
             raise TrainError(f"{self.out} holds a run (checkpoint at step {step}): pass --resume to continue it, "
                              "--overwrite to start over, or choose another out_dir")
         if ckpt.exists():
@@ -259,8 +259,10 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, qu
     try:
         trainer = Trainer(config, resume=resume, overwrite=overwrite, quiet=quiet)
         summary = trainer.fit(until_step=until_step)
-        # The bar the validation loss must clear: what a model that ignores context achieves.
-        entropy = unigram_entropy(trainer.train_data.shards, trainer.model_config.vocab_size)
+        # The bar the validation loss must clear: what a model that ignores context achieves
+        # (computed on the rank that prints it only).
+        entropy = (unigram_entropy(trainer.train_data.shards, trainer.model_config.vocab_size)
+                   if trainer.dist.is_main else None)
         return summary | {"params": trainer.raw.num_params(), "rank": trainer.dist.rank, "unigram_entropy": entropy}
     finally:
         distributed.teardown()
