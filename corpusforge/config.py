@@ -29,7 +29,7 @@ import yaml
 
 from corpusforge.errors import ConfigError
 from corpusforge.executor import default_workers
-from corpusforge.fs import expand, output_path
+from corpusforge.fs import AnyPath, expand, output_path
 from corpusforge.stage import Reader, Stage
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
@@ -53,7 +53,7 @@ class StageSpec:
 @dataclass
 class PipelineConfig:
     inputs: list[str]
-    output: Path
+    output: AnyPath
     stages: list[StageSpec]
     workers: int = field(default_factory=lambda: default_workers())
     executor: str = "local"  # "local" or "ray"

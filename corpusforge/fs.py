@@ -6,8 +6,8 @@ every node of a cluster reads the same object; data moves through files, never t
 executor. The strings stay as the user wrote them (they are part of the config hash and
 name the task in errors); only opening and listing look at the scheme.
 
-Output folders are local (or a shared filesystem mounted at the same path on every node):
-see `output_path`.
+Output folders may be URIs too: `output_path` gives a `RemotePath` there, which the output
+and work files are written through (see `corpusforge.storage`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Union
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _BUFFER = 1 << 20  # read remote files in 1 MiB requests, not one request per small read
@@ -128,13 +128,17 @@ def open_input(path: str) -> IO[bytes]:
     return io.BufferedReader(fs.open_input_file(inner), buffer_size=_BUFFER)  # type: ignore[arg-type]
 
 
-def output_path(path: str | Path, what: str = "output") -> Path:
-    """An output folder as a local Path: plain paths and file:// URIs.
+def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) -> io.TextIOWrapper:
+    """A text file, plain or compressed by its extension (.gz, .zst, .bz2...), from a local
+    path or any URI; closing it closes everything under it."""
+    fs, inner = filesystem(path)
+    raw = fs.open_input_stream(inner, compression="detect", buffer_size=_BUFFER)
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline=newline)  # type: ignore[arg-type]
 
-    Outputs are written with atomic renames, completion markers and (for the decontamination
-    index) a file lock, which object stores do not offer; on a cluster the output folder is a
-    shared filesystem (NFS, Lustre, EFS/Filestore...) mounted at the same path on every node.
-    """
+
+def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
+    """An output folder: a local Path for plain paths and file:// URIs, a `RemotePath` for
+    any other pyarrow.fs URI (s3://, gs://, hdfs://...)."""
     text = str(path)
     s = scheme(text)
     if s is None:
@@ -144,8 +148,207 @@ def output_path(path: str | Path, what: str = "output") -> Path:
 
         _, inner = pafs.FileSystem.from_uri(text)
         return Path(inner)
-    raise ValueError(
-        f"{what}: {text!r} is on {s}://, but outputs must be a local path or a shared filesystem mounted at the "
-        "same path on every node (atomic renames and completion markers need one); inputs may be any "
-        "pyarrow.fs URI (s3://, gs://, ...)"
-    )
+    if "?" in text:
+        raise ValueError(f"{what}: {text!r}: options in the URI are not supported for outputs; configure the "
+                         "filesystem through its environment (AWS_ENDPOINT_URL, AWS_REGION, credentials...)")
+    return RemotePath(text)
+
+
+AnyPath = Union[Path, "RemotePath"]
+
+
+class RemotePath:
+    """A file or folder behind a pyarrow.fs URI, with the part of `pathlib.Path` the pipeline
+    uses on its output and work folders: joining, existence, whole-file reads, listing and
+    deleting. Writes go through `corpusforge.storage.atomic_path`: a local temporary file,
+    uploaded whole when complete. An object store has no rename, but an upload appears only
+    when it is complete, so a reader never sees half a file, as with a local rename.
+
+    Folders are prefixes: `mkdir` does nothing and a folder "exists" when something is in it.
+    Pickles as its URI; each process resolves the filesystem once per bucket (or host).
+    """
+
+    def __init__(self, uri: str) -> None:
+        m = _SCHEME.match(uri)
+        if not m:
+            raise ValueError(f"not a URI: {uri!r}")
+        self.scheme = m.group(1).lower()
+        self._root = uri[: m.end()]
+        self.key = uri[m.end():].strip("/")  # bucket/key...; no leading or trailing slash
+
+    # --- pure path operations -----------------------------------------------------------
+
+    def __str__(self) -> str:
+        return self._root + self.key
+
+    def __repr__(self) -> str:
+        return f"RemotePath({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemotePath) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __lt__(self, other: "RemotePath") -> bool:
+        return str(self) < str(other)
+
+    def __reduce__(self) -> tuple:
+        return (RemotePath, (str(self),))
+
+    def __truediv__(self, part: str | os.PathLike) -> "RemotePath":
+        return RemotePath(f"{self._root}{self.key}/{str(part).strip('/')}")
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> "RemotePath":
+        return RemotePath(self._root + self.key.rsplit("/", 1)[0]) if "/" in self.key else self
+
+    def with_name(self, name: str) -> "RemotePath":
+        return self.parent / name
+
+    def relative_to(self, other: "RemotePath") -> str:
+        if not self.key.startswith(other.key + "/") or self._root != other._root:
+            raise ValueError(f"{self} is not under {other}")
+        return self.key[len(other.key) + 1:]
+
+    # --- the filesystem -----------------------------------------------------------------
+
+    @property
+    def fs(self) -> Any:
+        bucket = self.key.split("/", 1)[0]
+        return _filesystem_of(self._root + bucket)
+
+    def _info(self) -> Any:
+        return self.fs.get_file_info(self.key)
+
+    def exists(self) -> bool:
+        from pyarrow import fs as pafs
+
+        return self._info().type != pafs.FileType.NotFound or self.is_dir()
+
+    def is_file(self) -> bool:
+        from pyarrow import fs as pafs
+
+        return self._info().type == pafs.FileType.File
+
+    def is_dir(self) -> bool:
+        """A folder with something in it (an object store has no empty folders)."""
+        from pyarrow import fs as pafs
+
+        sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
+        return self._info().type != pafs.FileType.File and bool(self.fs.get_file_info(sel))
+
+    def size(self) -> int:
+        info = self._info()
+        if info.size is None:
+            raise FileNotFoundError(str(self))
+        return int(info.size)
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Nothing to do: an object's folders exist as soon as it does."""
+
+    def open_input(self) -> IO[bytes]:
+        return io.BufferedReader(self.fs.open_input_file(self.key), buffer_size=_BUFFER)  # type: ignore[arg-type]
+
+    def read_bytes(self) -> bytes:
+        with self.fs.open_input_stream(self.key, compression=None) as f:
+            return f.read()
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read_bytes().decode(encoding)
+
+    def upload(self, local: Path) -> None:
+        """Copy a local file to this path as one object (visible only once complete)."""
+        import shutil
+
+        with open(local, "rb") as src, self.fs.open_output_stream(self.key, compression=None) as dst:
+            shutil.copyfileobj(src, dst, _BUFFER)  # type: ignore[misc]
+
+    def iterdir(self) -> list["RemotePath"]:
+        from pyarrow import fs as pafs
+
+        sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
+        return sorted(RemotePath(self._root + i.path) for i in self.fs.get_file_info(sel))
+
+    def glob(self, pattern: str) -> list["RemotePath"]:
+        """Entries directly in this folder whose name matches `pattern` (no `/`, no `**`)."""
+        return [p for p in self.iterdir() if fnmatch.fnmatchcase(p.name, pattern)]
+
+    def rglob(self, pattern: str) -> list["RemotePath"]:
+        """Files anywhere under this folder whose name matches `pattern`."""
+        from pyarrow import fs as pafs
+
+        sel = pafs.FileSelector(self.key, recursive=True, allow_not_found=True)
+        return sorted(RemotePath(self._root + i.path) for i in self.fs.get_file_info(sel)
+                      if i.type == pafs.FileType.File and fnmatch.fnmatchcase(i.base_name, pattern))
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if missing_ok and not self.is_file():
+            return
+        self.fs.delete_file(self.key)
+
+    def rmtree(self) -> None:
+        self.fs.delete_dir(self.key)
+
+
+_filesystems: dict[str, Any] = {}
+
+
+def _filesystem_of(root: str) -> Any:
+    """One filesystem per bucket (or host) and process: resolving one may cost a request."""
+    if root not in _filesystems:
+        from pyarrow import fs as pafs
+
+        _filesystems[root] = pafs.FileSystem.from_uri(root)[0]
+    return _filesystems[root]
+
+
+def open_path(path: AnyPath) -> IO[bytes]:
+    """A local or remote output file, opened for reading."""
+    return path.open_input() if isinstance(path, RemotePath) else open(path, "rb")
+
+
+def remove_tree(path: AnyPath) -> None:
+    """Delete a folder or file, local or remote; nothing if it is not there."""
+    import shutil
+
+    if isinstance(path, RemotePath):
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            path.rmtree()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+_cache: list[str] = []
+
+
+def local_file(path: AnyPath) -> Path:
+    """A local path with this file's bytes, for what must have one (numpy.memmap): the path
+    itself, or a download kept for this process, redone if the object changed."""
+    if not isinstance(path, RemotePath):
+        return path
+    import atexit
+    import hashlib
+    import shutil
+    import tempfile
+
+    if not _cache:
+        _cache.append(tempfile.mkdtemp(prefix="corpusforge-cache-"))
+        atexit.register(shutil.rmtree, _cache[0], True)
+    info = path._info()
+    tag = hashlib.sha1(f"{path}|{info.size}|{info.mtime_ns}".encode()).hexdigest()[:20]
+    local = Path(_cache[0]) / f"{tag}-{path.name}"
+    if not local.exists():
+        tmp = local.with_name(f".{local.name}.{os.getpid()}.tmp")
+        with path.open_input() as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, _BUFFER)
+        os.replace(tmp, local)
+    return local

@@ -30,14 +30,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import xxhash
 
+from corpusforge.fs import AnyPath
 from corpusforge.minhash import _MULT as HASH64_MULT, fmix
-from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.storage import load_npy, save_npy, write_json_atomic
 from corpusforge.testsets import TestSet, read_items
 
 _MULT = np.uint64(HASH64_MULT)  # the multiplier of corpusforge.minhash.hash64
@@ -165,7 +165,7 @@ class NgramIndex:
     # --- building ---------------------------------------------------------------------
 
     @classmethod
-    def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: Path) -> "NgramIndex":
+    def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: AnyPath) -> "NgramIndex":
         """Read every test set, write the index files into `folder` (meta.json last)."""
         cache: dict[str, int] = {}
         parts: list[np.ndarray] = []
@@ -246,17 +246,15 @@ class NgramIndex:
                   "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32), "bitmap": bitmap,
                   "bitmap_short": bitmap_short}
         for name, arr in arrays.items():
-            with atomic_path(folder / f"{name}.npy") as tmp:
-                with open(tmp, "wb") as f:
-                    np.save(f, arr)
+            save_npy(folder / f"{name}.npy", arr)
         write_json_atomic(folder / "meta.json", meta)
         return cls(**arrays, meta=meta)
 
     @classmethod
-    def load(cls, folder: Path) -> "NgramIndex":
+    def load(cls, folder: AnyPath) -> "NgramIndex":
         meta = json.loads((folder / "meta.json").read_text())
         # memory-mapped (shared by the workers of a machine), as plain ndarrays (cheaper to index)
-        arrays = {name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r")) for name in FILES}
+        arrays = {name: np.asarray(load_npy(folder / f"{name}.npy", mmap=True)) for name in FILES}
         return cls(**arrays, meta=meta)
 
     # --- lookups ----------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 from corpusforge.document import Document
+from corpusforge.fs import AnyPath
 from corpusforge.storage import write_text_atomic
 
 MAX_TEXT_CHARS = 100_000  # a 20 MB page in the sample helps nobody
@@ -30,17 +30,17 @@ class RejectedSampler:
             bucket.append({"reason": reason, "id": doc.id, "url": doc.url, "text": text,
                            "truncated": len(doc.text) > MAX_TEXT_CHARS, "metadata": doc.metadata})
 
-    def write(self, path: Path) -> None:
+    def write(self, path: AnyPath) -> None:
         lines = [json.dumps(entry, ensure_ascii=False, default=str)
                  for reason in sorted(self.kept) for entry in self.kept[reason]]
         write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
-def gather(task_files: list[Path], per_reason: int, out_dir: Path) -> dict[str, int]:
+def gather(task_files: list[AnyPath], per_reason: int, out_dir: AnyPath) -> dict[str, int]:
     """Merge the tasks' samples (in task order) into one file per reason; returns counts."""
     merged: dict[str, list[str]] = defaultdict(list)
     for path in task_files:
-        if not path.exists():
+        if not path.is_file():
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             reason = json.loads(line)["reason"]

@@ -8,17 +8,16 @@ unless `overwrite` is set, so old and new outputs never mix silently.
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from corpusforge.config import PipelineConfig
 from corpusforge.errors import OutputMismatchError
+from corpusforge.fs import AnyPath, remove_tree
 from corpusforge.executor import make_executor
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
@@ -38,7 +37,7 @@ OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "cont
 def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
     out = config.output
     saved = out / "config.yaml"
-    if saved.exists():
+    if saved.is_file():
         old = yaml.safe_load(saved.read_text()) or {}
         if old.get("hash") != config.hash():
             if not overwrite:
@@ -58,13 +57,9 @@ def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
     write_text_atomic(saved, yaml.safe_dump(resolved, sort_keys=False))
 
 
-def _clear(out: Path) -> None:
+def _clear(out: AnyPath) -> None:
     for name in OUTPUT_ENTRIES:
-        p = out / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
+        remove_tree(out / name)
 
 
 def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False) -> list[StageStats]:
@@ -130,7 +125,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     stages = merge_stats(per_task)
     for s in stages:
         s.seconds += global_seconds.get(s.name, 0.0)
-    if ran == 0 and (out / "stats.json").exists():
+    if ran == 0 and (out / "stats.json").is_file():
         if not quiet:
             print(f"{out}: already complete, nothing to do (use --overwrite to run it again)", file=sys.stderr)
             print(format_table(stages), file=sys.stderr)

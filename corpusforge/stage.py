@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
 
 import pyarrow as pa
 
 from corpusforge.document import Document
+from corpusforge.fs import AnyPath
 from corpusforge.stats import StageStats
 
 
@@ -35,7 +35,7 @@ class StageContext:
 
     task: int
     source: str
-    work_dir: Path
+    work_dir: AnyPath
     stats: StageStats
     rejected: Callable[[str, Document], None] | None = None
 
@@ -136,7 +136,7 @@ class GlobalStep:
 
     name: str
     n_tasks: Callable[[int], int]
-    run: Callable[[int, Path, int], Any]  # (task, stage work dir, number of streaming tasks)
+    run: Callable[[int, AnyPath, int], Any]  # (task, stage work dir, number of streaming tasks)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,6 +154,6 @@ class GlobalStage(Stage):
         """Streaming pass after the cut: apply the global decision."""
         return iter(docs)
 
-    def finish(self, work_dir: Path, output_dir: Path, n_stream_tasks: int) -> None:
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int) -> None:
         """After the last phase (and again when a finished run is rerun): write the stage's
         report into the output folder from what its tasks left in `work_dir`."""

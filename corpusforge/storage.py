@@ -1,17 +1,25 @@
 """Atomic files and completion markers.
 
 Every output is written to a temporary name in the same folder and renamed into place, so a
-killed run leaves either the whole file or none of it. A task's marker is written last and
-holds the task's stats, so a rerun can skip the task and still report its numbers.
+killed run leaves either the whole file or none of it. On object storage (a `RemotePath`) the
+temporary file is local and is uploaded when complete: an object appears whole or not at all.
+A task's marker is written last and holds the task's stats, so a rerun can skip the task and
+still report its numbers.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
+
+from corpusforge.fs import AnyPath, RemotePath, local_file
 
 TMP_SUFFIX = ".tmp"
 
@@ -21,8 +29,19 @@ def tmp_path(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path; on success rename it to `path`, on failure delete it."""
+def atomic_path(path: AnyPath) -> Iterator[Path]:
+    """Yield a local temporary path; on success rename (or upload) it to `path`, on failure
+    delete it."""
+    if isinstance(path, RemotePath):
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+            path.upload(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(path)
     try:
@@ -33,20 +52,35 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: AnyPath, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: AnyPath, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def remove_stale_tmp(folder: Path) -> int:
+def save_npy(path: AnyPath, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+
+def load_npy(path: AnyPath, mmap: bool = False) -> np.ndarray:
+    """A saved array, memory-mapped if asked (a remote one from a local copy)."""
+    if mmap:
+        return np.load(local_file(path), mmap_mode="r")
+    if isinstance(path, RemotePath):
+        return np.load(io.BytesIO(path.read_bytes()))
+    return np.load(path)
+
+
+def remove_stale_tmp(folder: AnyPath) -> int:
     """Delete temporary files a killed run left behind; returns how many."""
-    if not folder.exists():
-        return 0
+    if isinstance(folder, RemotePath) or not folder.exists():
+        return 0  # remote outputs have their temporary files on the local disk
     removed = 0
     for p in folder.rglob(f".*{TMP_SUFFIX}"):
         p.unlink(missing_ok=True)
@@ -57,14 +91,14 @@ def remove_stale_tmp(folder: Path) -> int:
 class Markers:
     """Completion markers of one phase: `<dir>/task-00000.json`, holding the task's result."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: AnyPath) -> None:
         self.folder = folder
 
-    def path(self, task: int) -> Path:
+    def path(self, task: int) -> AnyPath:
         return self.folder / f"task-{task:05d}.json"
 
     def done(self, task: int) -> bool:
-        return self.path(task).exists()
+        return self.path(task).is_file()
 
     def load(self, task: int) -> Any:
         return json.loads(self.path(task).read_text())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
@@ -18,6 +17,7 @@ import pyarrow as pa
 from corpusforge.config import StageSpec
 from corpusforge.document import Document
 from corpusforge.executor import report_progress
+from corpusforge.fs import AnyPath
 from corpusforge.planner import GlobalPhase, StreamPhase
 from corpusforge.rejected import RejectedSampler
 from corpusforge.stage import GlobalStage, Reader, Stage, StageContext
@@ -40,7 +40,7 @@ def build_stages(specs: list[StageSpec]) -> list[Stage]:
     return _built[key]
 
 
-def stage_work_dir(work_root: Path, index: int, spec: StageSpec) -> Path:
+def stage_work_dir(work_root: AnyPath, index: int, spec: StageSpec) -> AnyPath:
     return work_root / f"stage-{index:02d}-{spec.label}"
 
 
@@ -50,11 +50,11 @@ class StreamJob:
     phase: StreamPhase
     task: int
     source: str
-    out_dir: Path
+    out_dir: AnyPath
     prefix: str
     schema: pa.Schema
-    work_root: Path
-    markers: Path
+    work_root: AnyPath
+    markers: AnyPath
     rejected: int = 0  # documents to sample per drop reason
 
 
@@ -64,8 +64,8 @@ class GlobalJob:
     phase: GlobalPhase
     task: int
     n_stream_tasks: int
-    work_root: Path
-    markers: Path
+    work_root: AnyPath
+    markers: AnyPath
 
 
 class _Timer:
@@ -191,7 +191,7 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     return result
 
 
-def rejected_task_file(work_root: Path, phase: StreamPhase, task: int) -> Path:
+def rejected_task_file(work_root: AnyPath, phase: StreamPhase, task: int) -> AnyPath:
     return work_root / "rejected" / phase.name / f"task-{task:05d}.jsonl"
 
 

@@ -22,16 +22,14 @@ raises the same way for a record that lacks a field.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Literal
 
-import pyarrow as pa
 import pyarrow.parquet as pq
+
+from corpusforge.fs import is_file, open_text
 
 KEYS = ("name", "path", "fields", "mode")
 MODES = ("ngram", "jaccard")
@@ -101,7 +99,7 @@ def check(ts: TestSet) -> None:
     where = f"test set {ts.name!r} ({ts.path})"
     if not ts.format:
         raise ValueError(f"{where}: unknown format; use .jsonl, .jsonl.gz, .jsonl.zst, .csv, .csv.gz or .parquet")
-    if not Path(ts.path).is_file():
+    if not is_file(ts.path):
         raise ValueError(f"{where}: file not found")
     if ts.format == "parquet":
         try:
@@ -125,15 +123,6 @@ def _check_fields(ts: TestSet, present: set[str], where: str, what: str) -> None
         raise ValueError(f"{where}: field(s) {missing} not found; {what}: {', '.join(sorted(present)) or 'none'}")
 
 
-def open_text(path: str) -> io.TextIOBase:
-    """A JSON Lines file as text: plain, .gz or .zst (as the jsonl_reader stage reads them)."""
-    if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    if path.endswith(".zst"):
-        return io.TextIOWrapper(pa.input_stream(path, compression="zstd"), encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def _records(ts: TestSet, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(record number from 1, record) of a JSONL or CSV test set."""
     try:
@@ -150,8 +139,7 @@ def _records(ts: TestSet, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
                         raise ValueError(f"{where}: line {line_no} is not a JSON object")
                     yield line_no, row
         else:
-            raw = gzip.open(ts.path, "rb") if ts.path.lower().endswith(".gz") else open(ts.path, "rb")
-            with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
+            with open_text(ts.path, encoding="utf-8-sig", newline="") as f:
                 for row_no, row in enumerate(csv.DictReader(f), start=1):
                     yield row_no, row
     except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:

@@ -123,3 +123,29 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def s3_endpoint() -> str | None:
+    """A local S3 server (moto) for the session, with AWS_ENDPOINT_URL pointing at it; None
+    when moto is not installed (then `s3` skips the tests that need it). Started before any
+    test, so that every worker process (the forkserver, Ray's workers) inherits the variables."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        yield None
+        return
+    from s3_server import s3_server
+
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint) -> str:
+    """A fresh s3:// folder in the test bucket."""
+    if s3_endpoint is None:
+        pytest.skip("moto is not installed (pip install 'moto[server]', in the dev extra): object-storage output untested")
+    from s3_server import BUCKET
+
+    return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"

@@ -10,6 +10,7 @@ import yaml
 from corpusforge.cli import main
 from corpusforge.config import load_config
 from corpusforge.errors import ConfigError
+from corpusforge.fs import RemotePath
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,7 +148,7 @@ def test_cli_executor_flags(tmp_path, warc_file, capsys):
 
 def test_input_uris_and_output_paths(tmp_path):
     """Inputs may be pyarrow.fs URIs (file:// here; s3://, gs:// alike); outputs are local or
-    file:// paths, and an object-store output is refused with the reason."""
+    file:// paths, and an object-store output is a RemotePath."""
     for name in ("b.warc.gz", "a.warc.gz", "sub/c.warc.gz"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
@@ -160,8 +161,10 @@ def test_input_uris_and_output_paths(tmp_path):
     assert deep.inputs == [f"{base}/a.warc.gz", f"{base}/b.warc.gz", f"{base}/sub/c.warc.gz"]
     with pytest.raises(ConfigError, match=r"input: no file matches 'file://.*/\*\.jsonl'"):
         load_config(data={"input": f"{base}/*.jsonl", "output": "o", "stages": stages})
-    with pytest.raises(ConfigError, match="outputs must be a local path or a shared filesystem"):
-        load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out", "stages": stages})
+    remote = load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out/", "stages": stages})
+    assert isinstance(remote.output, RemotePath) and str(remote.output / "data") == "s3://bucket/out/data"
+    with pytest.raises(ConfigError, match="options in the URI are not supported for outputs"):
+        load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out?region=x", "stages": stages})
 
 
 def test_readers_open_uris_like_paths(tmp_path):

@@ -100,6 +100,21 @@ def test_pipeline_on_ray_gives_the_same_bytes(local_run, inputs, tmp_path):
     assert ray.is_initialized(), "an instance the executor did not start is left running"
 
 
+def test_pipeline_on_ray_writes_to_object_storage(local_run, inputs, s3):
+    """Output on s3:// (a local S3 server): Ray workers write shards, work files and markers
+    there, and the corpus is the same bytes as the local executor's local folder."""
+    from s3_server import read_tree
+
+    run_pipeline(load_config(data=pipeline_config(inputs, s3, executor={"type": "ray", "workers": 2})), quiet=True)
+    remote = read_tree(s3)
+    expected = outputs(local_run)
+    assert {k: remote.get(k) for k in expected} == expected
+    assert sorted(k for k in remote if k.startswith(("data/", "rejected/"))) == sorted(
+        k for k in expected if k.startswith(("data/", "rejected/")))
+    assert [(s["name"], s["in"], s["out"], s["dropped"])
+            for s in json.loads(remote["stats.json"])["stages"]] == counts(local_run)
+
+
 def _workers_of_this_instance(title: bytes) -> list[int]:
     """Ray worker processes of the module's instance (driver → raylet → worker) whose process
     title is `title`; other Ray instances on the machine are never touched."""

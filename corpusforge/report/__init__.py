@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpusforge.errors import CorpusforgeError
+from corpusforge.fs import AnyPath, output_path
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,16 @@ REPORT_FILE = "report.html"
 MAX_TEXT_BYTES = 1_000_000_000  # the report reads at most this much corpus text (word counts, languages)
 
 
+def absolute(path: AnyPath) -> AnyPath:
+    return path.resolve() if isinstance(path, Path) else path
+
+
 def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
                  max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> str:
     """The report page as a string."""
     from corpusforge.report import html, sections
 
-    out = Path(output)
+    out = absolute(output_path(output))
     if not out.is_dir():
         raise CorpusforgeError(f"{out}: no such output folder")
     run = sections.Run.load(out, [str(t) for t in tokens], [str(r) for r in runs], max_text_bytes, per_reason)
@@ -44,17 +49,17 @@ def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Se
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             parts.append(html.section(anchor, name, [html.note(f"This section could not be built: {detail}",
                                                                "error")]))
-    title = f"corpusforge run report — {out.resolve().name}"
-    return html.page(title, str(out.resolve()), [(a, n) for a, n, _ in sections.SECTIONS], parts)
+    title = f"corpusforge run report — {out.name}"
+    return html.page(title, str(out), [(a, n) for a, n, _ in sections.SECTIONS], parts)
 
 
 def write_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
-                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> Path:
+                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> AnyPath:
     """Write OUTPUT/report.html (atomically) and return its path."""
     from corpusforge.storage import atomic_path
 
     page = build_report(output, tokens, runs, max_text_bytes, per_reason)
-    path = Path(output) / REPORT_FILE
+    path = output_path(output) / REPORT_FILE
     with atomic_path(path) as tmp:
         tmp.write_bytes(page.encode("utf-8", "replace"))
     return path

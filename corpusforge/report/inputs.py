@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from corpusforge.stage import Reader
+from corpusforge.storage import load_npy
 from corpusforge.stages import STAGES
 from corpusforge.train.log import COLUMNS as LOG_COLUMNS
 
@@ -131,7 +132,7 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
     c = Corpus(shards=len(files))
     words: list[np.ndarray] = []
     for path in files:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(str(path))  # pyarrow opens URIs itself
         c.total_documents += pf.metadata.num_rows
         if c.capped:
             continue
@@ -253,7 +254,7 @@ def exact_clusters(label: str, folder: Path) -> Clusters | None:
         return None
     documents, sizes = 0, []
     for partition in partitions:
-        hashes = np.concatenate([np.load(f)["hash"] for f in sorted(partition.glob("task-*.npy"))])
+        hashes = np.concatenate([load_npy(f)["hash"] for f in sorted(partition.glob("task-*.npy"))])
         _, counts = np.unique(hashes, return_counts=True)
         documents += len(hashes)
         sizes.append(counts[counts > 1])
@@ -263,12 +264,12 @@ def exact_clusters(label: str, folder: Path) -> Clusters | None:
 def near_clusters(label: str, folder: Path) -> Clusters | None:
     """Cluster sizes from minhash_dedup's clusters.npy (one row per clustered document)."""
     path = folder / "clusters.npy"
-    if not path.exists():
+    if not path.is_file():
         return None
-    c = np.load(path)
+    c = load_npy(path)
     _, first = np.unique(c["survivor"], return_index=True)
     lengths = list((folder / "lengths").glob("task-*.npy"))
-    documents = sum(len(np.load(p, mmap_mode="r")) for p in lengths) if lengths else 0
+    documents = sum(len(load_npy(p, mmap=True)) for p in lengths) if lengths else 0
     return Clusters(label, "near", documents, c["size"][first])
 
 

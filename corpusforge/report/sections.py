@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from corpusforge.fs import output_path
 from corpusforge.rejected import MAX_TEXT_CHARS
-from corpusforge.report import inputs, plots
+from corpusforge.report import absolute, inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
 
 TEXT_CHARS = 1200        # characters of a rejected document shown
@@ -462,11 +463,11 @@ def ablation(run: Run) -> Html:
             "No ablation for this output: `corpusforge ablate THIS_OUTPUT OTHER_OUTPUT --tokens N --eval HELDOUT` "
             "trains the same small model on each and writes its table here.")])
     b = data.get("budget") or {}
-    mine = run.output.resolve()
+    mine = str(run.output)
     best = min(v["heldout_loss"] for v in data["variants"])
     rows = []
     for v in data["variants"]:
-        name = v["variant"] + (" (this output)" if v.get("output") and Path(v["output"]).resolve() == mine else "")
+        name = v["variant"] + (" (this output)" if v.get("output") and str(absolute(output_path(v["output"]))) == mine else "")
         rows.append([name, num(v["documents"]), num(v["corpus_tokens"]), num(v["epochs"], 2),
                      num(v["train_loss"], 4), num(v["heldout_loss"], 4) + (" ★" if v["heldout_loss"] == best else ""),
                      num(v["heldout_bits_per_byte"], 4)])

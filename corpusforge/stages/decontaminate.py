@@ -49,7 +49,6 @@ from __future__ import annotations
 import fcntl
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 import numpy as np
@@ -58,8 +57,8 @@ import pyarrow as pa
 from corpusforge.document import Document
 from corpusforge.ngram_index import NgramIndex, gram_hashes, normalize_words, word_hashes, words_with_spans
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.stages.exact_dedup import save_npy
-from corpusforge.storage import write_json_atomic
+from corpusforge.fs import AnyPath, RemotePath
+from corpusforge.storage import load_npy, save_npy, write_json_atomic
 from corpusforge.testsets import check, parse_test_sets, read_items
 
 _HIT = [("row", "<u4"), ("ngram", "<u4")]
@@ -106,7 +105,7 @@ class Decontaminator(GlobalStage):
         self.jaccard_threshold, self.examples = jaccard_threshold, examples
         self.has_jaccard = any(ts.mode == "jaccard" for ts in self.sets)
         self._ngram_mode = np.array([ts.mode == "ngram" for ts in self.sets], dtype=bool)
-        self._indexes: dict[Path, NgramIndex] = {}
+        self._indexes: dict[AnyPath, NgramIndex] = {}
         self._words: dict[str, int] = {}
 
     def __getstate__(self) -> dict:
@@ -122,18 +121,23 @@ class Decontaminator(GlobalStage):
 
     # --- the index ----------------------------------------------------------------------
 
-    def index(self, work_dir: Path) -> NgramIndex:
+    def index(self, work_dir: AnyPath) -> NgramIndex:
         """The test-set index of this run: loaded from the work folder, or built there once
         (one process builds, the others wait on the lock and then load it)."""
         if work_dir in self._indexes:
             return self._indexes[work_dir]
         folder = work_dir / "index"
-        if not (folder / "meta.json").exists():
-            work_dir.mkdir(parents=True, exist_ok=True)
-            with open(work_dir / "index.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                if not (folder / "meta.json").exists():
-                    NgramIndex.build(self.sets, self.ngram, self.min_words, folder)
+        if not (folder / "meta.json").is_file():
+            if isinstance(work_dir, RemotePath):
+                # no locks on object storage: the first tasks may each build it, to the same
+                # bytes, and meta.json is uploaded last, so a reader always finds it whole
+                NgramIndex.build(self.sets, self.ngram, self.min_words, folder)
+            else:
+                work_dir.mkdir(parents=True, exist_ok=True)
+                with open(work_dir / "index.lock", "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if not (folder / "meta.json").exists():
+                        NgramIndex.build(self.sets, self.ngram, self.min_words, folder)
         idx = self._indexes[work_dir] = NgramIndex.load(folder)
         return idx
 
@@ -182,8 +186,8 @@ class Decontaminator(GlobalStage):
     def steps(self) -> list[GlobalStep]:
         return [GlobalStep("count", n_tasks=lambda n_stream_tasks: 1, run=self._count)]
 
-    def _count(self, _task: int, work_dir: Path, n_stream_tasks: int) -> None:
-        ids = [np.load(work_dir / "hits" / f"task-{t:05d}.npy")["ngram"] for t in range(n_stream_tasks)]
+    def _count(self, _task: int, work_dir: AnyPath, n_stream_tasks: int) -> None:
+        ids = [load_npy(work_dir / "hits" / f"task-{t:05d}.npy")["ngram"] for t in range(n_stream_tasks)]
         found = np.concatenate(ids) if ids else np.empty(0, dtype=np.uint32)
         ngram, docs = np.unique(found, return_counts=True)  # each (task, row, ngram) is written once
         limit = self.max_doc_frequency
@@ -196,14 +200,14 @@ class Decontaminator(GlobalStage):
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         idx = self.index(ctx.work_dir)
-        boiler = np.load(ctx.work_dir / "boilerplate.npy")["ngram"]
-        hits = np.load(ctx.work_dir / "hits" / f"task-{ctx.task:05d}.npy")
+        boiler = load_npy(ctx.work_dir / "boilerplate.npy")["ngram"]
+        hits = load_npy(ctx.work_dir / "hits" / f"task-{ctx.task:05d}.npy")
         hits = hits[~np.isin(hits["ngram"], boiler)]
         by_row: dict[int, list[int]] = defaultdict(list)
         for row, ngram in zip(hits["row"].tolist(), hits["ngram"].tolist()):
             by_row[row].append(ngram)
         jac = {int(r["row"]): (int(r["item"]), float(r["jaccard"]))
-               for r in np.load(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy")}
+               for r in load_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy")}
         report = _TaskReport(len(self.sets))
         annotate = self.action == "annotate"
         prefix = self.name
@@ -312,12 +316,12 @@ class Decontaminator(GlobalStage):
 
     # --- phase 5: the report ----------------------------------------------------------------
 
-    def finish(self, work_dir: Path, output_dir: Path, n_stream_tasks: int) -> None:
-        if not (work_dir / "index" / "meta.json").exists():
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int) -> None:
+        if not (work_dir / "index" / "meta.json").is_file():
             return
         idx = self.index(work_dir)
         parts = [json.loads((work_dir / "report" / f"task-{t:05d}.json").read_text()) for t in range(n_stream_tasks)]
-        boiler = np.load(work_dir / "boilerplate.npy")
+        boiler = load_npy(work_dir / "boilerplate.npy")
         b_rep, b_items = idx.owners_of(boiler["ngram"].astype(np.int64))
         b_docs = dict(zip(boiler["ngram"].tolist(), boiler["docs"].tolist()))
         totals = {"documents_scanned": 0, "documents_affected": 0, "documents_dropped": 0,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
 import numpy as np
@@ -25,8 +24,9 @@ import pyarrow as pa
 import xxhash
 
 from corpusforge.document import Document
+from corpusforge.fs import AnyPath
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.storage import atomic_path
+from corpusforge.storage import load_npy, save_npy
 
 _SPACES = re.compile(r"\s+")
 
@@ -34,12 +34,6 @@ _SPACES = re.compile(r"\s+")
 def normalized_hash(text: str) -> int:
     norm = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
     return xxhash.xxh3_64_intdigest(norm.encode("utf-8"))
-
-
-def save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
 
 
 class ExactDeduplicator(GlobalStage):
@@ -76,11 +70,11 @@ class ExactDeduplicator(GlobalStage):
     def steps(self) -> list[GlobalStep]:
         return [GlobalStep("find", n_tasks=lambda n_stream_tasks: self.partitions, run=self._find)]
 
-    def _find(self, partition: int, work_dir: Path, n_stream_tasks: int) -> None:
+    def _find(self, partition: int, work_dir: AnyPath, n_stream_tasks: int) -> None:
         folder = work_dir / "hashes" / f"p{partition:04d}"
         parts = []
         for task in range(n_stream_tasks):
-            e = np.load(folder / f"task-{task:05d}.npy")
+            e = load_npy(folder / f"task-{task:05d}.npy")
             t = np.empty(len(e), dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
             t["hash"], t["task"], t["row"] = e["hash"], task, e["row"]
             parts.append(t)
@@ -94,7 +88,7 @@ class ExactDeduplicator(GlobalStage):
     def _duplicate_rows(self, ctx: StageContext) -> set[int]:
         rows: set[int] = set()
         for p in range(self.partitions):
-            d = np.load(ctx.work_dir / "duplicates" / f"p{p:04d}.npy")
+            d = load_npy(ctx.work_dir / "duplicates" / f"p{p:04d}.npy")
             lo, hi = np.searchsorted(d["task"], [ctx.task, ctx.task + 1])
             rows.update(d["row"][lo:hi].tolist())
         return rows

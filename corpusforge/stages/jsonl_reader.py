@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import logging
 from pathlib import Path
@@ -12,31 +10,12 @@ from typing import Iterator, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.fs import is_uri, open_input
+from corpusforge.fs import open_text
 from corpusforge.stage import Reader, StageContext
 
 log = logging.getLogger(__name__)
 
 _TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-
-
-def open_text(path: str) -> io.TextIOBase:
-    if is_uri(path):  # s3://, gs://, file://...: through pyarrow.fs
-        raw = open_input(path)
-        if path.endswith(".gz"):
-            return io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding="utf-8", errors="strict")
-        if path.endswith(".zst"):
-            import pyarrow as _pa
-
-            return io.TextIOWrapper(_pa.CompressedInputStream(raw, "zstd"), encoding="utf-8")
-        return io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
-    if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
-    if path.endswith(".zst"):
-        import pyarrow as _pa
-
-        return io.TextIOWrapper(_pa.input_stream(path, compression="zstd"), encoding="utf-8")
-    return open(path, encoding="utf-8", errors="strict")
 
 
 class JsonlReader(Reader):

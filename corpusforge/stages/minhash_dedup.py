@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
 import numpy as np
@@ -39,8 +38,8 @@ from corpusforge.minhash import (
     unique_pairs,
 )
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.stages.exact_dedup import save_npy
-from corpusforge.storage import atomic_path
+from corpusforge.fs import AnyPath, local_file
+from corpusforge.storage import atomic_path, load_npy, save_npy
 
 _BATCH_CHARS = 1 << 23  # a batch is also cut at this much text: its UTF-32 and word arrays stay ~100 MB
 _LOOKBACK = 16  # with verify, each bucket member is also checked against this many members before it
@@ -154,12 +153,12 @@ class MinHashDeduplicator(GlobalStage):
                  np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64))
 
     @staticmethod
-    def _signature_path(work_dir: Path, task: int) -> Path:
+    def _signature_path(work_dir: AnyPath, task: int) -> AnyPath:
         return work_dir / "signatures" / f"task-{task:05d}.bin"
 
-    def load_signatures(self, work_dir: Path, task: int) -> np.ndarray:
+    def load_signatures(self, work_dir: AnyPath, task: int) -> np.ndarray:
         """A task's (documents × num_perm) signatures as `verify` wrote them, memory-mapped."""
-        path = self._signature_path(work_dir, task)
+        path = local_file(self._signature_path(work_dir, task))
         if path.stat().st_size == 0:  # mmap refuses empty files
             return np.empty((0, self.num_perm), dtype=self.hasher.dtype)
         return np.memmap(path, dtype=self.hasher.dtype, mode="r").reshape(-1, self.num_perm)
@@ -172,9 +171,9 @@ class MinHashDeduplicator(GlobalStage):
 
     # --- phase 2: buckets → edges --------------------------------------------------------
 
-    def _buckets(self, partition: int, work_dir: Path, n_tasks: int) -> None:
+    def _buckets(self, partition: int, work_dir: AnyPath, n_tasks: int) -> None:
         folder = work_dir / "keys" / f"p{partition:04d}"
-        parts = [np.load(folder / f"task-{t:05d}.npy") for t in range(n_tasks)]
+        parts = [load_npy(folder / f"task-{t:05d}.npy") for t in range(n_tasks)]
         entries = np.concatenate(parts) if parts else np.empty(0, dtype=_KEY)
         tasks = np.repeat(np.arange(n_tasks, dtype=np.int64), [len(p) for p in parts])
         order = np.lexsort((entries["row"], tasks, entries["key"], entries["band"]))
@@ -193,7 +192,7 @@ class MinHashDeduplicator(GlobalStage):
         save_npy(work_dir / "edges" / f"p{partition:04d}.npy", edges)
 
     def _verified_pairs(self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray,
-                        work_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+                        work_dir: AnyPath) -> tuple[np.ndarray, np.ndarray]:
         """The distinct (earlier, later) node pairs of the buckets whose signatures agree on
         at least `threshold` of the permutations: each member checked against its bucket
         head and the `_LOOKBACK` members just before it.
@@ -217,7 +216,7 @@ class MinHashDeduplicator(GlobalStage):
         keep = self._estimated_jaccard(a, b, work_dir) >= self.threshold
         return a[keep], b[keep]
 
-    def _estimated_jaccard(self, a: np.ndarray, b: np.ndarray, work_dir: Path) -> np.ndarray:
+    def _estimated_jaccard(self, a: np.ndarray, b: np.ndarray, work_dir: AnyPath) -> np.ndarray:
         """The share of permutations on which the signatures of nodes a[i] and b[i] agree."""
         sigs: dict[int, np.ndarray] = {}
 
@@ -241,15 +240,15 @@ class MinHashDeduplicator(GlobalStage):
 
     # --- phase 3: clusters → survivors ------------------------------------------------
 
-    def _clusters(self, _task: int, work_dir: Path, n_tasks: int) -> None:
-        edges = np.concatenate([np.load(work_dir / "edges" / f"p{p:04d}.npy") for p in range(self.partitions)])
+    def _clusters(self, _task: int, work_dir: AnyPath, n_tasks: int) -> None:
+        edges = np.concatenate([load_npy(work_dir / "edges" / f"p{p:04d}.npy") for p in range(self.partitions)])
         nodes, labels = connected_components(edges["a"], edges["b"])
         if self.keep == "longest" and len(nodes):
             lengths = np.empty(len(nodes), dtype=np.int64)
             tasks = nodes >> 32
             for t in np.unique(tasks):
                 sel = tasks == t
-                lengths[sel] = np.load(work_dir / "lengths" / f"task-{t:05d}.npy")[nodes[sel] & 0xFFFFFFFF]
+                lengths[sel] = load_npy(work_dir / "lengths" / f"task-{t:05d}.npy")[nodes[sel] & 0xFFFFFFFF]
             # longest first, ties to the first in (task, row) order: sort by (label, -length, index)
             order = np.lexsort((np.arange(len(nodes)), -lengths, labels))
             head = np.ones(len(order), dtype=bool)
@@ -267,7 +266,7 @@ class MinHashDeduplicator(GlobalStage):
     # --- phase 4: removal ---------------------------------------------------------------
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        clusters = np.load(ctx.work_dir / "clusters.npy")
+        clusters = load_npy(ctx.work_dir / "clusters.npy")
         lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
         mine = clusters[lo:hi]
         members = {int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])}

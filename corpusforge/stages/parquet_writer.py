@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import sys
+from contextlib import ExitStack
 from typing import Iterable, Iterator
 
 import pyarrow as pa
@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 from corpusforge.document import Document
 from corpusforge.errors import CorpusforgeError
 from corpusforge.stage import Stage, StageContext
-from corpusforge.storage import tmp_path
+from corpusforge.fs import AnyPath
+from corpusforge.storage import atomic_path
 
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
 
@@ -73,19 +74,19 @@ class ParquetWriter(Stage):
         self.row_group_bytes = row_group_bytes
         self.compression = compression
         self.compression_level = compression_level
-        self.folder: Path | None = None
+        self.folder: AnyPath | None = None
         self.prefix = "part"
         self.schema: pa.Schema | None = None
         self.write_empty = False
-        self.files: list[Path] = []
+        self.files: list[AnyPath] = []
 
-    def bind(self, folder: Path, prefix: str, schema: pa.Schema, write_empty: bool = False) -> "ParquetWriter":
+    def bind(self, folder: AnyPath, prefix: str, schema: pa.Schema, write_empty: bool = False) -> "ParquetWriter":
         """Set where this task's shards go; `write_empty` writes a shard even with no rows."""
         self.folder, self.prefix, self.schema, self.write_empty = folder, prefix, schema, write_empty
         self.files = []
         return self
 
-    def _shard_path(self, shard: int) -> Path:
+    def _shard_path(self, shard: int) -> AnyPath:
         assert self.folder is not None
         return self.folder / f"{self.prefix}-{shard:04d}.parquet"
 
@@ -94,26 +95,24 @@ class ParquetWriter(Stage):
             raise RuntimeError("ParquetWriter.bind() must be called before run()")
         shard = 0
         writer: pq.ParquetWriter | None = None
+        shard_file = ExitStack()  # the shard's atomic_path: renamed (or uploaded) on success
         rows_in_shard = bytes_in_shard = bytes_in_batch = 0
         batch: list[Document] = []
 
         def open_shard() -> pq.ParquetWriter:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            return pq.ParquetWriter(
-                tmp_path(self._shard_path(shard)), self.schema, compression=self.compression,
-                compression_level=self.compression_level,
-            )
+            tmp = shard_file.enter_context(atomic_path(self._shard_path(shard)))
+            return pq.ParquetWriter(tmp, self.schema, compression=self.compression,
+                                    compression_level=self.compression_level)
 
         def close_shard(ok: bool) -> None:
             nonlocal writer
             if writer is not None:
                 writer.close()
-                final = self._shard_path(shard)
                 if ok:
-                    os.replace(tmp_path(final), final)
-                    self.files.append(final)
+                    shard_file.close()
+                    self.files.append(self._shard_path(shard))
                 else:
-                    tmp_path(final).unlink(missing_ok=True)
+                    shard_file.__exit__(*sys.exc_info())
             writer = None
 
         def flush() -> None:  # the batch becomes one row group
