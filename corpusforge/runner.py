@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from corpusforge.config import PipelineConfig
-from corpusforge.errors import OutputMismatchError
+from corpusforge.errors import CorpusforgeError, OutputMismatchError
 from corpusforge.fs import AnyPath, remove_tree
 from corpusforge.executor import make_executor
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
@@ -35,6 +35,13 @@ OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "cont
 
 
 def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
+    try:
+        _prepare_output(config, overwrite)
+    except OSError as exc:  # no permission, no such bucket, no credentials...
+        raise CorpusforgeError(f"output {config.output}: cannot be read or written ({exc})") from None
+
+
+def _prepare_output(config: PipelineConfig, overwrite: bool) -> None:
     out = config.output
     saved = out / "config.yaml"
     if saved.is_file():

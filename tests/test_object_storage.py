@@ -128,3 +128,9 @@ def test_test_sets_on_s3_read_like_local_files(s3):
     missing = parse_test_sets([{"name": "h", "path": f"{s3}/nothing.jsonl", "fields": fields}])[0]
     with pytest.raises(ValueError, match=r"test set 'h' \(s3://.*/nothing.jsonl\): file not found"):
         check(missing)
+
+
+def test_a_missing_bucket_is_a_clear_error(config_file, s3, capsys):
+    assert main(["run", str(config_file), "--output", "s3://no-such-bucket/out", "--quiet", "--no-report"]) != 0
+    err = capsys.readouterr().err
+    assert "output s3://no-such-bucket/out: cannot be read or written" in err and "Traceback" not in err
