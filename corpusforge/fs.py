@@ -137,8 +137,8 @@ def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) ->
 
 
 def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
-    """An output folder: a local Path for plain paths and file:// URIs, a `RemotePath` for
-    any other pyarrow.fs URI (s3://, gs://, hdfs://...)."""
+    """An output folder: a local Path for plain paths and file:// URIs, a `RemotePath` on an
+    object store (s3://, gs://)."""
     text = str(path)
     s = scheme(text)
     if s is None:
@@ -148,6 +148,9 @@ def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
 
         _, inner = pafs.FileSystem.from_uri(text)
         return Path(inner)
+    if s not in OBJECT_STORES:
+        raise ValueError(f"{what}: {text!r}: outputs may be a local path, a shared filesystem, or on "
+                         f"{', '.join(f'{o}://' for o in OBJECT_STORES)}; not on {s}://")
     if "?" in text:
         raise ValueError(f"{what}: {text!r}: options in the URI are not supported for outputs; configure the "
                          "filesystem through its environment (AWS_ENDPOINT_URL, AWS_REGION, credentials...)")
@@ -155,10 +158,11 @@ def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
 
 
 AnyPath = Union[Path, "RemotePath"]
+OBJECT_STORES = ("s3", "gs", "gcs")  # where the URI after the scheme is the filesystem's own path
 
 
 class RemotePath:
-    """A file or folder behind a pyarrow.fs URI, with the part of `pathlib.Path` the pipeline
+    """A file or folder on an object store (s3://bucket/key, gs://...) through pyarrow.fs, with the part of `pathlib.Path` the pipeline
     uses on its output and work folders: joining, existence, whole-file reads, listing and
     deleting. Writes go through `corpusforge.storage.atomic_path`: a local temporary file,
     uploaded whole when complete. An object store has no rename, but an upload appears only
@@ -203,13 +207,6 @@ class RemotePath:
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
 
-    @property
-    def parent(self) -> "RemotePath":
-        return RemotePath(self._root + self.key.rsplit("/", 1)[0]) if "/" in self.key else self
-
-    def with_name(self, name: str) -> "RemotePath":
-        return self.parent / name
-
     def relative_to(self, other: "RemotePath") -> str:
         if not self.key.startswith(other.key + "/") or self._root != other._root:
             raise ValueError(f"{self} is not under {other}")
@@ -242,12 +239,6 @@ class RemotePath:
         sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
         return self._info().type != pafs.FileType.File and bool(self.fs.get_file_info(sel))
 
-    def size(self) -> int:
-        info = self._info()
-        if info.size is None:
-            raise FileNotFoundError(str(self))
-        return int(info.size)
-
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: an object's folders exist as soon as it does."""
 
@@ -278,14 +269,6 @@ class RemotePath:
         """Entries directly in this folder whose name matches `pattern` (no `/`, no `**`)."""
         return [p for p in self.iterdir() if fnmatch.fnmatchcase(p.name, pattern)]
 
-    def rglob(self, pattern: str) -> list["RemotePath"]:
-        """Files anywhere under this folder whose name matches `pattern`."""
-        from pyarrow import fs as pafs
-
-        sel = pafs.FileSelector(self.key, recursive=True, allow_not_found=True)
-        return sorted(RemotePath(self._root + i.path) for i in self.fs.get_file_info(sel)
-                      if i.type == pafs.FileType.File and fnmatch.fnmatchcase(i.base_name, pattern))
-
     def unlink(self, missing_ok: bool = False) -> None:
         if missing_ok and not self.is_file():
             return
@@ -305,11 +288,6 @@ def _filesystem_of(root: str) -> Any:
 
         _filesystems[root] = pafs.FileSystem.from_uri(root)[0]
     return _filesystems[root]
-
-
-def open_path(path: AnyPath) -> IO[bytes]:
-    """A local or remote output file, opened for reading."""
-    return path.open_input() if isinstance(path, RemotePath) else open(path, "rb")
 
 
 def remove_tree(path: AnyPath) -> None:

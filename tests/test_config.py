@@ -163,6 +163,8 @@ def test_input_uris_and_output_paths(tmp_path):
         load_config(data={"input": f"{base}/*.jsonl", "output": "o", "stages": stages})
     remote = load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out/", "stages": stages})
     assert isinstance(remote.output, RemotePath) and str(remote.output / "data") == "s3://bucket/out/data"
+    with pytest.raises(ConfigError, match=r"outputs may be a local path, a shared filesystem, or on s3://.*not on hdfs://"):
+        load_config(data={"input": f"{base}/a.warc.gz", "output": "hdfs://host:8020/out", "stages": stages})
     with pytest.raises(ConfigError, match="options in the URI are not supported for outputs"):
         load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out?region=x", "stages": stages})
 
