@@ -246,10 +246,9 @@ class MinHasher:
         low = (hashes64 & _MAX32)
         return low if self.scheme == "legacy" else fmix(low.astype(np.uint32), 32)
 
-    def signatures(self, hashes: np.ndarray | list[np.ndarray], counts: np.ndarray | None = None,
-                   chunk: int = 8192) -> np.ndarray:
-        """(documents × num_perm) signatures from the uint64 shingle hashes of documents:
-        either one array per document, or all in one array with `counts` per document.
+    def signatures(self, hashes: np.ndarray, counts: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """(documents × num_perm) signatures from the uint64 shingle hashes of documents, all
+        in one array with `counts` per document (as `text_shingle_hashes` gives them).
 
         The permutations act on `chunk` shingles at a time, as a (num_perm × chunk) matrix
         in one reused buffer (a few thousand columns ran 1.4-1.6x faster than whole batches,
@@ -257,9 +256,6 @@ class MinHasher:
         and a document cut by a chunk boundary keeps the minimum of its parts. A document
         without shingles gets the empty signature.
         """
-        if counts is None:
-            counts = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
-            hashes = np.concatenate(hashes) if len(hashes) else np.empty(0, dtype=np.uint64)
         out = np.full((len(counts), self.num_perm), self.empty, dtype=self.dtype)
         docs = np.flatnonzero(counts)
         ends = np.cumsum(counts[docs])

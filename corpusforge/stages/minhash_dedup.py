@@ -121,8 +121,9 @@ class MinHashDeduplicator(GlobalStage):
                 sig_file = stack.enter_context(open(tmp, "wb"))
 
             def flush() -> None:
-                sig = self.signatures([d.text for d in batch])
-                empty.append(np.all(sig == self.hasher.empty, axis=1))  # no shingles: never a duplicate
+                hashes, counts = text_shingle_hashes([d.text for d in batch], self.ngram)
+                sig = self.hasher.signatures(hashes, counts)
+                empty.append(counts == 0)  # no shingles: never a duplicate
                 keys.append(band_keys(sig, self.bands, self.rows))
                 lengths.append(np.fromiter((len(d.text) for d in batch), dtype=np.int64, count=len(batch)))
                 if sig_file is not None:
