@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/tokenization.py
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/object_storage.py
 	$(BIN)/python bench/trainer.py
 
 # The bridge, end to end on the sample: the pipeline's corpus → a BPE sized for it (4,096 tokens

@@ -286,7 +286,9 @@ def _filesystem_of(root: str) -> Any:
     if root not in _filesystems:
         from pyarrow import fs as pafs
 
-        _filesystems[root] = pafs.FileSystem.from_uri(root)[0]
+        # S3: a small file is one PutObject on close, not a three-request multipart upload
+        options = "?allow_delayed_open=true" if root.startswith("s3://") else ""
+        _filesystems[root] = pafs.FileSystem.from_uri(root + options)[0]
     return _filesystems[root]
 
 
