@@ -207,6 +207,10 @@ class RemotePath:
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
 
+    @property
+    def stem(self) -> str:
+        return self.name.rsplit(".", 1)[0] if "." in self.name.lstrip(".") else self.name
+
     def relative_to(self, other: "RemotePath") -> str:
         if not self.key.startswith(other.key + "/") or self._root != other._root:
             raise ValueError(f"{self} is not under {other}")
