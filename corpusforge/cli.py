@@ -77,8 +77,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     summary = tokenize(args.tokenizer, args.input, args.output, workers=args.workers,
                        val_fraction=args.val_fraction, seed=args.seed, dtype=args.dtype,
                        text_key=args.text_key, overwrite=args.overwrite, quiet=args.quiet,
-                       executor=args.executor or ("ray" if args.ray_address else "local"),
-                       ray_address=args.ray_address)
+                       executor=args.executor, ray_address=args.ray_address)
     if not args.quiet:
         print(format_summary(summary, args.output))
     return 0

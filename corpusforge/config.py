@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from corpusforge.errors import ConfigError
-from corpusforge.executor import default_workers
+from corpusforge.executor import EXECUTORS, ExecutorKeys, check_workers, choose_executor, default_workers
 from corpusforge.fs import AnyPath, expand, output_path
 from corpusforge.stage import Reader, Stage
 from corpusforge.stages import STAGES
@@ -121,22 +121,14 @@ def load_config(
         raise ConfigError(f"{source}: {exc}") from None
 
     kind, address, executor_workers = parse_executor(data.get("executor", "local"), source)
-    if executor is not None or ray_address is not None:  # command-line overrides
-        kind = executor or "ray"
-        if kind not in EXECUTORS:
-            raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-        if ray_address is not None and kind != "ray":
-            raise ConfigError("--ray-address needs --executor ray")
-        if kind != "ray":
-            address = None
-        elif ray_address is not None:
-            address = ray_address
+    if executor is not None or ray_address is not None:  # command-line overrides; --ray-address means ray
+        flag_kind, flag_address, _ = choose_executor(executor, ray_address)
+        # --executor ray keeps the file's address; --executor local drops it
+        address = flag_address if flag_address is not None else (address if flag_kind == "ray" else None)
+        kind = flag_kind
     n_workers = workers if workers is not None else executor_workers
     n_workers = n_workers if n_workers is not None else data.get("workers")
-    if n_workers is None:
-        n_workers = default_workers()
-    if not _is_int(n_workers) or n_workers < 1:
-        raise ConfigError(f"{source}: 'workers' must be a positive integer, got {n_workers!r}")
+    kind, address, n_workers = choose_executor(kind, address, n_workers, config_keys(source))
 
     rejected = data.get("rejected", 0)
     if not _is_int(rejected) or rejected < 0:
@@ -149,13 +141,19 @@ def load_config(
     return config
 
 
-EXECUTORS = ("local", "ray")
 EXECUTOR_KEYS = {"type", "address", "workers"}
+
+
+def config_keys(source: str) -> ExecutorKeys:
+    """How `choose_executor` names a config file's keys in its errors."""
+    return ExecutorKeys(kind=f"{source}: executor.type", address=f"{source}: executor.address",
+                        workers=f"{source}: 'workers'",
+                        address_needs_ray=f"{source}: executor.address is only for type: ray")
 
 
 def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
     """`executor: local` | `ray` | `{type: ray, address: auto|<addr>|null, workers: N}` →
-    (kind, address, workers). The executor never changes the output, so not the hash."""
+    (kind, address, workers or None). The executor never changes the output, so not the hash."""
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict):
@@ -164,20 +162,12 @@ def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
     unknown = set(raw) - EXECUTOR_KEYS
     if unknown:
         raise ConfigError(f"{source}: executor: unknown key(s) {sorted(unknown)}; known: {sorted(EXECUTOR_KEYS)}")
-    kind = raw.get("type")
-    if kind is None:
+    if raw.get("type") is None:
         raise ConfigError(f"{source}: executor.type is missing (one of {', '.join(EXECUTORS)})")
-    if kind not in EXECUTORS:
-        raise ConfigError(f"{source}: executor.type must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    address = raw.get("address")
-    if address is not None and (not isinstance(address, str) or not address):
-        raise ConfigError(f"{source}: executor.address must be 'auto', a cluster address "
-                          f"(host:6379, ray://host:10001) or null, got {address!r}")
-    if address is not None and kind != "ray":
-        raise ConfigError(f"{source}: executor.address is only for type: ray")
     n = raw.get("workers")
-    if n is not None and (not _is_int(n) or n < 1):
-        raise ConfigError(f"{source}: executor.workers must be a positive integer, got {n!r}")
+    if n is not None:
+        check_workers(n, f"{source}: executor.workers")
+    kind, address, _ = choose_executor(raw["type"], raw.get("address"), keys=config_keys(source))
     return kind, address, n
 
 

@@ -1,5 +1,7 @@
 """Run the tasks of a phase: inline (1 worker) or on a local process pool; `make_executor`
 picks this one or the Ray executor (`corpusforge.ray_executor`, imported only when asked for).
+`choose_executor` is the one place that validates and resolves an executor choice (kind,
+cluster address, workers), for the CLI flags, a pipeline config and `tokenize()` alike.
 
 Executors know nothing about stages: they call a picklable function on picklable jobs and
 return the results in job order. Workers report progress (documents done) through a queue
@@ -14,11 +16,12 @@ import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from corpusforge.errors import TaskFailedError
+from corpusforge.errors import ConfigError, TaskFailedError
 
 _progress: Any = None  # set in each worker: something with .put(n_docs)
 
@@ -149,18 +152,62 @@ class LocalExecutor:
         return n
 
 
-def make_executor(kind: str, workers: int, address: str | None = None, quiet: bool = False,
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ExecutorKeys:
+    """How errors name an executor choice: the command-line flags (the default), or a
+    config file's keys (`corpusforge.config`)."""
+
+    kind: str = "--executor"
+    address: str = "--ray-address"
+    workers: str = "--workers"
+    address_needs_ray: str = "--ray-address needs --executor ray"
+
+
+FLAGS = ExecutorKeys()
+
+
+def check_workers(n: Any, name: str = FLAGS.workers) -> int:
+    """A positive integer (not a bool), or ConfigError naming `name`."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {n!r}")
+    return n
+
+
+def choose_executor(kind: str | None = None, address: str | None = None, workers: int | None = None,
+                    keys: ExecutorKeys = FLAGS) -> tuple[str, str | None, int]:
+    """Validate and resolve an executor choice → (kind, address, workers).
+
+    kind: "local" or "ray"; None means ray when an address is given, else local. address:
+    the Ray cluster to join ("auto", "host:6379", "ray://host:10001"), only with ray; None
+    starts a local Ray instance. workers: a positive integer; None means every core.
+    Errors are ConfigError naming the flag or config key (`keys`)."""
+    if kind is None:
+        kind = "ray" if address is not None else "local"
+    if kind not in EXECUTORS:
+        raise ConfigError(f"{keys.kind} must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if address is not None:
+        if not isinstance(address, str) or not address:
+            raise ConfigError(f"{keys.address} must be 'auto', a cluster address (host:6379, ray://host:10001) "
+                              f"or unset, got {address!r}")
+        if kind != "ray":
+            raise ConfigError(keys.address_needs_ray)
+    return kind, address, default_workers() if workers is None else check_workers(workers, keys.workers)
+
+
+def make_executor(kind: str | None, workers: int | None, address: str | None = None, quiet: bool = False,
                   preload: Sequence[str] = ()) -> Any:
     """An executor with `map(fn, jobs, labels, desc)` and `close()`, usable as a context manager:
     `local` (a process pool) or `ray` (Ray tasks; a local instance of `workers` CPUs, or the
-    cluster at `address`)."""
-    if kind == "local":
-        return LocalExecutor(workers, quiet=quiet, preload=preload)
+    cluster at `address`), as `choose_executor` resolves the choice."""
+    kind, address, workers = choose_executor(kind, address, workers)
     if kind == "ray":
         from corpusforge.ray_executor import RayExecutor
 
         return RayExecutor(workers, address=address, quiet=quiet, preload=preload)
-    raise ValueError(f"unknown executor {kind!r} (local or ray)")
+    return LocalExecutor(workers, quiet=quiet, preload=preload)
 
 
 def _call(fn: Callable[[Any], Any], job: Any, label: str) -> Any:

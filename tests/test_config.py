@@ -136,6 +136,24 @@ def test_executor_forms_and_overrides(warc_file, tmp_path):
     assert local.resolved() == full.resolved()
 
 
+def test_choose_executor_is_the_one_check(tmp_path):
+    """The CLI flags, a config and tokenize() share one check: an address means ray."""
+    from corpusforge.executor import choose_executor
+    from corpusforge.tokenizer.tokenize import tokenize
+
+    assert choose_executor(None, "auto", 3) == ("ray", "auto", 3)
+    assert choose_executor(None, None, 2) == ("local", None, 2)
+    for args, message in [(("local", "auto"), "--ray-address needs --executor ray"),
+                          (("dask",), "--executor must be one of local, ray, got 'dask'"),
+                          (("ray", ""), "--ray-address must be 'auto', a cluster address"),
+                          (("ray", None, 0), "--workers must be a positive integer, got 0")]:
+        with pytest.raises(ConfigError, match=message):
+            choose_executor(*args)
+    # checked before the tokenizer is even loaded
+    with pytest.raises(ConfigError, match="--ray-address needs --executor ray"):
+        tokenize(tmp_path / "no-tokenizer", [], tmp_path / "out", executor="local", ray_address="auto")
+
+
 def test_cli_executor_flags(tmp_path, warc_file, capsys):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg(warc_file, tmp_path, executor={"type": "ray", "workers": "many"})))

@@ -230,6 +230,31 @@ def test_progress_bar_counts_documents_in_running_tasks(capsys, monkeypatch):
     assert "phase x" in err and "3/3" in err and "docs=" in err
 
 
+def test_progress_reports_are_batched_per_task():
+    """A task reporting every few documents sends the actor one call per 0.5 s, and the rest
+    when it ends: the counts add up, the calls do not flood the one actor."""
+    from corpusforge import ray_executor
+
+    calls: list[int] = []
+
+    class Counter:
+        class add:  # stands in for an actor method
+            @staticmethod
+            def remote(n: int) -> None:
+                calls.append(n)
+
+    clock = [100.0]
+    progress = ray_executor._ActorProgress(Counter(), clock=lambda: clock[0])
+    for _ in range(64):  # 64 documents every 1/64 s for 1 s
+        progress.put(64)
+        clock[0] += 1 / 64
+    assert calls == [33 * 64], "one call, at 0.5 s"
+    progress.flush()  # what _run_task does when the task ends
+    assert calls == [33 * 64, 31 * 64] and sum(calls) == 64 * 64
+    progress.flush()
+    assert len(calls) == 2, "nothing left, nothing sent"
+
+
 def test_application_error_names_the_file_and_a_rerun_resumes(tmp_path, split_articles):
     files = split_articles(8, 2, tmp_path / "in")
     data = {"input": [str(f) for f in files], "output": str(tmp_path / "out"), "workers": 2,

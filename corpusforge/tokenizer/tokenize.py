@@ -39,7 +39,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from corpusforge.errors import OutputMismatchError
-from corpusforge.executor import default_workers, make_executor, report_progress
+from corpusforge.executor import choose_executor, make_executor, report_progress
 from corpusforge.fs import output_path
 from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
@@ -71,24 +71,19 @@ class TokenizeJob:
 
 def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, workers: int | None = None,
              val_fraction: float = 0.0, seed: int = 0, dtype: str = "auto", text_key: str = "text",
-             overwrite: bool = False, quiet: bool = False, executor: str = "local",
+             overwrite: bool = False, quiet: bool = False, executor: str | None = None,
              ray_address: str | None = None) -> dict[str, Any]:
     """Tokenize every input shard (resuming a killed run); returns the summary.
     `executor`: "local" (a process pool) or "ray" (Ray tasks: a local instance, or the cluster
-    at `ray_address`); the token files are the same bytes either way."""
+    at `ray_address`); None: ray when `ray_address` is given, else local (`choose_executor`).
+    The token files are the same bytes either way."""
+    executor, ray_address, workers = choose_executor(executor, ray_address, workers)
     loaded = load_tokenizer(tokenizer)
     dtype = choose_dtype(loaded.vocab_size, dtype)
     if not 0.0 <= val_fraction < 1.0:
         raise TokenizerError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     if not 0 <= seed < 2**63:
         raise TokenizerError(f"--seed must be in [0, 2**63), got {seed}")
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise TokenizerError(f"--workers must be >= 1, got {workers}")
-    if executor not in ("local", "ray"):
-        raise TokenizerError(f"--executor must be local or ray, got {executor!r}")
-    if ray_address is not None and executor != "ray":
-        raise TokenizerError("--ray-address needs --executor ray")
     files = resolve_shards(inputs)
     try:
         out = output_path(output, "--output")
