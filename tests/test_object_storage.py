@@ -134,3 +134,38 @@ def test_a_missing_bucket_is_a_clear_error(config_file, s3, capsys):
     assert main(["run", str(config_file), "--output", "s3://no-such-bucket/out", "--quiet", "--no-report"]) != 0
     err = capsys.readouterr().err
     assert "output s3://no-such-bucket/out: cannot be read or written" in err and "Traceback" not in err
+
+
+def test_tokenize_reads_and_writes_object_storage(s3, tmp_path):
+    """Parquet shards in the bucket → token shards in the bucket: the same bytes as local to
+    local; a rerun there resumes from its markers; the trainer's loader asks for a local copy."""
+    from pyarrow import fs
+
+    from tokenizer_data import extracted_shards, trained
+
+    from corpusforge.tokenizer.errors import TokenizerError
+    from corpusforge.tokenizer.shards import TokenShards
+    from corpusforge.tokenizer.tokenize import tokenize
+
+    tok = trained("bpe-50k", 2000)
+    shards = sorted(extracted_shards().glob("*.parquet"))
+    filesystem, key = fs.FileSystem.from_uri(f"{s3}/corpus")
+    for p in shards:
+        with filesystem.open_output_stream(f"{key}/{p.name}", compression=None) as f:
+            f.write(p.read_bytes())
+    settings = {"workers": 2, "val_fraction": 0.1, "seed": 3, "quiet": True}
+    local = tokenize(tok, [str(p) for p in shards], tmp_path / "local", **settings)
+    remote = tokenize(tok, [f"{s3}/corpus/*.parquet"], f"{s3}/tokens", **settings)
+    assert remote["train"] == local["train"] and remote["val"] == local["val"]
+    expected = {str(p.relative_to(tmp_path / "local")): p.read_bytes()
+                for p in sorted((tmp_path / "local").rglob("*")) if p.is_file() and p.parent.name in ("train", "val")}
+    got = read_tree(f"{s3}/tokens")
+    assert any(k.startswith("val/") for k in expected)
+
+    def comparable(files: dict[str, bytes]) -> dict[str, object]:  # headers name their source
+        return {k: {**json.loads(v), "source": None} if k.endswith(".json") else v for k, v in files.items()}
+
+    assert comparable({k: got.get(k) for k in expected}) == comparable(expected)
+    assert tokenize(tok, [f"{s3}/corpus/*.parquet"], f"{s3}/tokens", **settings)["tasks_run"] == 0
+    with pytest.raises(TokenizerError, match="must be in a local"):
+        TokenShards(f"{s3}/tokens")

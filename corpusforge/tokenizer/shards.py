@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from corpusforge.fs import AnyPath, is_uri
 from corpusforge.storage import atomic_path, write_json_atomic
 from corpusforge.tokenizer.errors import TokenizerError
 
@@ -46,7 +47,7 @@ def choose_dtype(vocab_size: int, requested: str = "auto") -> str:
     return requested
 
 
-def write_shard(folder: Path, stem: str, docs: list[np.ndarray], eos_id: int, dtype: str,
+def write_shard(folder: AnyPath, stem: str, docs: list[np.ndarray], eos_id: int, dtype: str,
                 header: dict[str, Any]) -> dict[str, Any]:
     """Write `docs` (token arrays without EOS, in output order) as stem.bin/.idx/.json;
     each file atomically, the header last. Returns the header."""
@@ -79,6 +80,9 @@ class TokenShards:
     """
 
     def __init__(self, folder: str | Path, split: str = "train") -> None:
+        if is_uri(str(folder)):
+            raise TokenizerError(f"{folder}: token shards are memory-mapped, so they must be in a local (or "
+                                 "mounted) folder; copy them from object storage first (e.g. `aws s3 sync`)")
         self.folder = Path(folder) / split
         paths = sorted(self.folder.glob("part-*.json"))
         if not paths:

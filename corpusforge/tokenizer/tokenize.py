@@ -40,7 +40,7 @@ from tokenizers import Tokenizer
 
 from corpusforge.errors import OutputMismatchError
 from corpusforge.executor import choose_executor, make_executor, report_progress
-from corpusforge.fs import output_path
+from corpusforge.fs import AnyPath, local_file, output_path, remove_tree
 from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
@@ -114,22 +114,21 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     return summary | {"seconds": time.perf_counter() - started, "tasks_run": len(jobs)}
 
 
-def prepare_output(out: Path, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
+def prepare_output(out: AnyPath, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
     """Refuse to mix outputs of different settings; copy the tokenizer in; clear stale temp files."""
     saved = out / SETTINGS_FILE
-    old = json.loads(saved.read_text()) if saved.exists() else None
+    old = json.loads(saved.read_text()) if saved.is_file() else None
     if old is not None and old != settings and not overwrite:
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         raise OutputMismatchError(f"{out} holds token shards made with other settings (changed: "
                                   f"{', '.join(changed)}); pass --overwrite to replace them, or choose another --output")
     if overwrite:
         for entry in OUTPUT_ENTRIES:
-            p = out / entry
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            remove_tree(out / entry)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(out)
     copy = out / TOKENIZER_FILE
-    if not copy.exists() or sha256_file(copy) != loaded.sha256:
+    if not copy.is_file() or sha256_file(local_file(copy)) != loaded.sha256:
         with atomic_path(out / TOKENIZER_FILE) as tmp:
             shutil.copyfile(loaded.path, tmp)
     write_json_atomic(saved, settings)
@@ -167,13 +166,13 @@ def run_task(job: TokenizeJob) -> dict[str, Any]:
             header = {"split": split, "source": job.source, "task": job.task, "tokenizer": job.tokenizer_name,
                       "tokenizer_sha256": job.tokenizer_sha256, "seed": job.seed,
                       "val_fraction": job.val_fraction, "text_bytes": text_bytes[split]}
-            written = write_shard(Path(job.output) / split, f"part-{job.task:05d}", [docs[i] for i in order],
+            written = write_shard(output_path(job.output) / split, f"part-{job.task:05d}", [docs[i] for i in order],
                                   job.eos_id, job.dtype, header)
             result[split] = {"documents": written["documents"], "tokens": written["tokens"],
                              "text_bytes": text_bytes[split]}
         else:
             result[split] = {"documents": 0, "tokens": 0, "text_bytes": 0}
-    Markers(Path(job.output) / "work").mark(job.task, result)
+    Markers(output_path(job.output) / "work").mark(job.task, result)
     return result
 
 
@@ -205,10 +204,11 @@ def _tokenizer(path: str, sha256: str) -> Tokenizer:
     """Loaded once per worker process (a 256K vocabulary takes a while to parse)."""
     key = (path, sha256)
     if key not in _TOKENIZERS:
-        found = sha256_file(Path(path))
+        local = local_file(output_path(path))  # the output's copy: on object storage, downloaded
+        found = sha256_file(local)
         if found != sha256:
             raise TokenizerError(f"{path} changed during the run (hash {found[:12]}, expected {sha256[:12]})")
-        tokenizer = Tokenizer.from_file(path)
+        tokenizer = Tokenizer.from_file(str(local))
         tokenizer.encode_special_tokens = True  # as load_tokenizer: text never becomes EOS
         _TOKENIZERS[key] = tokenizer
     return _TOKENIZERS[key]
