@@ -12,13 +12,20 @@ and work files are written through (see `corpusforge.storage`).
 
 from __future__ import annotations
 
+import atexit
 import fnmatch
+import functools
 import glob
+import hashlib
 import io
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import IO, Any, Union
+
+from pyarrow import fs as pafs
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _BUFFER = 1 << 20  # read remote files in 1 MiB requests, not one request per small read
@@ -36,8 +43,6 @@ def is_uri(path: str) -> bool:
 
 def filesystem(path: str) -> tuple[Any, str]:
     """(pyarrow FileSystem, path inside it) for a URI or a plain path."""
-    from pyarrow import fs as pafs
-
     if not is_uri(path):
         return pafs.LocalFileSystem(), os.path.abspath(path)
     return pafs.FileSystem.from_uri(str(path))
@@ -55,8 +60,6 @@ def _prefix_of(uri: str, inner: str) -> str:
 def is_file(path: str) -> bool:
     if not is_uri(path):
         return os.path.isfile(path)
-    from pyarrow import fs as pafs
-
     fs, inner = filesystem(path)
     return fs.get_file_info(inner).type == pafs.FileType.File
 
@@ -73,8 +76,6 @@ def expand(pattern: str) -> list[str]:
         return [m for m in matches if os.path.isfile(m)]
     if not glob.has_magic(pattern):
         return [pattern] if is_file(pattern) else []
-    from pyarrow import fs as pafs
-
     parts = pattern.split("/")
     first = next(i for i, p in enumerate(parts) if glob.has_magic(p))
     base_uri, rest = "/".join(parts[:first]), parts[first:]
@@ -136,7 +137,7 @@ def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) ->
     return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline=newline)  # type: ignore[arg-type]
 
 
-def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
+def output_path(path: str | Path, what: str = "output") -> AnyPath:
     """An output folder: a local Path for plain paths and file:// URIs, a `RemotePath` on an
     object store (s3://, gs://)."""
     text = str(path)
@@ -144,8 +145,6 @@ def output_path(path: str | Path, what: str = "output") -> "Path | RemotePath":
     if s is None:
         return Path(text)
     if s == "file":
-        from pyarrow import fs as pafs
-
         _, inner = pafs.FileSystem.from_uri(text)
         return Path(inner)
     if s not in OBJECT_STORES:
@@ -162,9 +161,9 @@ OBJECT_STORES = ("s3", "gs", "gcs")  # where the URI after the scheme is the fil
 
 
 class RemotePath:
-    """A file or folder on an object store (s3://bucket/key, gs://...) through pyarrow.fs, with the part of `pathlib.Path` the pipeline
-    uses on its output and work folders: joining, existence, whole-file reads, listing and
-    deleting. Writes go through `corpusforge.storage.atomic_path`: a local temporary file,
+    """A file or folder on an object store (s3://bucket/key, gs://...) through pyarrow.fs,
+    with the part of `pathlib.Path` the pipeline uses on its output and work folders:
+    joining, existence, whole-file reads, listing and deleting. Writes go through `corpusforge.storage.atomic_path`: a local temporary file,
     uploaded whole when complete. An object store has no rename, but an upload appears only
     when it is complete, so a reader never sees half a file, as with a local rename.
 
@@ -227,19 +226,13 @@ class RemotePath:
         return self.fs.get_file_info(self.key)
 
     def exists(self) -> bool:
-        from pyarrow import fs as pafs
-
         return self._info().type != pafs.FileType.NotFound or self.is_dir()
 
     def is_file(self) -> bool:
-        from pyarrow import fs as pafs
-
         return self._info().type == pafs.FileType.File
 
     def is_dir(self) -> bool:
         """A folder with something in it (an object store has no empty folders)."""
-        from pyarrow import fs as pafs
-
         sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
         return self._info().type != pafs.FileType.File and bool(self.fs.get_file_info(sel))
 
@@ -258,14 +251,10 @@ class RemotePath:
 
     def upload(self, local: Path) -> None:
         """Copy a local file to this path as one object (visible only once complete)."""
-        import shutil
-
         with open(local, "rb") as src, self.fs.open_output_stream(self.key, compression=None) as dst:
             shutil.copyfileobj(src, dst, _BUFFER)  # type: ignore[misc]
 
     def iterdir(self) -> list["RemotePath"]:
-        from pyarrow import fs as pafs
-
         sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
         return sorted(RemotePath(self._root + i.path) for i in self.fs.get_file_info(sel))
 
@@ -288,8 +277,6 @@ _filesystems: dict[str, Any] = {}
 def _filesystem_of(root: str) -> Any:
     """One filesystem per bucket (or host) and process: resolving one may cost a request."""
     if root not in _filesystems:
-        from pyarrow import fs as pafs
-
         # S3: a small file is one PutObject on close, not a three-request multipart upload
         options = "?allow_delayed_open=true" if root.startswith("s3://") else ""
         _filesystems[root] = pafs.FileSystem.from_uri(root + options)[0]
@@ -298,8 +285,6 @@ def _filesystem_of(root: str) -> Any:
 
 def remove_tree(path: AnyPath) -> None:
     """Delete a folder or file, local or remote; nothing if it is not there."""
-    import shutil
-
     if isinstance(path, RemotePath):
         if path.is_file():
             path.unlink()
@@ -311,7 +296,12 @@ def remove_tree(path: AnyPath) -> None:
         path.unlink()
 
 
-_cache: list[str] = []
+@functools.cache
+def _cache_dir() -> Path:
+    """This process's folder of downloads, removed when it exits."""
+    folder = tempfile.mkdtemp(prefix="corpusforge-cache-")
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder)
 
 
 def local_file(path: AnyPath) -> Path:
@@ -319,17 +309,9 @@ def local_file(path: AnyPath) -> Path:
     itself, or a download kept for this process, redone if the object changed."""
     if not isinstance(path, RemotePath):
         return path
-    import atexit
-    import hashlib
-    import shutil
-    import tempfile
-
-    if not _cache:
-        _cache.append(tempfile.mkdtemp(prefix="corpusforge-cache-"))
-        atexit.register(shutil.rmtree, _cache[0], True)
     info = path._info()
     tag = hashlib.sha1(f"{path}|{info.size}|{info.mtime_ns}".encode()).hexdigest()[:20]
-    local = Path(_cache[0]) / f"{tag}-{path.name}"
+    local = _cache_dir() / f"{tag}-{path.name}"
     if not local.exists():
         tmp = local.with_name(f".{local.name}.{os.getpid()}.tmp")
         with path.open_input() as src, open(tmp, "wb") as dst:

@@ -17,8 +17,8 @@ import yaml
 
 from corpusforge.config import PipelineConfig
 from corpusforge.errors import CorpusforgeError, OutputMismatchError
-from corpusforge.fs import AnyPath, remove_tree
 from corpusforge.executor import make_executor
+from corpusforge.fs import AnyPath, remove_tree
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
 from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic

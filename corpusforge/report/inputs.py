@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from corpusforge.stage import Reader
-from corpusforge.storage import load_npy
 from corpusforge.stages import STAGES
+from corpusforge.storage import load_npy
 from corpusforge.train.log import COLUMNS as LOG_COLUMNS
 
 # Stages that turn raw pages into text: documents they drop carry HTML, not text, and the

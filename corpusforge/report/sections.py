@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from corpusforge.fs import output_path
+from corpusforge.fs import AnyPath, output_path
 from corpusforge.rejected import MAX_TEXT_CHARS
 from corpusforge.report import absolute, inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
@@ -27,7 +27,7 @@ FIELD_CHARS = 300        # characters of a URL or metadata value shown
 class Run:
     """Everything the sections share, read once."""
 
-    output: Path
+    output: AnyPath
     stats: dict | None
     config: dict | None
     rejected: list[inputs.Rejected]
@@ -37,7 +37,7 @@ class Run:
     per_reason: int = 3
 
     @classmethod
-    def load(cls, output: Path, tokens: list[str], runs: list[str], max_bytes: int, per_reason: int) -> Run:
+    def load(cls, output: AnyPath, tokens: list[str], runs: list[str], max_bytes: int, per_reason: int) -> Run:
         stats = inputs.read_json(output / "stats.json")
         return cls(output=output, stats=stats if isinstance(stats, dict) else None,
                    config=inputs.read_yaml(output / "config.yaml"),
@@ -467,7 +467,8 @@ def ablation(run: Run) -> Html:
     best = min(v["heldout_loss"] for v in data["variants"])
     rows = []
     for v in data["variants"]:
-        name = v["variant"] + (" (this output)" if v.get("output") and str(absolute(output_path(v["output"]))) == mine else "")
+        this = v.get("output") and str(absolute(output_path(v["output"]))) == mine
+        name = v["variant"] + (" (this output)" if this else "")
         rows.append([name, num(v["documents"]), num(v["corpus_tokens"]), num(v["epochs"], 2),
                      num(v["train_loss"], 4), num(v["heldout_loss"], 4) + (" ★" if v["heldout_loss"] == best else ""),
                      num(v["heldout_bits_per_byte"], 4)])

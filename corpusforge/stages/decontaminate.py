@@ -55,9 +55,9 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
+from corpusforge.fs import AnyPath, RemotePath
 from corpusforge.ngram_index import NgramIndex, gram_hashes, normalize_words, word_hashes, words_with_spans
 from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.fs import AnyPath, RemotePath
 from corpusforge.storage import load_npy, save_npy, write_json_atomic
 from corpusforge.testsets import check, parse_test_sets, read_items
 
@@ -123,7 +123,8 @@ class Decontaminator(GlobalStage):
 
     def index(self, work_dir: AnyPath) -> NgramIndex:
         """The test-set index of this run: loaded from the work folder, or built there once
-        (one process builds, the others wait on the lock and then load it)."""
+        (one process builds, the others wait on the lock and then load it; on object storage,
+        without a lock)."""
         if work_dir in self._indexes:
             return self._indexes[work_dir]
         folder = work_dir / "index"

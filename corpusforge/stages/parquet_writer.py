@@ -111,7 +111,7 @@ class ParquetWriter(Stage):
                 if ok:
                     shard_file.close()
                     self.files.append(self._shard_path(shard))
-                else:
+                else:  # called while the exception is handled: atomic_path sees it and deletes the temp file
                     shard_file.__exit__(*sys.exc_info())
             writer = None
 
