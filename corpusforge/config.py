@@ -128,7 +128,7 @@ def load_config(
         kind = flag_kind
     n_workers = workers if workers is not None else executor_workers
     n_workers = n_workers if n_workers is not None else data.get("workers")
-    kind, address, n_workers = choose_executor(kind, address, n_workers, config_keys(source))
+    n_workers = default_workers() if n_workers is None else check_workers(n_workers, f"{source}: 'workers'")
 
     rejected = data.get("rejected", 0)
     if not _is_int(rejected) or rejected < 0:

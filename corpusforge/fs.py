@@ -43,9 +43,14 @@ def is_uri(path: str) -> bool:
 
 def filesystem(path: str) -> tuple[Any, str]:
     """(pyarrow FileSystem, path inside it) for a URI or a plain path."""
-    if not is_uri(path):
+    s = scheme(path)
+    if s is None:
         return pafs.LocalFileSystem(), os.path.abspath(path)
-    return pafs.FileSystem.from_uri(str(path))
+    text = str(path)
+    if s in OBJECT_STORES and "?" not in text:  # the bucket's filesystem, resolved once per process
+        key = text.split("://", 1)[1].strip("/")
+        return _filesystem_of(f"{s}://{key.split('/', 1)[0]}"), key
+    return pafs.FileSystem.from_uri(text)
 
 
 def _prefix_of(uri: str, inner: str) -> str:
@@ -167,8 +172,8 @@ class RemotePath:
     uploaded whole when complete. An object store has no rename, but an upload appears only
     when it is complete, so a reader never sees half a file, as with a local rename.
 
-    Folders are prefixes: `mkdir` does nothing and a folder "exists" when something is in it.
-    Pickles as its URI; each process resolves the filesystem once per bucket (or host).
+    Folders are prefixes: `mkdir` does nothing and `is_dir` is true when something is in one.
+    Pickles as its URI; each process resolves the filesystem once per bucket.
     """
 
     def __init__(self, uri: str) -> None:
@@ -219,14 +224,10 @@ class RemotePath:
 
     @property
     def fs(self) -> Any:
-        bucket = self.key.split("/", 1)[0]
-        return _filesystem_of(self._root + bucket)
+        return filesystem(str(self))[0]
 
     def _info(self) -> Any:
         return self.fs.get_file_info(self.key)
-
-    def exists(self) -> bool:
-        return self._info().type != pafs.FileType.NotFound or self.is_dir()
 
     def is_file(self) -> bool:
         return self._info().type == pafs.FileType.File
@@ -240,7 +241,7 @@ class RemotePath:
         """Nothing to do: an object's folders exist as soon as it does."""
 
     def open_input(self) -> IO[bytes]:
-        return io.BufferedReader(self.fs.open_input_file(self.key), buffer_size=_BUFFER)  # type: ignore[arg-type]
+        return open_input(str(self))
 
     def read_bytes(self) -> bytes:
         with self.fs.open_input_stream(self.key, compression=None) as f:
