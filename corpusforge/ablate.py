@@ -45,10 +45,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.errors import CorpusforgeError
+from corpusforge.run_folder import RunFolder
 from corpusforge.storage import atomic_path, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 
 ABLATION_FILE = "ablation.json"
+INPUTS_RECORD = "ablation-inputs.json"
+ABLATION_ENTRIES = ("tokenizer", "tokens", "runs", "heldout", ABLATION_FILE)
 DEFAULT_MODEL = "tiny"
 
 
@@ -78,7 +81,11 @@ def resolve_variant(arg: str, quiet: bool = False) -> Variant:
         run_pipeline(config, quiet=quiet)
         return Variant(path.stem, _corpus_shards(config.output), config.output, arg)
     if path.is_dir():
-        output = path if (path / "data").is_dir() else None
+        from corpusforge.runner import is_run_folder
+
+        # ablation.json and the report go only into a folder a pipeline run made (never
+        # among someone else's files); any other folder of shards is only read
+        output = path if is_run_folder(path) else None
         return Variant(path.name, _corpus_shards(path), output, arg)
     raise AblationError(f"variant {arg!r}: expected a pipeline output folder or a pipeline config (.yaml)")
 
@@ -135,14 +142,14 @@ def shared_tokenizer(variants: list[Variant], out: Path, recipe: str, vocab_size
 
     folder = out / "tokenizer"
     inputs = sorted({s for v in variants for s in v.shards})
-    record = folder / "ablation-inputs.json"
+    record = folder / INPUTS_RECORD
     # sizes and modification times too: a variant re-run into the same folder changes its shards
     wanted = {"recipe": recipe, "vocab_size": vocab_size,
               "inputs": [[s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs]}
     if record.exists():
         if json.loads(record.read_text()) != wanted:
             raise AblationError(f"{out} holds an ablation of other corpora or settings (its tokenizer, token shards "
-                                "and runs would not match): choose another --output, or delete it")
+                                "and runs would not match): pass --overwrite to start over, or choose another --output")
         if (folder / TOKENIZER_FILE).exists():
             return folder
     info = train_tokenizer(recipe, inputs, folder, vocab_size=vocab_size, overwrite=True, quiet=quiet, fit_vocab=True)
@@ -223,9 +230,8 @@ def heldout_loss(run: Path, heldout: HeldOut, seq_len: int, batch: int = 16) -> 
 
 def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: str | Path,
            recipe: str = "bpe-50k", vocab_size: int = 8192, model: str = DEFAULT_MODEL, seq_len: int = 128,
-           batch_size: int = 16, lr: float = 3e-3, seed: int = 0, quiet: bool = False) -> dict[str, Any]:
-    from corpusforge.tokenizer.tokenize import tokenize
-
+           batch_size: int = 16, lr: float = 3e-3, seed: int = 0, overwrite: bool = False,
+           quiet: bool = False) -> dict[str, Any]:
     if len(variants) < 2:
         raise AblationError("ablate compares at least two variants")
     if tokens < 1:
@@ -235,6 +241,20 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
     names = [v.name for v in resolved]
     if len(set(names)) != len(names):
         raise AblationError(f"variants need distinct names (folder or config file names), got {names}")
+    inputs = [s for v in resolved for s in v.shards]
+    with RunFolder(out, "ablation", ABLATION_ENTRIES, inputs=inputs,
+                   legacy=lambda f: (f / "tokenizer" / INPUTS_RECORD).is_file()) as folder:
+        if overwrite:
+            folder.clear()
+        return _ablate(resolved, out, tokens, eval_patterns, recipe, vocab_size, model, seq_len, batch_size, lr, seed,
+                       quiet)
+
+
+def _ablate(resolved: list[Variant], out: Path, tokens: int, eval_patterns: list[str], recipe: str, vocab_size: int,
+            model: str, seq_len: int, batch_size: int, lr: float, seed: int, quiet: bool) -> dict[str, Any]:
+    from corpusforge.runner import output_folder
+    from corpusforge.tokenizer.tokenize import tokenize
+
     heldout = heldout_shards(eval_patterns, out / "heldout")
     overlap = set(heldout) & {s for v in resolved for s in v.shards}
     if overlap:
@@ -269,8 +289,9 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
     write_json_atomic(out / ABLATION_FILE, result)
     for v in resolved:
         if v.output is not None:
-            write_json_atomic(v.output / ABLATION_FILE, result)
-            _rewrite_report(v.output, [r["run"] for r in rows], quiet)
+            with output_folder(v.output):  # no run may be clearing it meanwhile
+                write_json_atomic(v.output / ABLATION_FILE, result)
+                _rewrite_report(v.output, [r["run"] for r in rows], quiet)
     return result
 
 

@@ -15,24 +15,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, inputs=args.input, output=args.output, workers=args.workers,
                          executor=args.executor, ray_address=args.ray_address)
-    run_pipeline(config, overwrite=args.overwrite, quiet=args.quiet)
-    if not args.no_report:
-        _report_after_run(config.output, quiet=args.quiet)
+    run_pipeline(config, overwrite=args.overwrite, quiet=args.quiet, report=not args.no_report)
     return 0
-
-
-def _report_after_run(output, quiet: bool) -> None:
-    """Write OUTPUT/report.html after a run; a failure is a warning, never a failed run."""
-    try:
-        from corpusforge.report import write_report
-
-        path = write_report(output)
-    except Exception as exc:  # noqa: BLE001 - the corpus is written; the report is a bonus
-        print(f"warning: the run finished but its report could not be written: {type(exc).__name__}: {exc} "
-              f"(try `corpusforge report {output}`)", file=sys.stderr)
-        return
-    if not quiet:
-        print(f"report: {path}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -125,7 +109,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_export_hf(args: argparse.Namespace) -> int:
     from corpusforge.model.export_hf import export_hf
 
-    out = export_hf(args.checkpoint, args.output, dtype=args.dtype)
+    out = export_hf(args.checkpoint, args.output, dtype=args.dtype, overwrite=args.overwrite)
     print(f"wrote {out}/ (config.json, model.safetensors, tokenizer): "
           f"AutoModelForCausalLM.from_pretrained({str(out)!r}) loads it")
     return 0
@@ -136,7 +120,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
     result = ablate(args.variants, args.tokens, args.eval, args.output, recipe=args.recipe,
                     vocab_size=args.vocab_size, model=args.model, seq_len=args.seq_len,
-                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, quiet=args.quiet)
+                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, overwrite=args.overwrite,
+                    quiet=args.quiet)
     print(format_ablation(result))
     return 0
 
@@ -285,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", metavar="OUT", help="folder to write")
     export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                         help="weight dtype (default float32: the logits match the checkpoint's)")
+    export.add_argument("--overwrite", action="store_true", help="replace an export already in OUT")
     export.set_defaults(func=cmd_export_hf)
 
     abl = sub.add_parser("ablate", help="train the same small model on each corpus variant, compare held-out loss",
@@ -307,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--batch-size", type=int, default=16, metavar="N")
     abl.add_argument("--lr", type=float, default=3e-3)
     abl.add_argument("--seed", type=int, default=0)
+    abl.add_argument("--overwrite", action="store_true",
+                     help="start over in an --output that holds an ablation of other corpora or settings")
     abl.add_argument("--quiet", action="store_true", help="no progress output")
     abl.set_defaults(func=cmd_ablate)
     return parser

@@ -13,17 +13,20 @@ and work files are written through (see `corpusforge.storage`).
 from __future__ import annotations
 
 import atexit
+import bz2
 import fnmatch
 import functools
 import glob
 import hashlib
 import io
+import lzma
 import os
 import re
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Iterator, Union
 
 from pyarrow import fs as pafs
 
@@ -140,6 +143,68 @@ def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) ->
     fs, inner = filesystem(path)
     raw = fs.open_input_stream(inner, compression="detect", buffer_size=_BUFFER)
     return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline=newline)  # type: ignore[arg-type]
+
+
+class TruncatedInput(OSError):
+    """A compressed file ends inside a compressed stream: everything before the cut was read."""
+
+
+class CorruptInput(OSError):
+    """A compressed file holds bytes its codec cannot decode."""
+
+
+def _zstd() -> Any:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+# Python's own decompressors hand back every byte decoded so far, so a file cut short keeps
+# all of its complete lines (pyarrow's streams lose their whole read-ahead at the cut).
+_DECOMPRESSORS: dict[str, Any] = {
+    ".gz": lambda: zlib.decompressobj(wbits=47),
+    ".bz2": bz2.BZ2Decompressor,
+    ".xz": lzma.LZMADecompressor,
+    ".zst": _zstd,
+}
+_BLOCK = 1 << 16  # compressed bytes per step: bounds what one step can expand to
+
+
+def read_lines(path: str) -> Iterator[bytes]:
+    """The lines of a text file (local or any URI, plain or .gz/.bz2/.xz/.zst by extension) as
+    bytes without their line end, so each line is decoded on its own. A compressed file cut
+    short yields every complete line, then raises `TruncatedInput`; undecodable compressed
+    bytes raise `CorruptInput` after every line before them."""
+    fs, inner = filesystem(path)
+    make = _DECOMPRESSORS.get(os.path.splitext(str(path))[1].lower())
+    with fs.open_input_stream(inner, compression=None, buffer_size=_BUFFER) as raw:
+        blocks = iter(lambda: raw.read(_BLOCK), b"")
+        tail = b""
+        for chunk in (_decompress(blocks, make, path) if make else blocks):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            yield from lines
+        if tail:
+            yield tail
+
+
+def _decompress(blocks: Iterator[bytes], make: Any, path: str) -> Iterator[bytes]:
+    """Decompressed bytes of concatenated streams (gzip members, zstd frames, bz2 streams)."""
+    decoder, pending = make(), False
+    for block in blocks:
+        while block:
+            pending = True
+            try:
+                out = decoder.decompress(block)
+            except Exception as exc:  # zlib.error, OSError, LZMAError, ZstdError: all mean bad bytes
+                raise CorruptInput(f"{path}: cannot be decompressed ({type(exc).__name__}: {exc})") from None
+            if out:
+                yield out
+            block = b""
+            if decoder.eof:  # a stream ended; another may follow
+                block, decoder, pending = decoder.unused_data, make(), False
+    if pending:
+        raise TruncatedInput(f"{path}: the compressed data ends before its end-of-stream marker (the file is cut)")
 
 
 def output_path(path: str | Path, what: str = "output") -> AnyPath:

@@ -11,18 +11,20 @@ import logging
 import sys
 import time
 from collections import Counter
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import yaml
 
 from corpusforge.config import PipelineConfig
 from corpusforge.errors import CorpusforgeError, OutputMismatchError
 from corpusforge.executor import make_executor
-from corpusforge.fs import AnyPath, remove_tree
+from corpusforge.fs import AnyPath
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
 from corpusforge.stats import StageStats, format_table, merge_stats
 from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
 from corpusforge.rejected import gather
+from corpusforge.run_folder import RunFolder
 from corpusforge.stage import GlobalStage
 from corpusforge.tasks import (GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task,
                                stage_work_dir)
@@ -31,21 +33,54 @@ from corpusforge.stages.parquet_writer import make_schema
 log = logging.getLogger(__name__)
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html")
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html",
+                  "ablation.json")
 
 
-def prepare_output(config: PipelineConfig, overwrite: bool) -> None:
+def read_saved_config(saved: AnyPath) -> dict[str, Any]:
+    """OUTPUT/config.yaml as a run wrote it; anything else is an error naming the file."""
     try:
-        _prepare_output(config, overwrite)
+        data = yaml.safe_load(saved.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputMismatchError(f"{saved}: not a config corpusforge wrote ({problem}); "
+                                  "choose another --output") from None
+    if not isinstance(data, dict):
+        raise OutputMismatchError(f"{saved}: not a config corpusforge wrote (not a mapping); choose another --output")
+    return data
+
+
+def _made_by_a_run(folder: AnyPath) -> bool:
+    """A run folder from before the .corpusforge marker: its config.yaml has our hash."""
+    saved = folder / "config.yaml"
+    return saved.is_file() and {"hash", "stages"} <= set(read_saved_config(saved))
+
+
+def is_run_folder(path: AnyPath) -> bool:
+    """Whether `path` holds a pipeline run's output (ours to write into)."""
+    return RunFolder.owned(path, "pipeline") or _made_by_a_run(path)
+
+
+def output_folder(path: AnyPath, inputs: list[str] = []) -> RunFolder:  # noqa: B006 - never mutated
+    """A pipeline output folder (see `RunFolder`)."""
+    return RunFolder(path, "pipeline", OUTPUT_ENTRIES, inputs=inputs, legacy=_made_by_a_run)
+
+
+@contextmanager
+def _output_errors(out: AnyPath) -> Iterator[None]:
+    try:
+        yield
     except OSError as exc:  # no permission, no such bucket, no credentials...
-        raise CorpusforgeError(f"output {config.output}: cannot be read or written ({exc})") from None
+        raise CorpusforgeError(f"output {out}: cannot be read or written ({exc})") from None
 
 
-def _prepare_output(config: PipelineConfig, overwrite: bool) -> None:
+def prepare_output(config: PipelineConfig, folder: RunFolder, overwrite: bool) -> None:
+    """Under the folder's lock: refuse (or, with `overwrite`, clear) a run of another config,
+    then record this config."""
     out = config.output
     saved = out / "config.yaml"
     if saved.is_file():
-        old = yaml.safe_load(saved.read_text()) or {}
+        old = read_saved_config(saved)
         if old.get("hash") != config.hash():
             if not overwrite:
                 raise OutputMismatchError(
@@ -53,35 +88,54 @@ def _prepare_output(config: PipelineConfig, overwrite: bool) -> None:
                     f"{config.hash()} now); pass --overwrite to replace it, or choose another --output"
                 )
             log.warning("overwriting %s (config changed)", out)
-            _clear(out)
+            folder.clear()
         elif overwrite:
-            _clear(out)
+            folder.clear()
     elif overwrite:
-        _clear(out)
-    out.mkdir(parents=True, exist_ok=True)
+        folder.clear()
     remove_stale_tmp(out)
     resolved = config.resolved() | {"hash": config.hash()}
     write_text_atomic(saved, yaml.safe_dump(resolved, sort_keys=False))
 
 
-def _clear(out: AnyPath) -> None:
-    for name in OUTPUT_ENTRIES:
-        remove_tree(out / name)
-
-
-def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False) -> list[StageStats]:
-    """Run (or resume) the pipeline; returns the merged per-stage stats."""
+def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False,
+                 report: bool = False) -> list[StageStats]:
+    """Run (or resume) the pipeline, holding the output folder's lock throughout (and while
+    writing report.html, if asked); returns the merged per-stage stats."""
     started = time.perf_counter()
-    prepare_output(config, overwrite)
-    out = config.output
-    work = out / "work"
     phases = plan(config)
-
     built = [spec.build() for spec in config.stages]
     columns = dict(built[0].input_columns(config.inputs))  # type: ignore[attr-defined]
     for stage in built:
         columns.update(stage.columns())
-    schema = make_schema(columns)
+    schema = make_schema(columns)  # inputs and schema are checked before anything is written
+    folder = output_folder(config.output, config.inputs)
+    with _output_errors(config.output), folder:
+        prepare_output(config, folder, overwrite)
+        stages = _run(config, phases, built, schema, started, quiet)
+        if report:
+            write_report_after_run(config.output, quiet)
+    return stages
+
+
+def write_report_after_run(output: AnyPath, quiet: bool) -> None:
+    """Write OUTPUT/report.html after a run; a failure is a warning, never a failed run."""
+    try:
+        from corpusforge.report import write_report
+
+        path = write_report(output)
+    except Exception as exc:  # noqa: BLE001 - the corpus is written; the report is a bonus
+        print(f"warning: the run finished but its report could not be written: {type(exc).__name__}: {exc} "
+              f"(try `corpusforge report {output}`)", file=sys.stderr)
+        return
+    if not quiet:
+        print(f"report: {path}", file=sys.stderr)
+
+
+def _run(config: PipelineConfig, phases: list, built: list, schema: Any, started: float,
+         quiet: bool) -> list[StageStats]:
+    out = config.output
+    work = out / "work"
 
     n_tasks = len(config.inputs)
     per_task: list[list[dict[str, Any]]] = []

@@ -1,7 +1,9 @@
 """Atomic files and completion markers.
 
-Every output is written to a temporary name in the same folder and renamed into place, so a
-killed run leaves either the whole file or none of it. On object storage (a `RemotePath`) the
+Every output is written to a temporary name in the same folder, flushed to disk (fsync), and
+renamed into place, and the folder is flushed too, so a killed run (or a power cut) leaves
+either the whole file or none of it, and a completion marker is never on disk before what it
+vouches for. On object storage (a `RemotePath`) the
 temporary file is local and is uploaded when complete: an object appears whole or not at all.
 A task's marker is written last and holds the task's stats, so a rerun can skip the task and
 still report its numbers.
@@ -46,10 +48,20 @@ def atomic_path(path: AnyPath) -> Iterator[Path]:
     tmp = tmp_path(path)
     try:
         yield tmp
+        _fsync(tmp)  # the bytes reach the disk before the name does: no empty file after a crash
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync(path.parent, directory=True)  # and the rename itself survives a power cut
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json_atomic(path: AnyPath, data: Any) -> None:

@@ -126,6 +126,8 @@ def _read_source(reader: Reader, path: str, ctx: StageContext) -> Iterator[Docum
             doc = next(it)
         except StopIteration:
             stats.seconds += time.perf_counter() - t0
+            if stats.docs_out == 0 and not stats.dropped:  # the file held no record at all: say so
+                ctx.drop(f"{reader.name}:empty_file")
             return
         stats.seconds += time.perf_counter() - t0
         stats.docs_out += 1

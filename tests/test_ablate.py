@@ -18,13 +18,18 @@ from corpusforge.ablate import AblationError, ablate, format_ablation, heldout_s
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory) -> tuple[Path, Path]:
     """`all`: every extracted page; `long`: only pages of 300+ words (a length filter's output).
-    Both laid out as pipeline outputs (data/*.parquet)."""
+    Both real pipeline outputs (parquet_reader → parquet_writer), so ablate may write into them."""
+    from corpusforge.config import load_config
+    from corpusforge.runner import run_pipeline
+
     root = tmp_path_factory.mktemp("variants")
     texts = [t for t in extracted_texts() if t]
     long = [t for t in texts if len(t.split()) >= 300]
     assert 20 < len(long) < len(texts)
-    write_parquet(root / "all" / "data" / "part-00000.parquet", texts)
-    write_parquet(root / "long" / "data" / "part-00000.parquet", long)
+    for name, docs in (("all", texts), ("long", long)):
+        write_parquet(root / "src" / f"{name}.parquet", docs)
+        run_pipeline(load_config(data={"input": str(root / "src" / f"{name}.parquet"), "output": str(root / name),
+                                       "workers": 1, "stages": ["parquet_reader", "parquet_writer"]}), quiet=True)
     return root / "all", root / "long"
 
 
@@ -68,7 +73,7 @@ def test_errors_name_the_problem(variants, tmp_path: Path) -> None:
         ablate([str(variants[0])], 1000, ["x.txt"], tmp_path)
     with pytest.raises(AblationError, match="nothing matches"):
         heldout_shards([str(tmp_path / "missing-*.txt")], tmp_path)
-    shard = str(variants[0] / "data" / "part-00000.parquet")
+    shard = str(next((variants[0] / "data").glob("*.parquet")))
     with pytest.raises(AblationError, match="unseen"):
         ablate([str(v) for v in variants], 1000, [shard], tmp_path / "o", model="micro")
     with pytest.raises(AblationError, match="expected a pipeline output folder"):

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, sample_warcs
 from corpusforge.config import load_config
 from corpusforge.errors import ConfigError
 from corpusforge.minhash import hash64
@@ -51,7 +51,7 @@ def web_texts(warc_dir) -> list[tuple[str, str]]:
     from corpusforge.stages.warc_reader import WarcReader
 
     ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
-    html = [d for p in sorted(warc_dir.glob("*.warc.gz")) for d in WarcReader().read(str(p), ctx)]
+    html = [d for p in sample_warcs() for d in WarcReader().read(str(p), ctx)]
     extractor = TrafilaturaExtractor(favor_precision=True)
     extractor.setup()
     return [(d.url, d.text) for d in extractor.run(html, ctx) if len(d.text.split()) >= 20]

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import ROOT, write_warc
+from conftest import ROOT, sample_warcs, write_warc
 from corpusforge.config import load_config
 from corpusforge.errors import OutputMismatchError
 from corpusforge.runner import run_pipeline
@@ -36,7 +36,7 @@ def shard_digests(out: Path) -> dict[str, str]:
 
 
 def test_real_crawls_and_articles(warc_dir, tmp_path):
-    inputs = sorted(warc_dir.glob("*.warc.gz"))
+    inputs = sample_warcs()
     out = tmp_path / "out"
     run(extract_config(inputs, out))
 

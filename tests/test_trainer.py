@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tokenizer_data import ROOT, SHARED, speeches, write_parquet
+from tokenizer_data import ROOT, SHARED, sample_warcs, speeches, write_parquet
 
 from corpusforge.cli import main
 from corpusforge.train.config import TrainConfig, load_train_config
@@ -309,9 +309,7 @@ def test_tiny_preset_learns_the_sample(tmp_path: Path, monkeypatch) -> None:
     token shards with 10% held out → the tiny preset as pipelines/train/tiny-sample.yaml trains it
     (~3 min). Validation loss must end well below the unigram entropy of the tokens (what a model
     ignoring context achieves); measured: 5.94 vs 6.97 nats."""
-    warcs = sorted((SHARED / "warc").glob("*.warc.gz"))
-    if not warcs:
-        pytest.skip(f"real WARC data not found at {SHARED / 'warc'} (clone with ../shared beside the repo)")
+    warcs = sample_warcs()
     from corpusforge.config import load_config
     from corpusforge.runner import run_pipeline
     from corpusforge.tokenizer.tokenize import tokenize

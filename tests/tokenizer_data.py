@@ -20,8 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+from conftest import ROOT, SHARED, sample_warcs
 
 
 @cache
@@ -34,9 +33,7 @@ def _scratch() -> Path:
 @cache
 def extracted_shards() -> Path:
     """Folder of the Parquet shards extracted from the real WARC files."""
-    warcs = sorted((SHARED / "warc").glob("*.warc.gz"))
-    if not warcs:
-        pytest.skip(f"real WARC data not found at {SHARED / 'warc'} (clone with ../shared beside the repo)")
+    warcs = sample_warcs()
     from corpusforge.config import load_config
     from corpusforge.runner import run_pipeline
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from corpusforge.model.model import ModelConfig
+from corpusforge.run_folder import RunFolder
 from corpusforge.storage import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.train.checkpoint import load_checkpoint
 from corpusforge.train.errors import TrainError
@@ -89,10 +90,12 @@ def llama_state_dict(state: dict[str, torch.Tensor], config: ModelConfig) -> dic
     return out
 
 
-def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32") -> Path:
-    """Write the LLaMA folder; returns its path."""
-    from safetensors.torch import save_file
+EXPORT_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")
 
+
+def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32", overwrite: bool = False) -> Path:
+    """Write the LLaMA folder; returns its path. A folder already holding an export is
+    replaced only with `overwrite`; a folder corpusforge did not make, never."""
     if dtype not in DTYPES:
         raise TrainError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     state = load_checkpoint(checkpoint, mmap=True)
@@ -101,7 +104,20 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
     tensors = {name: t.to(DTYPES[dtype]).contiguous().clone()
                for name, t in llama_state_dict(state["model"], config).items()}
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    with RunFolder(out, "hf-export", EXPORT_FILES, inputs=[str(checkpoint)]) as folder:
+        if not folder.is_new:
+            if not overwrite:
+                raise TrainError(f"{out} already holds an export; pass --overwrite to replace it, "
+                                 "or choose another output folder")
+            folder.clear()
+        _write(out, config, state, tensors, dtype)
+    return out
+
+
+def _write(out: Path, config: ModelConfig, state: dict[str, Any], tensors: dict[str, torch.Tensor],
+           dtype: str) -> None:
+    from safetensors.torch import save_file
+
     tok = state["tokenizer"]
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt"})
@@ -118,5 +134,4 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
     })
     write_json_atomic(out / "generation_config.json",
                       {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"], "max_length": config.max_seq_len})
-    return out
 

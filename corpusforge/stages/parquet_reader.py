@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +15,19 @@ from corpusforge.errors import ConfigError
 from corpusforge.stage import Reader, StageContext
 
 _FOOTER_THREADS = 32
+log = logging.getLogger(__name__)
+
+
+def _schema_or_none(path: str) -> pa.Schema | None:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        log.warning("%s: not a readable Parquet file (%s: %s); its task will count it", path, type(exc).__name__, exc)
+        return None
+
+
+def _is_string(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)
 
 
 class ParquetReader(Reader):
@@ -31,14 +45,22 @@ class ParquetReader(Reader):
         self._columns: dict[str, pa.DataType] = {}
 
     def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
+        """The inputs' metadata columns; a text or url column that is not a string is an error
+        naming the file. A file whose footer cannot be read is left to its task, which counts it."""
         # footers are read in parallel: one round trip each, and on object storage 10⁵
         # shards read one after another would take minutes
         with ThreadPoolExecutor(_FOOTER_THREADS) as pool:
-            schemas = list(pool.map(pq.read_schema, paths))
+            schemas = list(pool.map(_schema_or_none, paths))
         columns: dict[str, pa.DataType] = {}
         for path, schema in zip(paths, schemas):
+            if schema is None:
+                continue
             if self.text_key not in schema.names:
                 raise ConfigError(f"{path}: no column {self.text_key!r} (parquet_reader.text_key)")
+            for key, what in ((self.text_key, "text_key"), (self.url_key, "url_key")):
+                if key in schema.names and not _is_string(schema.field(key).type):
+                    raise ConfigError(f"{path}: column {key!r} (parquet_reader.{what}) is {schema.field(key).type}, "
+                                      "not a string column")
             for f in schema:
                 if f.name in (self.text_key, self.id_key, self.url_key):
                     continue
@@ -52,6 +74,15 @@ class ParquetReader(Reader):
         return dict(self._columns)
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
+        """Rows in order; a file that cannot be read (not Parquet, a corrupt page) is counted as
+        `parquet_reader:corrupt_file` after the rows read before the damage."""
+        try:
+            yield from self._rows(path, ctx)
+        except (pa.ArrowException, OSError) as exc:
+            log.warning("%s: unreadable (%s: %s); keeping the rows before it", path, type(exc).__name__, exc)
+            ctx.drop("parquet_reader:corrupt_file")
+
+    def _rows(self, path: str, ctx: StageContext) -> Iterator[Document]:
         stem = Path(path).name
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names

@@ -13,6 +13,8 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import unicodedata
+import zlib
 from typing import Iterator
 
 import pyarrow as pa
@@ -39,56 +41,88 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
-def decode_html(payload: bytes, content_type: str) -> tuple[str, str]:
-    """Decode an HTML payload; returns (text, codec used).
+def decode_html(payload: bytes, content_type: str) -> tuple[str, str, str]:
+    """Decode an HTML payload; returns (text, codec used, how it was chosen).
 
-    Header and meta charsets are tried strictly in that order (a wrong label is common),
-    then UTF-8, then charset_normalizer's best guess; as a last resort UTF-8 with
-    replacement characters, so a page is never lost to its encoding.
+    How (the `charset_source` column): `utf8` / `header` / `meta` — valid UTF-8 is UTF-8 whatever
+    the label says (valid multi-byte UTF-8 is vanishingly rare in legacy text, while pages
+    labelled latin-1 or cp1252 that are really UTF-8 are common), and the source says which
+    label agreed; `header` / `meta` — else the HTTP header's charset, then the `<meta>` one,
+    decoded strictly (a latin-1 label means cp1252, as browsers read it); `utf8-replace` — else a
+    page that is mostly UTF-8 (valid multi-byte sequences at least as many as invalid bytes:
+    a UTF-8 page with a few stray bytes) as UTF-8 with replacement characters; `detected` —
+    else charset_normalizer's guess, where a Latin-script guess becomes cp1252 (detection
+    confuses cp1252 with cp1250 and mac-iceland on short Western text, turning "naïve" into
+    "naďve"). A page is never lost to its encoding.
     """
     header = _HEADER_CHARSET.search(content_type or "")
     meta = _META_CHARSET.search(payload[:4096])
-    candidates = [
-        _codec(header.group(1) if header else None),
-        _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
-        "utf-8",
-    ]
-    for codec in candidates:
-        if codec is None:
+    labels = [(_codec(header.group(1) if header else None), "header"),
+              (_codec(meta.group(1).decode("ascii", "ignore") if meta else None), "meta")]
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and (not payload.isascii() or not any(codec for codec, _ in labels)):
+        agreed = next((source for codec, source in labels if codec == "utf-8"), "utf8")
+        return text, "utf-8", agreed
+    for codec, source in labels:
+        if codec is None or (codec == "utf-8" and text is None):
             continue
-        try:
-            return payload.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
-            continue
+        decoded = _strict(payload, codec)
+        if decoded is not None:
+            return decoded[0], decoded[1], source
     mostly_utf8 = _mostly_utf8(payload)
     if mostly_utf8 is not None:
-        # A UTF-8 page with a few stray bytes (a truncated copy-paste, one bad byte) would
-        # otherwise go to detection, which guesses a single-byte codec and garbles all of it.
-        return mostly_utf8, "utf-8-replace"
+        return mostly_utf8, "utf-8", "utf8-replace"
+    return _detect(payload)
+
+
+_SINGLE_BYTE_LATIN_LABELS = {"latin_1", "iso8859-1", "ascii", "cp1252"}
+
+
+def _strict(payload: bytes, codec: str) -> tuple[str, str] | None:
+    """(text, codec) decoded strictly; a latin-1 label reads as cp1252 (the WHATWG rule)."""
+    for name in (("cp1252", "latin_1") if codec in _SINGLE_BYTE_LATIN_LABELS else (codec,)):
+        try:
+            return payload.decode(name), name
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return None
+
+
+def _detect(payload: bytes) -> tuple[str, str, str]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(payload[:65536]).best()
     codec = _codec(best.encoding) if best is not None else None
-    if codec is not None:
-        try:
-            return payload.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
-            pass
-    return payload.decode("utf-8", errors="replace"), "utf-8-replace"
+    decoded = _strict(payload, codec) if codec is not None else None
+    if decoded is not None and decoded[1] != "cp1252" and _latin_script(decoded[0]):
+        decoded = _strict(payload, "cp1252") or decoded
+    if decoded is not None:
+        return decoded[0], decoded[1], "detected"
+    return payload.decode("utf-8", errors="replace"), "utf-8", "utf8-replace"
 
 
-def _mostly_utf8(payload: bytes, max_invalid: float = 0.02) -> str | None:
-    """The payload decoded as UTF-8 with replacement characters, if it has valid multi-byte
-    sequences and invalid bytes under `max_invalid` of its non-ASCII bytes; else None.
-    Latin-1 or cp1252 text mislabelled as UTF-8 fails: its lone high bytes are invalid."""
-    non_ascii = len(payload) - len(payload.decode("ascii", errors="ignore"))
-    if non_ascii == 0:
+def _latin_script(text: str) -> bool:
+    """Whether most non-ASCII letters of `text` are Latin (é, ß, ñ...), not Cyrillic, Greek..."""
+    letters = [c for c in text if not c.isascii() and c.isalpha()]
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return bool(letters) and latin >= 0.5 * len(letters)
+
+
+def _mostly_utf8(payload: bytes) -> str | None:
+    """The payload decoded as UTF-8 with replacement characters, if its valid multi-byte
+    sequences are at least as many as its invalid bytes; else None. Measured on real text:
+    cp1252 and latin-1 have no valid sequence at all; Shift-JIS and GBK have 2.3-4 invalid
+    bytes per accidental valid sequence; UTF-8 with a few stray bytes has far more valid ones."""
+    if payload.isascii():
         return None
     decoded = payload.decode("utf-8", errors="replace")
     replaced = decoded.count("\ufffd")
     invalid = replaced - payload.count("\ufffd".encode())
     valid_multibyte = len(decoded) - len(decoded.encode("ascii", errors="ignore")) - replaced
-    return decoded if valid_multibyte > 0 and invalid <= max_invalid * non_ascii else None
+    return decoded if valid_multibyte > 0 and invalid <= valid_multibyte else None
 
 
 class _LoudDecompressingReader(DecompressingBufferedReader):
@@ -121,19 +155,32 @@ class WarcReader(Reader):
             "content_type": pa.string(),
             "content_length": pa.int64(),
             "charset": pa.string(),
+            "charset_source": pa.string(),
         }
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
         with open_input(path) as stream:  # a local path, or any pyarrow.fs URI (s3://...)
+            if not _looks_like_warc(stream):
+                log.warning("%s: not a WARC or ARC file (it does not start with a WARC/ or filedesc:// line)", path)
+                ctx.drop("warc_reader:not_a_warc_file")
+                return
             start = 0
             while start is not None:
                 start = yield from self._read_from(stream, start, path, ctx)
 
     def _read_from(self, stream, start: int, path: str, ctx: StageContext):
-        """Read records from byte `start`; return where to resume after damage, or None at the end."""
+        """Read records from byte `start`; return where to resume after damage, or None at the end.
+
+        A record is counted only once its whole block has been read, so a record in a corrupt
+        gzip member counts as that member alone. A record whose block does not end where its
+        Content-Length says (warcio finds no blank line there) is counted as `length_mismatch`,
+        and reading resumes at the next record boundary after its start: the next gzip member,
+        or in a plain WARC the next `WARC/1.x` line, which a too-long length would have swallowed.
+        """
         stream.seek(start)
         records = ArchiveIterator(stream, arc2warc=True)
         records.reader.__class__ = _LoudDecompressingReader
+        records.INC_RECORD = ""  # warcio prints its own warning about a bad length; we count it instead
         gzipped = stream.read(2) == b"\x1f\x8b"
         stream.seek(start)
         while True:
@@ -142,47 +189,58 @@ class WarcReader(Reader):
             except StopIteration:
                 return None
             except Exception as exc:  # noqa: BLE001 - any parse failure ends this stretch only
-                damaged = max(start, records.member_info[0] if records.member_info else records.offset)
-                resume = _next_gzip_member(stream, damaged + 1) if gzipped else None
-                log.warning("%s: unreadable from offset %s (%s: %s); %s", path, damaged, type(exc).__name__, exc,
-                            f"resuming at the next gzip member, offset {resume}" if resume is not None
-                            else "the rest of the file is skipped")
-                ctx.drop("warc_reader:corrupt_file" if resume is None else "warc_reader:corrupt_gzip_member")
-                return resume
+                return self._damaged(stream, records.offset, gzipped, path, exc, ctx)
+            record_start = records.offset
+            errors = records.err_count
             try:
-                doc = self._document(record, path, ctx)
+                doc, reason = self._document(record, path)
+                records.read_to_end()
             except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
-                log.warning("%s: record at offset %s is corrupt (%s: %s)", path, records.offset,
-                            type(exc).__name__, exc)
+                if gzipped:  # the member is damaged: count it (not also its record) and go on after it
+                    return self._damaged(stream, record_start, gzipped, path, exc, ctx)
+                log.warning("%s: record at offset %s is corrupt (%s: %s)", path, record_start, type(exc).__name__, exc)
                 ctx.drop("warc_reader:corrupt_record")
                 continue
-            if doc is not None:
+            if records.err_count > errors:
+                log.warning("%s: the record at offset %s does not end where its Content-Length says; skipped, "
+                            "resuming at the next record", path, record_start)
+                ctx.drop("warc_reader:length_mismatch")
+                return _next_record(stream, record_start + 1, gzipped)
+            if reason is not None:
+                ctx.drop(reason)
+            elif doc is not None:
                 yield doc
 
-    def _document(self, record, path: str, ctx: StageContext) -> Document | None:
+    @staticmethod
+    def _damaged(stream, damaged: int, gzipped: bool, path: str, exc: Exception, ctx: StageContext) -> int | None:
+        """Count unreadable bytes from `damaged` on; return where the next record starts, if any."""
+        resume = _next_record(stream, damaged + 1, gzipped)
+        log.warning("%s: unreadable from offset %s (%s: %s); %s", path, damaged, type(exc).__name__, exc,
+                    f"resuming at the next record, offset {resume}" if resume is not None
+                    else "the rest of the file is skipped")
+        ctx.drop("warc_reader:corrupt_file" if resume is None else
+                 "warc_reader:corrupt_gzip_member" if gzipped else "warc_reader:corrupt_record")
+        return resume
+
+    def _document(self, record, path: str) -> tuple[Document | None, str | None]:
+        """(document, None) or (None, the reason it is dropped)."""
         if record.rec_type != "response":
-            ctx.drop("warc_reader:not_response")
-            return None
+            return None, "warc_reader:not_response"
         if record.http_headers is None:
-            ctx.drop("warc_reader:no_http_headers")
-            return None
+            return None, "warc_reader:no_http_headers"
         status = record.http_headers.get_statuscode()
         if status not in self.statuses:
-            ctx.drop(f"warc_reader:http_status_{(status or '?')[:1]}xx")
-            return None
+            return None, f"warc_reader:http_status_{(status or '?')[:1]}xx"
         content_type = record.http_headers.get_header("Content-Type") or ""
         media_type = content_type.split(";")[0].strip().lower()
         if media_type not in self.content_types:
-            ctx.drop("warc_reader:content_type")
-            return None
+            return None, "warc_reader:content_type"
         payload = record.content_stream().read()
-        if getattr(record.raw_stream, "limit", 0) > 0:  # the file ended inside this record
-            ctx.drop("warc_reader:truncated_record")
-            return None
+        if getattr(record.raw_stream, "limit", 0) > 0:  # the block ended before its Content-Length
+            return None, "warc_reader:truncated_record"
         if not payload.strip():
-            ctx.drop("warc_reader:empty")
-            return None
-        html, charset = decode_html(payload, content_type)
+            return None, "warc_reader:empty"
+        html, charset, source = decode_html(payload, content_type)
         record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
         return Document(
             id=record_id.strip("<>").removeprefix("urn:uuid:"),
@@ -194,8 +252,42 @@ class WarcReader(Reader):
                 "content_type": media_type,
                 "content_length": len(payload),
                 "charset": charset,
+                "charset_source": source,
             },
-        )
+        ), None
+
+
+_RECORD_START = re.compile(rb"\nWARC/1\.[0-9]\r?\n")
+
+
+def _looks_like_warc(stream) -> bool:
+    """Whether the file starts like a WARC (or an ARC), compressed or not; an empty file does
+    (it simply has no record)."""
+    head = stream.read(1 << 16)
+    stream.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(31).decompress(head, 64)
+        except zlib.error:
+            return True  # damage is the record loop's to count
+    head = head.lstrip(b"\r\n")
+    return not head or head.startswith((b"WARC/", b"filedesc://"))
+
+
+def _next_record(stream, pos: int, gzipped: bool) -> int | None:
+    """Where the next record starts at or after `pos`: a gzip member, or a WARC/1.x line."""
+    if gzipped:
+        return _next_gzip_member(stream, pos)
+    block = 1 << 20
+    while True:
+        stream.seek(pos - 1)
+        chunk = stream.read(block + 16)
+        if len(chunk) < 8:
+            return None
+        found = _RECORD_START.search(chunk)
+        if found:
+            return pos - 1 + found.start() + 1
+        pos += block
 
 
 def _next_gzip_member(stream, pos: int, block: int = 1 << 20) -> int | None:

@@ -40,7 +40,8 @@ from tokenizers import Tokenizer
 
 from corpusforge.errors import OutputMismatchError
 from corpusforge.executor import choose_executor, make_executor, report_progress
-from corpusforge.fs import AnyPath, local_file, output_path, remove_tree
+from corpusforge.fs import AnyPath, local_file, output_path
+from corpusforge.run_folder import RunFolder
 from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
@@ -92,46 +93,58 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     settings = {"format": FORMAT, "tokenizer": loaded.name, "tokenizer_sha256": loaded.sha256,
                 "eos": loaded.eos, "eos_id": loaded.eos_id, "vocab_size": loaded.vocab_size, "dtype": dtype,
                 "seed": seed, "val_fraction": val_fraction, "text_key": text_key, "inputs": files}
-    prepare_output(out, settings, loaded, overwrite)
-
-    markers = Markers(out / "work")
-    pending = [i for i in range(len(files)) if not markers.done(i)]
-    # Processes over shards; spare cores become encoder threads when shards are fewer.
-    procs = max(1, min(workers, len(pending)))
-    threads = max(1, workers // procs)
-    jobs = [TokenizeJob(task=i, source=files[i], output=str(out), tokenizer_file=str(out / TOKENIZER_FILE),
-                        tokenizer_name=loaded.name, tokenizer_sha256=loaded.sha256, eos_id=loaded.eos_id,
-                        dtype=dtype, seed=seed, val_fraction=val_fraction, threads=threads, text_key=text_key)
-            for i in pending]
-    started = time.perf_counter()
-    if jobs:
-        with make_executor(executor, procs, address=ray_address, quiet=quiet,
-                           preload=["corpusforge.tokenizer.tokenize"]) as ex:
-            ex.map(run_task, jobs, labels=[j.source for j in jobs], desc=f"tokenizing ({loaded.name})")
-        remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
-    summary = summarize([markers.load(i) for i in range(len(files))], settings)
-    write_json_atomic(out / SUMMARY_FILE, summary)
+    with RunFolder(out, "tokens", OUTPUT_ENTRIES, inputs=files, legacy=lambda f: (f / SETTINGS_FILE).is_file()) as folder:
+        prepare_output(folder, settings, loaded, overwrite)
+        markers = Markers(out / "work")
+        pending = [i for i in range(len(files)) if not markers.done(i)]
+        # Processes over shards; spare cores become encoder threads when shards are fewer.
+        procs = max(1, min(workers, len(pending)))
+        threads = max(1, workers // procs)
+        jobs = [TokenizeJob(task=i, source=files[i], output=str(out), tokenizer_file=str(out / TOKENIZER_FILE),
+                            tokenizer_name=loaded.name, tokenizer_sha256=loaded.sha256, eos_id=loaded.eos_id,
+                            dtype=dtype, seed=seed, val_fraction=val_fraction, threads=threads, text_key=text_key)
+                for i in pending]
+        started = time.perf_counter()
+        if jobs:
+            with make_executor(executor, procs, address=ray_address, quiet=quiet,
+                               preload=["corpusforge.tokenizer.tokenize"]) as ex:
+                ex.map(run_task, jobs, labels=[j.source for j in jobs], desc=f"tokenizing ({loaded.name})")
+            remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
+        summary = summarize([markers.load(i) for i in range(len(files))], settings)
+        write_json_atomic(out / SUMMARY_FILE, summary)
     return summary | {"seconds": time.perf_counter() - started, "tasks_run": len(jobs)}
 
 
-def prepare_output(out: AnyPath, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
-    """Refuse to mix outputs of different settings; copy the tokenizer in; clear stale temp files."""
+def prepare_output(folder: RunFolder, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
+    """Under the folder's lock: refuse to mix outputs of different settings; copy the tokenizer
+    in; clear stale temp files."""
+    out = folder.path
     saved = out / SETTINGS_FILE
-    old = json.loads(saved.read_text()) if saved.is_file() else None
+    old = read_settings(out) if saved.is_file() else None
     if old is not None and old != settings and not overwrite:
         changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         raise OutputMismatchError(f"{out} holds token shards made with other settings (changed: "
                                   f"{', '.join(changed)}); pass --overwrite to replace them, or choose another --output")
     if overwrite:
-        for entry in OUTPUT_ENTRIES:
-            remove_tree(out / entry)
-    out.mkdir(parents=True, exist_ok=True)
+        folder.clear()
     remove_stale_tmp(out)
     copy = out / TOKENIZER_FILE
     if not copy.is_file() or sha256_file(local_file(copy)) != loaded.sha256:
         with atomic_path(out / TOKENIZER_FILE) as tmp:
             shutil.copyfile(loaded.path, tmp)
     write_json_atomic(saved, settings)
+
+
+def read_settings(folder: AnyPath) -> dict[str, Any]:
+    """FOLDER/tokenize.json as `tokenize` wrote it; anything else is an error naming the file."""
+    saved = folder / SETTINGS_FILE
+    try:
+        data = json.loads(saved.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OutputMismatchError(f"{saved}: not settings corpusforge wrote ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise OutputMismatchError(f"{saved}: not settings corpusforge wrote (no format {FORMAT!r})")
+    return data
 
 
 def run_task(job: TokenizeJob) -> dict[str, Any]:

@@ -18,10 +18,13 @@ from typing import Any
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from corpusforge.stats import peak_rss_mb
-from corpusforge.tokenizer.artifact import TOKENIZER_FILE, save_tokenizer
+from corpusforge.run_folder import RunFolder
+from corpusforge.tokenizer.artifact import HF_CONFIG_FILE, TOKENIZER_FILE, TRAINING_FILE, save_tokenizer
 from corpusforge.tokenizer.corpus import TextStream, resolve_shards
 from corpusforge.tokenizer.errors import TokenizerError, VocabularyTooLargeError
 from corpusforge.tokenizer.recipes import Recipe, load_recipe
+
+TOKENIZER_FILES = (TOKENIZER_FILE, HF_CONFIG_FILE, TRAINING_FILE)
 
 
 def build(recipe: Recipe) -> tuple[Tokenizer, trainers.BpeTrainer]:
@@ -57,10 +60,18 @@ def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str 
         raise TokenizerError(f"--max-bytes must be positive, got {max_bytes}")
     files = resolve_shards(inputs)
     out = Path(output)
-    if (out / TOKENIZER_FILE).exists() and not overwrite:
-        raise TokenizerError(f"{out} already holds a tokenizer; pass --overwrite to replace it "
-                             "(token shards made with it record its hash and will no longer match)")
+    with RunFolder(out, "tokenizer", TOKENIZER_FILES, inputs=files,
+                   legacy=lambda f: (f / TOKENIZER_FILE).is_file()) as folder:
+        if not folder.is_new:
+            if not overwrite:
+                raise TokenizerError(f"{out} already holds a tokenizer; pass --overwrite to replace it "
+                                     "(token shards made with it record its hash and will no longer match)")
+            folder.clear()
+        return _train(recipe, files, out, max_bytes, quiet, fit_vocab)
 
+
+def _train(recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, quiet: bool,
+           fit_vocab: bool) -> dict[str, Any]:
     tokenizer, trainer = build(recipe)
     text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
     started = time.perf_counter()

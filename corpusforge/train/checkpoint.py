@@ -9,7 +9,9 @@ are a function of (seed, step), see `data`.
 
 from __future__ import annotations
 
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,10 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 def save_checkpoint(path: Path, **state: Any) -> None:
     """Write the checkpoint (model, optimizer, step, tokens, configs, tokenizer, ...) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        # a file object, not a path: torch names the zip's root folder after a path's file name
+        # (here a temporary name), which made two identical runs' checkpoints differ
+        torch.save({"format": FORMAT, **state}, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
@@ -59,7 +63,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     if not file.is_file():
         raise TrainError(f"no checkpoint at {path} (expected a run folder holding {CHECKPOINT_FILE}, or the file)")
     # weights_only: tensors and plain containers only, so loading a checkpoint runs no code.
-    state = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
+    try:
+        state = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        raise TrainError(f"{file}: refused: it holds objects other than tensors and plain values, and loading "
+                         "it could run code (a corpusforge checkpoint never does)") from None
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TrainError(f"{file}: not a readable checkpoint (truncated or corrupt: {reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TrainError(f"{file}: not a corpusforge checkpoint ({FORMAT})")
     return state

@@ -13,7 +13,7 @@ on its own micro-batches and DDP averages the gradients; rank 0 alone writes fil
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -24,9 +24,10 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from corpusforge.model.model import Decoder
+from corpusforge.run_folder import RunFolder
 from corpusforge.storage import write_text_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
-from corpusforge.tokenizer.tokenize import SETTINGS_FILE
+from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
 from corpusforge.train import distributed
 from corpusforge.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -77,7 +78,17 @@ class Trainer:
         self.step = 0
         self.val_loss: float | None = None
         self.last_loss: float | None = None
-        self._prepare_run_folder(resume, overwrite)  # on --resume: the checkpoint's step, weights, val_loss
+        self.folder: RunFolder | None = None  # rank 0 holds the run folder's lock until close()
+        try:
+            self._prepare_run_folder(resume, overwrite)  # on --resume: the checkpoint's step, weights, val_loss
+            self._build(kind)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, kind: str) -> None:
+        """The compiled (and DDP-wrapped) model, the FLOP counts and the log."""
+        config = self.config
 
         # Compile first, then wrap in DDP (nanoGPT's order): DDP's hooks stay outside the graph.
         self.compiled = torch.compile(self.raw) if config.compile else self.raw
@@ -199,12 +210,21 @@ class Trainer:
             line += f" | mfu {100 * mfu:.1f}%"
         return line + (f" | val loss {val:.4f}" if val is not None else "")
 
+    def close(self) -> None:
+        """Release the run folder (another run may use it from now on)."""
+        if self.folder is not None:
+            self.folder.release()
+            self.folder = None
+
     def _prepare_run_folder(self, resume: bool, overwrite: bool) -> None:
         """Start a new run folder, or load its checkpoint for --resume; never mix two runs."""
         ckpt = self.out / CHECKPOINT_FILE
-        if overwrite and self.dist.is_main:
-            for name in RUN_FILES:
-                (self.out / name).unlink(missing_ok=True)
+        if self.dist.is_main:
+            self.folder = RunFolder(self.out, "train", RUN_FILES, inputs=[self.config.data],
+                                    legacy=lambda f: (f / CHECKPOINT_FILE).is_file() or (f / "log.csv").is_file())
+            self.folder.__enter__()
+            if overwrite:
+                self.folder.clear()
         distributed.barrier(self.dist)
         if ckpt.exists() and not resume:
             step = load_checkpoint(ckpt, mmap=True)["step"]
@@ -215,7 +235,6 @@ class Trainer:
         elif resume and self.dist.is_main and not self.quiet:
             print(f"no checkpoint in {self.out}: starting from step 0", flush=True)
         if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
             resolved = self.config.to_dict() | {"model": self.model_config.to_dict()}
             write_text_atomic(self.out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
@@ -248,14 +267,20 @@ def read_tokenizer(data: Path) -> dict[str, Any]:
     settings_file, tokenizer_file = data / SETTINGS_FILE, data / TOKENIZER_FILE
     if not settings_file.is_file() or not tokenizer_file.is_file():
         raise TrainError(f"{data}: not a `corpusforge tokenize` output folder (no {SETTINGS_FILE} or {TOKENIZER_FILE})")
-    settings = json.loads(settings_file.read_text())
+    settings = read_settings(data)
+    text = tokenizer_file.read_bytes()
+    if hashlib.sha256(text).hexdigest() != settings["tokenizer_sha256"]:
+        raise TrainError(f"{tokenizer_file} is not the tokenizer these token shards were made with (its SHA-256 "
+                         f"{hashlib.sha256(text).hexdigest()[:12]} differs from {settings['tokenizer_sha256'][:12]} "
+                         f"recorded in {settings_file}): tokenize again with the tokenizer you mean")
     return {"name": settings["tokenizer"], "sha256": settings["tokenizer_sha256"], "eos": settings["eos"],
-            "eos_id": settings["eos_id"], "vocab_size": settings["vocab_size"], "json": tokenizer_file.read_text()}
+            "eos_id": settings["eos_id"], "vocab_size": settings["vocab_size"], "json": text.decode("utf-8")}
 
 
 def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, quiet: bool = False,
           until_step: int | None = None) -> dict[str, Any]:
     """Build a Trainer and run it; leaves the process group when done."""
+    trainer = None
     try:
         trainer = Trainer(config, resume=resume, overwrite=overwrite, quiet=quiet)
         summary = trainer.fit(until_step=until_step)
@@ -265,5 +290,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, qu
                    if trainer.dist.is_main else None)
         return summary | {"params": trainer.raw.num_params(), "rank": trainer.dist.rank, "unigram_entropy": entropy}
     finally:
+        if trainer is not None:
+            trainer.close()
         distributed.teardown()
 

@@ -1,0 +1,254 @@
+"""The one owner of an output folder: who made it, who is writing it now, what may be cleared.
+
+Every folder corpusforge writes (`run`, `tokenize`, `train`, `train-tokenizer`, `ablate`,
+`export-hf`) holds `.corpusforge`, a small JSON file naming the kind of output. Three rules:
+
+- **Ours only.** A folder that is not empty and has no `.corpusforge` of the same kind is
+  refused, with or without `--overwrite`: a run never writes among, or deletes, files it did
+  not make. Folders made before the marker existed are recognised by their own files
+  (`legacy`) and adopted. `--overwrite` removes only the entries that kind of run writes.
+- **Never an input.** A folder that contains one of the run's resolved inputs is refused.
+- **One live run.** The run holds an exclusive lock from before it reads the saved settings
+  until it ends, so two runs cannot mix their outputs and the settings check cannot race.
+  Local: `flock` on `OUTPUT/.lock` (released by the kernel when the process dies, so a killed
+  run never blocks its resume). Object storage has no lock: a lease object `OUTPUT/.lock`
+  (holder, start, heartbeat every `LEASE_HEARTBEAT` s) refuses a second run while it is fresh.
+  Two runs started within the same second may both take a lease (S3 offers no conditional
+  put through pyarrow); the README says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from corpusforge.errors import CorpusforgeError
+from corpusforge.fs import AnyPath, RemotePath, is_uri, remove_tree
+
+MARKER = ".corpusforge"
+LOCK = ".lock"
+LEASE_HEARTBEAT = 30.0  # seconds between lease refreshes on object storage
+LEASE_STALE = 4 * LEASE_HEARTBEAT  # a lease not refreshed for this long belongs to a dead run
+
+
+class FolderError(CorpusforgeError):
+    """The output folder is not ours, holds an input, or another run is writing it."""
+
+
+class RunFolder:
+    """An output folder of one `kind` (pipeline, tokens, train, tokenizer, ablation, hf-export).
+
+    Use as a context manager: entering takes the lock and checks ownership and inputs;
+    `clear()` removes this kind's `entries`; leaving releases the lock.
+    """
+
+    def __init__(self, path: AnyPath, kind: str, entries: Iterable[str], inputs: Iterable[str] = (),
+                 legacy: Callable[[AnyPath], bool] | None = None, lock: bool = True) -> None:
+        self.path = path
+        self.kind = kind
+        self.entries = tuple(entries)
+        self.inputs = list(inputs)
+        self.legacy = legacy
+        self.lock = lock
+        self._held: _FileLock | _Lease | None = None
+
+    def __enter__(self) -> "RunFolder":
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FolderError(f"{self.path}: cannot create the output folder ({exc})") from None
+        self._check_inputs()
+        self._check_owner(claim=False)  # before the lock: a foreign folder is not touched at all
+        if self.lock:
+            self._held = _Lease(self.path) if isinstance(self.path, RemotePath) else _FileLock(self.path)
+            self._held.acquire()
+        try:
+            self._check_owner(claim=True)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
+    @staticmethod
+    def owned(path: AnyPath, kind: str) -> bool:
+        """Whether `path` holds a `kind` output corpusforge made (its marker says so)."""
+        return (path / MARKER).is_file() and _read_json(path / MARKER).get("kind") == kind
+
+    @property
+    def is_new(self) -> bool:
+        """True when nothing but our own bookkeeping is in the folder yet."""
+        return not [n for n in _names(self.path) if n not in (MARKER, LOCK)]
+
+    def clear(self) -> None:
+        """Remove what this kind of run writes (never anything else in the folder)."""
+        for name in self.entries:
+            remove_tree(self.path / name)
+
+    def _check_inputs(self) -> None:
+        if isinstance(self.path, RemotePath):
+            root, inside = str(self.path).rstrip("/") + "/", [i for i in self.inputs if is_uri(i)]
+        else:
+            root = os.path.realpath(self.path).rstrip("/") + "/"
+            inside = [os.path.realpath(i) for i in self.inputs if not is_uri(i)]
+        for original, resolved in zip(self.inputs, inside):
+            if resolved.startswith(root):
+                raise FolderError(f"{self.path}: the output folder contains the input {original}; "
+                                  "choose an output folder outside the inputs")
+
+    def _check_owner(self, claim: bool) -> None:
+        marker = self.path / MARKER
+        if marker.is_file():
+            try:
+                kind = json.loads(marker.read_text()).get("kind")
+            except (ValueError, AttributeError, UnicodeDecodeError):
+                raise FolderError(f"{marker}: not a corpusforge folder marker (unreadable); "
+                                  "choose another output folder") from None
+            if kind != self.kind:
+                raise FolderError(f"{self.path} holds a corpusforge {kind} output, not a {self.kind} output; "
+                                  "choose another output folder")
+            return
+        if not self.is_new and not (self.legacy is not None and self.legacy(self.path)):
+            raise FolderError(f"{self.path} is not empty and was not made by corpusforge (no {MARKER} file): "
+                              "nothing in it is written over or deleted; choose a new or empty folder")
+        if not claim:
+            return
+        from corpusforge.storage import write_json_atomic
+
+        write_json_atomic(marker, {"kind": self.kind, "made_by": "corpusforge"})
+
+
+def _names(folder: AnyPath) -> list[str]:
+    if isinstance(folder, RemotePath):
+        return [p.name for p in folder.iterdir()]
+    return os.listdir(folder) if folder.is_dir() else []
+
+
+def _holder() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def _describe(info: dict[str, Any]) -> str:
+    if not info:
+        return "another run (it has not written its details yet)"
+    return f"pid {info.get('pid')} on {info.get('host')}, started {info.get('started')}"
+
+
+class _FileLock:
+    """flock on FOLDER/.lock, holding the holder's details; removed when released."""
+
+    def __init__(self, folder: Path) -> None:
+        self.file = folder / LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        while True:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise FolderError(f"{self.file}: cannot lock the output folder ({exc})") from None
+                raise FolderError(f"{self.file.parent} is being written by another corpusforge run "
+                                  f"({_describe(_read_json(self.file))}); wait for it to finish, "
+                                  "or choose another output folder") from None
+            # the holder before us may have removed the file between our open and our lock
+            try:
+                same = os.stat(self.file).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(_holder()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.file.unlink(missing_ok=True)  # while still locked: the next run makes a new one
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _Lease:
+    """A lease object on object storage, refreshed by a daemon thread while the run lives."""
+
+    def __init__(self, folder: RemotePath) -> None:
+        self.object = folder / LOCK
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        if self.object.is_file():
+            info = _read_json(self.object)
+            age = time.time() - float(info.get("heartbeat", 0))
+            dead_here = info.get("host") == socket.gethostname() and not _pid_alive(info.get("pid"))
+            if age < LEASE_STALE and not dead_here:
+                raise FolderError(f"{self.object.key.rsplit('/', 1)[0]} is being written by another corpusforge "
+                                  f"run ({_describe(info)}; lease refreshed {age:.0f} s ago). If that run is dead, "
+                                  f"wait {LEASE_STALE - age:.0f} s or delete {self.object}")
+        self._write()
+        self._thread = threading.Thread(target=self._refresh, daemon=True, name="corpusforge-lease")
+        self._thread.start()
+
+    def _write(self) -> None:
+        from corpusforge.storage import write_json_atomic
+
+        write_json_atomic(self.object, _holder() | {"token": self.token, "heartbeat": time.time()})
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(LEASE_HEARTBEAT):
+            try:
+                self._write()
+            except OSError:  # a missed refresh only shortens the lease; the next one may succeed
+                pass
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            if _read_json(self.object).get("token") == self.token:
+                self.object.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _read_json(path: AnyPath) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True  # unknown: assume it lives
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
