@@ -11,6 +11,7 @@ counted as `warc_reader:corrupt_file`, so nothing already produced is lost.
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 import unicodedata
@@ -48,9 +49,10 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str, str]:
     the label says (valid multi-byte UTF-8 is vanishingly rare in legacy text, while pages
     labelled latin-1 or cp1252 that are really UTF-8 are common), and the source says which
     label agreed; `header` / `meta` — else the HTTP header's charset, then the `<meta>` one,
-    decoded strictly (a latin-1 label means cp1252, as browsers read it); `utf8-replace` — else a
+    decoded strictly (a latin-1 label means cp1252, as browsers read it); `utf8-replace` — a
     page that is mostly UTF-8 (valid multi-byte sequences at least as many as invalid bytes:
-    a UTF-8 page with a few stray bytes) as UTF-8 with replacement characters; `detected` —
+    a UTF-8 page with a few stray bytes) as UTF-8 with replacement characters, when no label
+    or only a single-byte one (which decodes anything) is given; `detected` —
     else charset_normalizer's guess, where a Latin-script guess becomes cp1252 (detection
     confuses cp1252 with cp1250 and mac-iceland on short Western text, turning "naïve" into
     "naďve"). A page is never lost to its encoding.
@@ -66,16 +68,28 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str, str]:
     if text is not None and (not payload.isascii() or not any(codec for codec, _ in labels)):
         agreed = next((source for codec, source in labels if codec == "utf-8"), "utf8")
         return text, "utf-8", agreed
+    mostly_utf8 = _mostly_utf8(payload)
     for codec, source in labels:
         if codec is None or (codec == "utf-8" and text is None):
             continue
+        if mostly_utf8 is not None and _single_byte(codec):
+            break  # a single-byte codec decodes anything, mojibake included: the bytes say UTF-8
         decoded = _strict(payload, codec)
         if decoded is not None:
             return decoded[0], decoded[1], source
-    mostly_utf8 = _mostly_utf8(payload)
     if mostly_utf8 is not None:
         return mostly_utf8, "utf-8", "utf8-replace"
     return _detect(payload)
+
+
+@functools.cache
+def _single_byte(codec: str) -> bool:
+    """Whether every byte is one character in `codec` (latin-1, cp125x, koi8...): such a
+    label never fails, so it cannot tell UTF-8 from itself."""
+    try:
+        return len(bytes(range(0x80, 0x100)).decode(codec, errors="replace")) == 0x80
+    except LookupError:
+        return False
 
 
 _SINGLE_BYTE_LATIN_LABELS = {"latin_1", "iso8859-1", "ascii", "cp1252"}
