@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 
 from corpusforge.errors import CorpusforgeError
 from corpusforge.fs import AnyPath, RemotePath, is_uri, remove_tree
+from corpusforge.storage import TMP_SUFFIX, remove_stale_tmp, write_json_atomic
 
 MARKER = ".corpusforge"
 LOCK = ".lock"
@@ -91,8 +92,10 @@ class RunFolder:
 
     @property
     def is_new(self) -> bool:
-        """True when nothing but our own bookkeeping is in the folder yet."""
-        return not [n for n in _names(self.path) if n not in (MARKER, LOCK)]
+        """True when nothing but our own bookkeeping is in the folder yet (the marker, the
+        lock, a temporary file of a run killed before its first rename)."""
+        return not [n for n in _names(self.path)
+                    if n not in (MARKER, LOCK) and not (n.startswith(".") and n.endswith(TMP_SUFFIX))]
 
     def clear(self) -> None:
         """Remove what this kind of run writes (never anything else in the folder)."""
@@ -100,17 +103,19 @@ class RunFolder:
             remove_tree(self.path / name)
 
     def _check_inputs(self) -> None:
-        if isinstance(self.path, RemotePath):
-            root, inside = str(self.path).rstrip("/") + "/", [i for i in self.inputs if is_uri(i)]
-        else:
-            root = os.path.realpath(self.path).rstrip("/") + "/"
-            inside = [os.path.realpath(i) for i in self.inputs if not is_uri(i)]
-        for original, resolved in zip(self.inputs, inside):
-            if resolved.startswith(root):
+        remote = isinstance(self.path, RemotePath)
+        root = str(self.path).rstrip("/") if remote else os.path.realpath(self.path)
+        for original in self.inputs:
+            if is_uri(original) != remote:
+                continue
+            resolved = original.rstrip("/") if remote else os.path.realpath(original)
+            if resolved == root or resolved.startswith(root + "/"):
                 raise FolderError(f"{self.path}: the output folder contains the input {original}; "
                                   "choose an output folder outside the inputs")
 
     def _check_owner(self, claim: bool) -> None:
+        """Refuse a folder that is not ours; with `claim` (under the lock) mark it ours and
+        clear what a killed run of ours left half-written."""
         marker = self.path / MARKER
         if marker.is_file():
             try:
@@ -121,15 +126,13 @@ class RunFolder:
             if kind != self.kind:
                 raise FolderError(f"{self.path} holds a corpusforge {kind} output, not a {self.kind} output; "
                                   "choose another output folder")
-            return
-        if not self.is_new and not (self.legacy is not None and self.legacy(self.path)):
+        elif not self.is_new and not (self.legacy is not None and self.legacy(self.path)):
             raise FolderError(f"{self.path} is not empty and was not made by corpusforge (no {MARKER} file): "
                               "nothing in it is written over or deleted; choose a new or empty folder")
-        if not claim:
-            return
-        from corpusforge.storage import write_json_atomic
-
-        write_json_atomic(marker, {"kind": self.kind, "made_by": "corpusforge"})
+        if claim:
+            remove_stale_tmp(self.path)
+            if not marker.is_file():
+                write_json_atomic(marker, {"kind": self.kind, "made_by": "corpusforge"})
 
 
 def _names(folder: AnyPath) -> list[str]:
@@ -212,8 +215,6 @@ class _Lease:
         self._thread.start()
 
     def _write(self) -> None:
-        from corpusforge.storage import write_json_atomic
-
         write_json_atomic(self.object, _holder() | {"token": self.token, "heartbeat": time.time()})
 
     def _refresh(self) -> None:

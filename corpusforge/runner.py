@@ -21,14 +21,13 @@ from corpusforge.errors import CorpusforgeError, OutputMismatchError
 from corpusforge.executor import make_executor
 from corpusforge.fs import AnyPath
 from corpusforge.planner import GlobalPhase, StreamPhase, plan
-from corpusforge.stats import StageStats, format_table, merge_stats
-from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
 from corpusforge.rejected import gather
 from corpusforge.run_folder import RunFolder
 from corpusforge.stage import GlobalStage
-from corpusforge.tasks import (GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task,
-                               stage_work_dir)
 from corpusforge.stages.parquet_writer import make_schema
+from corpusforge.stats import StageStats, format_table, merge_stats
+from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
+from corpusforge.tasks import GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task, stage_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,6 @@ def prepare_output(config: PipelineConfig, folder: RunFolder, overwrite: bool) -
             folder.clear()
     elif overwrite:
         folder.clear()
-    remove_stale_tmp(out)
     resolved = config.resolved() | {"hash": config.hash()}
     write_text_atomic(saved, yaml.safe_dump(resolved, sort_keys=False))
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import SHARED, sample_warcs, write_warc
+from tokenizer_data import speeches
+
 from corpusforge.cli import main
 from corpusforge.config import load_config
 from corpusforge.errors import ConfigError
@@ -23,7 +24,6 @@ from corpusforge.stage import StageContext
 from corpusforge.stages.jsonl_reader import JsonlReader
 from corpusforge.stages.warc_reader import WarcReader
 from corpusforge.stats import StageStats
-from tokenizer_data import speeches
 
 UDHR = SHARED / "text" / "udhr2.zip"
 

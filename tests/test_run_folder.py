@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, sample_warcs
+from tokenizer_data import speeches, write_parquet
+
 from corpusforge.cli import main
 from corpusforge.run_folder import LOCK, MARKER, FolderError, RunFolder
 from corpusforge.runner import output_folder
-from tokenizer_data import speeches, write_parquet
 
 
 def jsonl_input(folder: Path, n: int = 40) -> Path:

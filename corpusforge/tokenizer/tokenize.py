@@ -127,7 +127,6 @@ def prepare_output(folder: RunFolder, settings: dict[str, Any], loaded: LoadedTo
                                   f"{', '.join(changed)}); pass --overwrite to replace them, or choose another --output")
     if overwrite:
         folder.clear()
-    remove_stale_tmp(out)
     copy = out / TOKENIZER_FILE
     if not copy.is_file() or sha256_file(local_file(copy)) != loaded.sha256:
         with atomic_path(out / TOKENIZER_FILE) as tmp:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,21 @@ def save_checkpoint(path: Path, **state: Any) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         # a file object, not a path: torch names the zip's root folder after a path's file name
         # (here a temporary name), which made two identical runs' checkpoints differ
-        torch.save({"format": FORMAT, **state}, f)
+        torch.save(_canonical({"format": FORMAT, **state}), f)
+
+
+def _canonical(value: Any) -> Any:
+    """The same state with every string interned. Pickle writes a string once and then refers
+    to it by object identity, so a state whose equal strings are distinct objects (an
+    optimizer's after load_state_dict on --resume) pickles to other bytes; interned, the bytes
+    depend on the values alone."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_canonical(v) for v in value)
+    return value
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:

@@ -14,11 +14,13 @@ on its own micro-batches and DDP averages the gradients; rank 0 alone writes fil
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
@@ -71,6 +73,9 @@ class Trainer:
 
         self.model_config = config.model_config(self.tokenizer["vocab_size"])
         torch.manual_seed(config.seed)  # every rank builds the same initial weights
+        # the checkpoint saves every generator's state: seeded, two identical runs save the same bytes
+        random.seed(config.seed)
+        np.random.seed(config.seed % 2**32)
         self.raw = Decoder(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.raw, config, kind)
         self.total_steps = config.total_steps(self.dist.world_size)
