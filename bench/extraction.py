@@ -8,7 +8,10 @@ Three measures on real pages (../shared/data/warc/articles-181.*):
     workers, on the 181 article responses repeated N times over F .warc.gz files;
 (b) speed of a plain single-process loop (warcio → trafilatura.extract, same options) on the same
     files: the limit the pipeline's overhead is judged against;
-(c) token F1 against the human-annotated article bodies, ours vs plain trafilatura.
+(c) token F1 against the human-annotated article bodies, ours vs plain trafilatura;
+(d) the cost of flushing every atomic write to disk (fsync of file and folder): the 2-worker run
+    with fsync as shipped, with `os.fsync` a no-op, and the seconds spent inside fsync itself,
+    timed in every process of the run (medians of --fsync-runs interleaved pairs).
 
 Everything generated goes under bench/out/ (git-ignored); figures also go to bench/out/extraction.json.
 """
@@ -20,6 +23,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -161,12 +165,12 @@ def cli_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "corpusforge"]
 
 
-def run_pipeline(inputs: list[Path], output: Path, workers: int) -> dict[str, Any]:
+def run_pipeline(inputs: list[Path], output: Path, workers: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """One CLI run; wall time is measured around the whole subprocess (startup and imports included)."""
     cmd = cli_command() + ["run", str(CONFIG), "--input", *map(str, inputs), "--output", str(output),
                            "--workers", str(workers), "--quiet", "--overwrite"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"corpusforge run failed (exit {proc.returncode}):\n{' '.join(cmd)}\n{proc.stderr[-4000:]}")
@@ -288,6 +292,45 @@ def measure_quality(source: Path, truth_path: Path, pages: list[Page]) -> dict[s
     return result
 
 
+# --------------------------------------------------------------------------- fsync
+
+# Loaded by every process of a run (the CLI, the forkserver, each worker) through PYTHONPATH.
+_FSYNC_HOOKS = {
+    "off": "import os\nos.fsync = lambda fd: None\n",
+    "timed": ("import os, time\n_fsync = os.fsync\n"
+              "def fsync(fd):\n    t0 = time.perf_counter()\n    _fsync(fd)\n"
+              "    with open(os.environ['CORPUSFORGE_FSYNC_LOG'], 'a') as f:\n"
+              "        f.write(f'{time.perf_counter() - t0}\\n')\n"
+              "os.fsync = fsync\n"),
+}
+
+
+def measure_fsync(inputs: list[Path], runs: int) -> dict[str, Any]:
+    """The 2-worker run as shipped (fsync timed inside) against the same run without fsync."""
+    seconds: dict[str, list[float]] = {"timed": [], "off": []}
+    in_fsync: list[float] = []
+    calls = 0
+    for i in range(runs):
+        for hook in ("timed", "off") if i % 2 == 0 else ("off", "timed"):
+            folder = OUT / "fsync-hooks" / hook
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "sitecustomize.py").write_text(_FSYNC_HOOKS[hook])
+            log = OUT / "fsync-hooks" / "fsync.log"
+            log.unlink(missing_ok=True)
+            env = os.environ | {"PYTHONPATH": str(folder), "CORPUSFORGE_FSYNC_LOG": str(log)}
+            r = run_pipeline(inputs, OUT / f"fsync-{hook}", 2, env)
+            seconds[hook].append(r["internal_seconds"])
+            if hook == "timed":
+                times = [float(x) for x in log.read_text().split()] if log.is_file() else []
+                in_fsync.append(sum(times))
+                calls = len(times)
+            print(f"  fsync {hook:5s}: {r['internal_seconds']:.2f}s", flush=True)
+    on, off = statistics.median(seconds["timed"]), statistics.median(seconds["off"])
+    return {"runs": runs, "with_fsync_s": on, "without_fsync_s": off, "ratio": on / off,
+            "seconds_in_fsync": statistics.median(in_fsync), "fsync_calls": calls,
+            "share_in_fsync": statistics.median(in_fsync) / on}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -312,6 +355,12 @@ def report(args: argparse.Namespace, n_records: int, speed: dict[str, Any] | Non
               f"{speed['ratio_w2_vs_w1_internal']:.2f}x)")
     else:
         print("Speed: skipped (--skip-speed)")
+    f = speed and speed.get("fsync")
+    if f:
+        print(f"Durability (2 workers, medians of {f['runs']} interleaved pairs): with fsync {f['with_fsync_s']:.2f}s, "
+              f"without {f['without_fsync_s']:.2f}s (ratio {f['ratio']:.3f}); {f['fsync_calls']} fsync calls took "
+              f"{f['seconds_in_fsync']:.3f}s = {100 * f['share_in_fsync']:.2f}% of the run   goal < 1%   "
+              f"{'PASS' if f['share_in_fsync'] < 0.01 else 'FALL SHORT'}")
     q = quality
     print(f"Quality: mean token F1 on the {q['pages']} original pages vs the annotated article body "
           f"(a dropped page scores 0)")
@@ -329,6 +378,8 @@ def parse_args() -> argparse.Namespace:
                         help="copies of the 181 pages in the speed input (default: %(default)s, ~1,800 records)")
     parser.add_argument("--files", type=int, default=8, help="input files = pipeline tasks (default: %(default)s)")
     parser.add_argument("--skip-speed", action="store_true", help="only measure quality")
+    parser.add_argument("--fsync-runs", type=int, default=3, metavar="N",
+                        help="runs with fsync and without, interleaved (default: %(default)s; 0: skip)")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
                         help="shared data folder (default: ../shared/data)")
     args = parser.parse_args()
@@ -356,6 +407,9 @@ def main() -> int:
               flush=True)
         inputs = generate_inputs(source, pages, args.repeat, args.files)
         speed = measure_speed(inputs, n_records)
+        if args.fsync_runs:
+            print("durability: fsync on and off ...", flush=True)
+            speed["fsync"] = measure_fsync(inputs, args.fsync_runs)
     quality = measure_quality(source, truth_path, pages)
 
     figures = {"input": {"pages": len(pages), "repeat": args.repeat, "records": n_records, "files": args.files},
