@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 import yaml
@@ -108,8 +108,10 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
         columns.update(stage.columns())
     schema = make_schema(columns)  # inputs and schema are checked before anything is written
     folder = output_folder(config.output, config.inputs)
-    with _output_errors(config.output), folder:
-        prepare_output(config, folder, overwrite)
+    with ExitStack() as held:
+        with _output_errors(config.output):  # not the run's own errors: only claiming the folder
+            held.enter_context(folder)
+            prepare_output(config, folder, overwrite)
         stages = _run(config, phases, built, schema, started, quiet)
         if report:
             write_report_after_run(config.output, quiet)

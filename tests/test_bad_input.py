@@ -38,7 +38,8 @@ def lines_of_speech(n: int) -> list[str]:
     """n JSON lines of real text (paragraphs of the State of the Union addresses)."""
     paragraphs = [p for s in speeches() for p in s.split("\n\n") if len(p.split()) > 20]
     assert len(paragraphs) >= n
-    return [json.dumps({"id": f"p{i}", "text": p, "url": f"https://example.org/{i}"}) for i, p in enumerate(paragraphs[:n])]
+    return [json.dumps({"id": f"p{i}", "text": p, "url": f"https://example.org/{i}"})
+            for i, p in enumerate(paragraphs[:n])]
 
 
 def pipeline(inputs: list[Path], out: Path, reader: str | dict = "jsonl_reader") -> dict[str, dict]:

@@ -91,7 +91,8 @@ def _pipeline_args(config: Path):
 
 
 def _stage_counts(out: Path) -> list:
-    return [(s["name"], s["in"], s["out"], s["dropped"]) for s in json.loads((out / "stats.json").read_text())["stages"]]
+    stats = json.loads((out / "stats.json").read_text())
+    return [(s["name"], s["in"], s["out"], s["dropped"]) for s in stats["stages"]]
 
 
 def _check_pipeline(tmp_path: Path, setup, every: bool) -> None:

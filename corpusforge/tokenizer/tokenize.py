@@ -93,7 +93,8 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     settings = {"format": FORMAT, "tokenizer": loaded.name, "tokenizer_sha256": loaded.sha256,
                 "eos": loaded.eos, "eos_id": loaded.eos_id, "vocab_size": loaded.vocab_size, "dtype": dtype,
                 "seed": seed, "val_fraction": val_fraction, "text_key": text_key, "inputs": files}
-    with RunFolder(out, "tokens", OUTPUT_ENTRIES, inputs=files, legacy=lambda f: (f / SETTINGS_FILE).is_file()) as folder:
+    folder = RunFolder(out, "tokens", OUTPUT_ENTRIES, inputs=files, legacy=lambda f: (f / SETTINGS_FILE).is_file())
+    with folder:
         prepare_output(folder, settings, loaded, overwrite)
         markers = Markers(out / "work")
         pending = [i for i in range(len(files)) if not markers.done(i)]
@@ -116,8 +117,7 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
 
 
 def prepare_output(folder: RunFolder, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
-    """Under the folder's lock: refuse to mix outputs of different settings; copy the tokenizer
-    in; clear stale temp files."""
+    """Under the folder's lock: refuse to mix outputs of different settings; copy the tokenizer in."""
     out = folder.path
     saved = out / SETTINGS_FILE
     old = read_settings(out) if saved.is_file() else None
