@@ -39,8 +39,11 @@ pipeline: install sample
 test: install
 	$(BIN)/python -m pytest
 
+# The slow tests (fault injection at every rename, end-to-end training) and the bad-input and
+# output-folder suites.
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest tests/test_bad_input.py tests/test_run_folder.py
 
 bench: install
 	$(BIN)/python bench/extraction.py
