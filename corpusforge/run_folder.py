@@ -51,13 +51,12 @@ class RunFolder:
     """
 
     def __init__(self, path: AnyPath, kind: str, entries: Iterable[str], inputs: Iterable[str] = (),
-                 legacy: Callable[[AnyPath], bool] | None = None, lock: bool = True) -> None:
+                 legacy: Callable[[AnyPath], bool] | None = None) -> None:
         self.path = path
         self.kind = kind
         self.entries = tuple(entries)
         self.inputs = list(inputs)
         self.legacy = legacy
-        self.lock = lock
         self._held: _FileLock | _Lease | None = None
 
     def __enter__(self) -> "RunFolder":
@@ -67,9 +66,8 @@ class RunFolder:
             raise FolderError(f"{self.path}: cannot create the output folder ({exc})") from None
         self._check_inputs()
         self._check_owner(claim=False)  # before the lock: a foreign folder is not touched at all
-        if self.lock:
-            self._held = _Lease(self.path) if isinstance(self.path, RemotePath) else _FileLock(self.path)
-            self._held.acquire()
+        self._held = _Lease(self.path) if isinstance(self.path, RemotePath) else _FileLock(self.path)
+        self._held.acquire()
         try:
             self._check_owner(claim=True)
         except BaseException:

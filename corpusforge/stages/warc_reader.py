@@ -1,11 +1,12 @@
 """Read HTML responses out of WARC files (gzip or plain) with warcio.
 
 Only `response` records with HTTP status 200 and an HTML-ish content type become documents;
-every other record is counted with its reason. The payload is decoded with the charset
-named by the HTTP header, else by the page's `<meta>` tag, else by detection (UTF-8 first,
-then charset_normalizer). A corrupt record is counted and skipped; a file that cannot be
-read further (truncated gzip, garbage bytes) ends the task cleanly after what was read,
-counted as `warc_reader:corrupt_file`, so nothing already produced is lost.
+every other record is counted with its reason. The payload is decoded as `decode_html`
+says (valid UTF-8 first, then the header's and the `<meta>` charset, then detection) and the
+`charset_source` column records how. A damaged record or gzip member is counted and reading
+resumes at the next record; a file that cannot be read further ends the task cleanly after
+what was read, counted as `warc_reader:corrupt_file`, so nothing already produced is lost.
+A file that is not a WARC at all is one `not_a_warc_file`, not a record count.
 """
 
 from __future__ import annotations
