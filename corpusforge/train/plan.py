@@ -20,7 +20,7 @@ import yaml
 
 from corpusforge.model.model import ModelConfig
 from corpusforge.model.presets import PRESETS
-from corpusforge.tokenizer.tokenize import SETTINGS_FILE, SUMMARY_FILE
+from corpusforge.tokenizer.tokenize import SUMMARY_FILE, read_settings
 from corpusforge.train.errors import TrainError
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 
@@ -149,7 +149,7 @@ def corpus_size(folder: str | Path) -> tuple[int, int]:
     folder = Path(folder)
     try:
         summary = json.loads((folder / SUMMARY_FILE).read_text())
-        settings = json.loads((folder / SETTINGS_FILE).read_text())
+        settings = read_settings(folder)
     except FileNotFoundError:
         raise TrainError(f"{folder}: not a finished `corpusforge tokenize` output (no {SUMMARY_FILE})") from None
     return summary["train"]["tokens"], settings["vocab_size"]
