@@ -179,13 +179,16 @@ def read_lines(path: str) -> Iterator[bytes]:
     make = _DECOMPRESSORS.get(os.path.splitext(str(path))[1].lower())
     with fs.open_input_stream(inner, compression=None, buffer_size=_BUFFER) as raw:
         blocks = iter(lambda: raw.read(_BLOCK), b"")
-        tail = b""
+        partial: list[bytes] = []  # the line still open, in pieces: a long line is joined once
         for chunk in (_decompress(blocks, make, path) if make else blocks):
-            lines = (tail + chunk).split(b"\n")
-            tail = lines.pop()
-            yield from lines
-        if tail:
-            yield tail
+            lines = chunk.split(b"\n")
+            if len(lines) > 1:
+                yield b"".join([*partial, lines[0]])
+                yield from lines[1:-1]
+                partial.clear()
+            partial.append(lines[-1])
+        if any(partial):
+            yield b"".join(partial)
 
 
 def _decompress(blocks: Iterator[bytes], make: Any, path: str) -> Iterator[bytes]:
