@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from corpusforge.document import Document  # noqa: E402
-from corpusforge.ngram_index import normalize_words  # noqa: E402
-from corpusforge.stage import StageContext  # noqa: E402
-from corpusforge.stages.decontaminate import Decontaminator  # noqa: E402
+from corpusforge.engine.stage import StageContext  # noqa: E402
+from corpusforge.engine.stats import StageStats  # noqa: E402
+from corpusforge.stages.decontamination.decontaminate import Decontaminator  # noqa: E402
+from corpusforge.stages.decontamination.ngram_index import normalize_words  # noqa: E402
+from corpusforge.stages.readers.warc_reader import WarcReader  # noqa: E402
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor  # noqa: E402
-from corpusforge.stages.warc_reader import WarcReader  # noqa: E402
-from corpusforge.stats import StageStats  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 WARC = SHARED / "warc"
@@ -103,8 +103,8 @@ def synthetic_sets(folder: Path, vocab: list[str], n_sets: int, items: int, word
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from corpusforge.ngram_index import NgramIndex
-from corpusforge.testsets import parse_test_sets
+from corpusforge.stages.decontamination.ngram_index import NgramIndex
+from corpusforge.stages.decontamination.testsets import parse_test_sets
 sets, folder = json.loads(sys.argv[1]), sys.argv[2]
 base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 1024  # RSS now, kB
 t0 = time.perf_counter()

@@ -10,7 +10,7 @@ get one edit kind each (word substitutions, word insertions, word deletions, a m
 three, or a boilerplate paragraph appended plus mixed edits), at scattered random positions,
 with the words put in drawn from the real texts. The number of edits is searched per copy so
 that its exact Jaccard with the base hits a target drawn (stratified) from 0.3-1.0. Jaccard
-is always that of the stage's own shingles (corpusforge.minhash.shingles, the stage's
+is always that of the stage's own shingles (corpusforge.stages.dedup.minhash.shingles, the stage's
 ngram), so the families are made separately for ngram 5 and ngram 13. Families are shuffled
 together and split over 4 JSONL files (the (task, row) order decides "earlier").
 
@@ -55,11 +55,11 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corpusforge.config import load_config  # noqa: E402
+from corpusforge.engine.config import load_config  # noqa: E402
+from corpusforge.engine.runner import run_pipeline  # noqa: E402
 from corpusforge.errors import OutputMismatchError  # noqa: E402
-from corpusforge.minhash import shingles  # noqa: E402
-from corpusforge.runner import run_pipeline  # noqa: E402
-from corpusforge.stages.minhash_dedup import MinHashDeduplicator  # noqa: E402
+from corpusforge.stages.dedup.minhash import shingles  # noqa: E402
+from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator  # noqa: E402
 
 WARC = ROOT.parent / "shared" / "data" / "warc"
 OUT = ROOT / "bench" / "out"

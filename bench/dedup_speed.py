@@ -19,7 +19,7 @@ copies: near duplicates to find.
    shingles with num_perm 128 and seed 1. Shingling is timed on both sides, and datasketch
    gets our fastest path to them: the same batched normalization (`batch_words` on the same
    batches of 256), then the 5-word shingles joined and UTF-8 encoded (what
-   `corpusforge.minhash.shingles` returns). datasketch runs with three hash functions: ours
+   `corpusforge.stages.dedup.minhash.shingles` returns). datasketch runs with three hash functions: ours
    (`shingle_hash_fn("affine32")`: signatures equal to ours value for value, checked here),
    `xxhash.xxh32_intdigest` (a C hash: datasketch's fastest setting here) and its default
    sha1; the slower runs (our pure-Python hash, sha1) use the first `--same-hash-docs`
@@ -66,16 +66,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from dedup_quality import BOILERPLATE, WARC, extracted_texts  # noqa: E402
 
-from corpusforge.config import load_config  # noqa: E402
-from corpusforge.minhash import (  # noqa: E402
+from corpusforge.engine.config import load_config  # noqa: E402
+from corpusforge.engine.planner import GlobalPhase, plan  # noqa: E402
+from corpusforge.stages.dedup.minhash import (  # noqa: E402
     MinHasher,
     batch_shingle_hashes,
     batch_word_hashes,
     batch_words,
     shingle_hash_fn,
 )
-from corpusforge.planner import GlobalPhase, plan  # noqa: E402
-from corpusforge.stages.minhash_dedup import MinHashDeduplicator  # noqa: E402
+from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 WORK = OUT / "dedup-speed"
@@ -151,7 +151,7 @@ def ours(docs: list[str]) -> float:
 
 
 def encoded_shingles(docs: list[str]) -> Iterator[list[bytes]]:
-    """Each document's shingles as `corpusforge.minhash.shingles` gives them, UTF-8 encoded,
+    """Each document's shingles as `corpusforge.stages.dedup.minhash.shingles` gives them, UTF-8 encoded,
     from the same batched normalization as ours (the fastest way we have to them)."""
     for i in range(0, len(docs), BATCH):
         words, counts = batch_words(docs[i:i + BATCH])

@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from corpusforge.config import load_config  # noqa: E402
 from corpusforge.document import Document  # noqa: E402
-from corpusforge.runner import run_pipeline  # noqa: E402
-from corpusforge.stage import StageContext  # noqa: E402
+from corpusforge.engine.config import load_config  # noqa: E402
+from corpusforge.engine.runner import run_pipeline  # noqa: E402
+from corpusforge.engine.stage import StageContext  # noqa: E402
+from corpusforge.engine.stats import StageStats  # noqa: E402
 from corpusforge.stages import STAGES  # noqa: E402
+from corpusforge.stages.readers.warc_reader import WarcReader  # noqa: E402
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor  # noqa: E402
-from corpusforge.stages.warc_reader import WarcReader  # noqa: E402
-from corpusforge.stats import StageStats  # noqa: E402
 
 WARC = ROOT.parent / "shared" / "data" / "warc"
 OUT = ROOT / "bench" / "out"

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 import torch
 
+from corpusforge.engine.stats import peak_rss_mb
 from corpusforge.model import Decoder
-from corpusforge.stats import peak_rss_mb
 from corpusforge.tokenizer.shards import TokenShards
 from corpusforge.train.config import TrainConfig, load_train_config
 from corpusforge.train.trainer import Trainer, read_tokenizer

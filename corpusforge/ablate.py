@@ -45,8 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.errors import CorpusforgeError
-from corpusforge.run_folder import RunFolder
-from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 
 ABLATION_FILE = "ablation.json"
@@ -72,8 +72,8 @@ def resolve_variant(arg: str, quiet: bool = False) -> Variant:
     config (run now, resuming whatever it finished before)."""
     path = Path(arg)
     if path.suffix in (".yaml", ".yml"):
-        from corpusforge.config import load_config
-        from corpusforge.runner import run_pipeline
+        from corpusforge.engine.config import load_config
+        from corpusforge.engine.runner import run_pipeline
 
         config = load_config(path)
         if not quiet:
@@ -81,7 +81,7 @@ def resolve_variant(arg: str, quiet: bool = False) -> Variant:
         run_pipeline(config, quiet=quiet)
         return Variant(path.stem, _corpus_shards(config.output), config.output, arg)
     if path.is_dir():
-        from corpusforge.runner import is_run_folder
+        from corpusforge.engine.runner import is_run_folder
 
         # ablation.json and the report go only into a folder a pipeline run made (never
         # among someone else's files); any other folder of shards is only read
@@ -252,7 +252,7 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
 
 def _ablate(resolved: list[Variant], out: Path, tokens: int, eval_patterns: list[str], recipe: str, vocab_size: int,
             model: str, seq_len: int, batch_size: int, lr: float, seed: int, quiet: bool) -> dict[str, Any]:
-    from corpusforge.runner import output_folder
+    from corpusforge.engine.runner import output_folder
     from corpusforge.tokenizer.tokenize import tokenize
 
     heldout = heldout_shards(eval_patterns, out / "heldout")

@@ -10,8 +10,8 @@ from corpusforge.errors import CorpusforgeError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from corpusforge.config import load_config
-    from corpusforge.runner import run_pipeline
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.runner import run_pipeline
 
     config = load_config(args.config, inputs=args.input, output=args.output, workers=args.workers,
                          executor=args.executor, ray_address=args.ray_address)
@@ -28,8 +28,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_pipeline(args: argparse.Namespace) -> int:
-    from corpusforge.config import load_config
-    from corpusforge.planner import describe_plan, plan
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.planner import describe_plan, plan
 
     config = load_config(args.config, inputs=args.input, output=args.output)
     print(f"{len(config.inputs)} input file(s) → {config.output}  (config hash {config.hash()})")

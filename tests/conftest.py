@@ -105,8 +105,8 @@ def check_filter(cls, text: str, expected: str | None, **kwargs):
     """Assert a filter's `filter` and `run` (drop and annotate) agree on `expected` for one
     document; return the annotated document."""
     from corpusforge.document import Document
-    from corpusforge.stage import StageContext
-    from corpusforge.stats import StageStats
+    from corpusforge.engine.stage import StageContext
+    from corpusforge.engine.stats import StageStats
 
     stage = cls(**kwargs)
     assert stage.filter(Document("d", text)) == expected

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tokenizer_data import extracted_texts, speeches, write_parquet
 
 pytest.importorskip("torch")
@@ -19,8 +18,8 @@ from corpusforge.ablate import AblationError, ablate, format_ablation, heldout_s
 def variants(tmp_path_factory) -> tuple[Path, Path]:
     """`all`: every extracted page; `long`: only pages of 300+ words (a length filter's output).
     Both real pipeline outputs (parquet_reader → parquet_writer), so ablate may write into them."""
-    from corpusforge.config import load_config
-    from corpusforge.runner import run_pipeline
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.runner import run_pipeline
 
     root = tmp_path_factory.mktemp("variants")
     texts = [t for t in extracted_texts() if t]

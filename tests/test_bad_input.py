@@ -17,13 +17,13 @@ from conftest import SHARED, sample_warcs, write_warc
 from tokenizer_data import speeches
 
 from corpusforge.cli import main
-from corpusforge.config import load_config
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
-from corpusforge.runner import run_pipeline
-from corpusforge.stage import StageContext
-from corpusforge.stages.jsonl_reader import JsonlReader
-from corpusforge.stages.warc_reader import WarcReader
-from corpusforge.stats import StageStats
+from corpusforge.stages.readers.jsonl_reader import JsonlReader
+from corpusforge.stages.readers.warc_reader import WarcReader
 
 UDHR = SHARED / "text" / "udhr2.zip"
 

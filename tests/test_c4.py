@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.config import validate_args
 from corpusforge.document import Document
-from corpusforge.stage import StageContext
-from corpusforge.stages.c4_filters import C4Filter, count_sentences
-from corpusforge.stats import StageStats
+from corpusforge.engine.config import validate_args
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.stages.filters.c4_filters import C4Filter, count_sentences
 
 # Five sentences on five lines, each ending with a full stop and long enough.
 BODY = [

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from corpusforge.cli import main
-from corpusforge.config import load_config
+from corpusforge.engine.config import load_config
 from corpusforge.errors import ConfigError
-from corpusforge.fs import RemotePath
+from corpusforge.io.paths import RemotePath
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +138,7 @@ def test_executor_forms_and_overrides(warc_file, tmp_path):
 
 def test_choose_executor_is_the_one_check(tmp_path):
     """The CLI flags, a config and tokenize() share one check: an address means ray."""
-    from corpusforge.executor import choose_executor
+    from corpusforge.engine.executor import choose_executor
     from corpusforge.tokenizer.tokenize import tokenize
 
     assert choose_executor(None, "auto", 3) == ("ray", "auto", 3)
@@ -193,10 +193,10 @@ def test_readers_open_uris_like_paths(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpusforge.stage import StageContext
-    from corpusforge.stages.jsonl_reader import JsonlReader
-    from corpusforge.stages.parquet_reader import ParquetReader
-    from corpusforge.stats import StageStats
+    from corpusforge.engine.stage import StageContext
+    from corpusforge.engine.stats import StageStats
+    from corpusforge.stages.readers.jsonl_reader import JsonlReader
+    from corpusforge.stages.readers.parquet_reader import ParquetReader
 
     evalsets = ROOT.parent / "shared" / "data" / "evalsets"
     if not evalsets.is_dir():

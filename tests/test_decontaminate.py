@@ -15,16 +15,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import SHARED, sample_warcs
-from corpusforge.config import load_config
+
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
-from corpusforge.minhash import hash64
-from corpusforge.ngram_index import NgramIndex, ngram_hash, normalize_words, words_with_spans
-from corpusforge.runner import run_pipeline
-from corpusforge.stage import StageContext
-from corpusforge.stages.decontaminate import Decontaminator, redact
-from corpusforge.stats import StageStats
+from corpusforge.stages.decontamination.decontaminate import Decontaminator, redact
+from corpusforge.stages.decontamination.ngram_index import NgramIndex, ngram_hash, normalize_words, words_with_spans
+from corpusforge.stages.dedup.minhash import hash64
 
 EVALSETS = SHARED / "evalsets"
 GSM8K = EVALSETS / "gsm8k_test.jsonl"
@@ -47,8 +47,8 @@ def evalsets() -> dict[str, list[dict]]:
 @pytest.fixture(scope="session")
 def web_texts(warc_dir) -> list[tuple[str, str]]:
     """(url, text) of the real sample pages, extracted once with the pipeline's trafilatura stage."""
+    from corpusforge.stages.readers.warc_reader import WarcReader
     from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
-    from corpusforge.stages.warc_reader import WarcReader
 
     ctx = StageContext(task=0, source="t", work_dir=Path("."), stats=StageStats("x"))
     html = [d for p in sample_warcs() for d in WarcReader().read(str(p), ctx)]
@@ -440,7 +440,7 @@ def test_fast_normalization_equals_the_definition(web_texts):
     import sys
     import unicodedata
 
-    from corpusforge.ngram_index import is_deleted
+    from corpusforge.stages.decontamination.ngram_index import is_deleted
 
     table = {cp: None for cp in range(sys.maxunicode + 1) if is_deleted(chr(cp))}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpusforge.config import load_config
-from corpusforge.planner import GlobalPhase, StreamPhase, plan
-from corpusforge.runner import run_pipeline
+from corpusforge.engine.config import load_config
+from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan
+from corpusforge.engine.runner import run_pipeline
 
 
 def write_jsonl(path: Path, texts: list[str], prefix: str) -> Path:

@@ -8,13 +8,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import check_filter
-from corpusforge.config import validate_args
+
 from corpusforge.document import Document
-from corpusforge.stage import StageContext
-from corpusforge.stages.gopher_quality import STOP_WORDS, GopherQualityFilter
-from corpusforge.stats import StageStats
+from corpusforge.engine.config import validate_args
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.stages.filters.gopher_quality import STOP_WORDS, GopherQualityFilter
 
 STATE_UNION = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "state_union.zip"
 

@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import check_filter
-from corpusforge.config import validate_args
+
 from corpusforge.document import Document
-from corpusforge.stage import StageContext
-from corpusforge.stages.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetitionFilter
-from corpusforge.stats import StageStats
+from corpusforge.engine.config import validate_args
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.stages.filters.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetitionFilter
 
 STATE_UNION = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "state_union.zip"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.config import validate_args
 from corpusforge.document import Document
-from corpusforge.stage import StageContext
-from corpusforge.stages import language as language_module
-from corpusforge.stages.language import LanguageFilter, packaged_model_path
-from corpusforge.stats import StageStats
+from corpusforge.engine.config import validate_args
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.stages.filters import language as language_module
+from corpusforge.stages.filters.language import LanguageFilter, packaged_model_path
 
 UDHR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "udhr2.zip"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
-
 from conftest import ROOT, sample_warcs
-from corpusforge.config import load_config
-from corpusforge.runner import run_pipeline
+
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
 
 
 def test_massivetext_on_the_real_crawls(warc_dir, tmp_path, monkeypatch):

@@ -15,9 +15,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.config import load_config
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
 from corpusforge.errors import ConfigError
-from corpusforge.minhash import (
+from corpusforge.stages.dedup.minhash import (
     MinHasher,
     batch_words,
     connected_components,
@@ -27,8 +28,7 @@ from corpusforge.minhash import (
     shingles,
     text_shingle_hashes,
 )
-from corpusforge.runner import run_pipeline
-from corpusforge.stages.minhash_dedup import MinHashDeduplicator
+from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator
 
 UDHR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "udhr2.zip"
 ODD = ["", "   ", "too short", "İstanbul ΣΟΦΟΣ σοφός ½ ﬁne… “quoted” — dash\u00a0nbsp", "snake_case __x__ a-b",

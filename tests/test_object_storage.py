@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, write_warc
 from s3_server import read_tree
 
 from corpusforge.cli import main
-from corpusforge.fs import RemotePath
+from corpusforge.io.paths import RemotePath
 
 pytestmark = pytest.mark.usefixtures("repo_root")
 
@@ -112,7 +111,7 @@ def test_test_sets_on_s3_read_like_local_files(s3):
     """Decontamination test sets may live in the bucket too: the same checks and items."""
     from pyarrow import fs
 
-    from corpusforge.testsets import check, parse_test_sets, read_items
+    from corpusforge.stages.decontamination.testsets import check, parse_test_sets, read_items
 
     local = ROOT.parent / "shared" / "data" / "evalsets" / "humaneval.jsonl.gz"
     if not local.is_file():
@@ -140,7 +139,6 @@ def test_tokenize_reads_and_writes_object_storage(s3, tmp_path):
     """Parquet shards in the bucket → token shards in the bucket: the same bytes as local to
     local; a rerun there resumes from its markers; the trainer's loader asks for a local copy."""
     from pyarrow import fs
-
     from tokenizer_data import extracted_shards, trained
 
     from corpusforge.tokenizer.errors import TokenizerError

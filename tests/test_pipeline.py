@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from conftest import ROOT, sample_warcs, write_warc
-from corpusforge.config import load_config
+
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
 from corpusforge.errors import OutputMismatchError
-from corpusforge.runner import run_pipeline
 
 
 def extract_config(inputs, output, workers=2, **trafilatura) -> dict:

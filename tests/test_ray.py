@@ -27,11 +27,11 @@ from conftest import ROOT, SHARED, write_warc  # noqa: E402
 from tokenizer_data import extracted_shards, trained  # noqa: E402
 
 from corpusforge.cli import main  # noqa: E402
-from corpusforge.config import load_config  # noqa: E402
+from corpusforge.engine.config import load_config  # noqa: E402
+from corpusforge.engine.executor import make_executor, report_progress  # noqa: E402
+from corpusforge.engine.ray_executor import RayExecutor  # noqa: E402
+from corpusforge.engine.runner import run_pipeline  # noqa: E402
 from corpusforge.errors import TaskFailedError  # noqa: E402
-from corpusforge.executor import make_executor, report_progress  # noqa: E402
-from corpusforge.ray_executor import RayExecutor  # noqa: E402
-from corpusforge.runner import run_pipeline  # noqa: E402
 from corpusforge.tokenizer.tokenize import tokenize  # noqa: E402
 
 
@@ -217,7 +217,7 @@ def _slow_progress(job: int) -> int:
 
 
 def test_progress_bar_counts_documents_in_running_tasks(capsys, monkeypatch):
-    from corpusforge import ray_executor
+    from corpusforge.engine import ray_executor
 
     class ShownBar(ray_executor.tqdm):  # pytest's stderr is no terminal, where bars hide
         def __init__(self, *args, **kwargs):
@@ -233,7 +233,7 @@ def test_progress_bar_counts_documents_in_running_tasks(capsys, monkeypatch):
 def test_progress_reports_are_batched_per_task():
     """A task reporting every few documents sends the actor one call per 0.5 s, and the rest
     when it ends: the counts add up, the calls do not flood the one actor."""
-    from corpusforge import ray_executor
+    from corpusforge.engine import ray_executor
 
     calls: list[int] = []
 
@@ -308,8 +308,8 @@ def test_file_uri_inputs_read_through_pyarrow_fs(local_run, inputs, tmp_path):
 
 
 def test_local_runs_do_not_import_ray():
-    code = ("import sys; import corpusforge.cli, corpusforge.runner, corpusforge.tokenizer.tokenize; "
-            "from corpusforge.executor import make_executor; make_executor('local', 2).close(); "
+    code = ("import sys; import corpusforge.cli, corpusforge.engine.runner, corpusforge.tokenizer.tokenize; "
+            "from corpusforge.engine.executor import make_executor; make_executor('local', 2).close(); "
             "assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

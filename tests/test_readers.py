@@ -7,8 +7,8 @@ import json
 
 import pyarrow.parquet as pq
 
-from corpusforge.config import load_config
-from corpusforge.runner import run_pipeline
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
 
 
 def test_parquet_shards_read_back_unchanged(split_articles, tmp_path):

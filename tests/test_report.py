@@ -15,9 +15,9 @@ import yaml
 from conftest import ROOT, SHARED, WARC_DIR, write_warc
 
 from corpusforge.cli import main
-from corpusforge.config import load_config
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
 from corpusforge.report import REPORT_FILE, build_report, write_report
-from corpusforge.runner import run_pipeline
 
 MARK = "cf-adversarial-doc"
 SCRIPT = "<script>alert(1)</script>"

@@ -17,8 +17,8 @@ from conftest import ROOT, sample_warcs
 from tokenizer_data import speeches, write_parquet
 
 from corpusforge.cli import main
-from corpusforge.run_folder import LOCK, MARKER, FolderError, RunFolder
-from corpusforge.runner import output_folder
+from corpusforge.engine.runner import output_folder
+from corpusforge.io.run_folder import LOCK, MARKER, FolderError, RunFolder
 
 
 def jsonl_input(folder: Path, n: int = 40) -> Path:
@@ -101,13 +101,13 @@ def test_a_live_run_holds_the_folder(tmp_path: Path) -> None:
         for extra in ([], ["--overwrite"]):
             with pytest.raises(FolderError, match=rf"being written by another corpusforge run \(pid {os.getpid()} "
                                                   rf"on {socket.gethostname()}, started "):
-                from corpusforge.config import load_config
-                from corpusforge.runner import run_pipeline
+                from corpusforge.engine.config import load_config
+                from corpusforge.engine.runner import run_pipeline
 
                 run_pipeline(load_config(config_file(tmp_path, str(source), out)), overwrite=bool(extra), quiet=True)
     # the holder gone, the folder is free (a killed holder's lock goes with its process)
-    from corpusforge.config import load_config
-    from corpusforge.runner import run_pipeline
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.runner import run_pipeline
 
     run_pipeline(load_config(config_file(tmp_path, str(source), out)), quiet=True)
     assert (out / "stats.json").is_file()
@@ -230,7 +230,7 @@ def test_hostile_and_cut_checkpoints_are_named_errors(tmp_path: Path, capsys) ->
 
 
 def test_lease_on_object_storage(s3: str) -> None:
-    from corpusforge.fs import output_path
+    from corpusforge.io.paths import output_path
 
     out = output_path(f"{s3}/leased")
     with RunFolder(out, "pipeline", ()):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tokenizer_data import ROOT, SHARED, sample_warcs, speeches, write_parquet
+from tokenizer_data import ROOT, sample_warcs, speeches, write_parquet
 
 from corpusforge.cli import main
 from corpusforge.train.config import TrainConfig, load_train_config
@@ -31,7 +31,6 @@ from corpusforge.train.log import COLUMNS
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer
 from corpusforge.train.trainer import Trainer, train
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -310,8 +309,8 @@ def test_tiny_preset_learns_the_sample(tmp_path: Path, monkeypatch) -> None:
     (~3 min). Validation loss must end well below the unigram entropy of the tokens (what a model
     ignoring context achieves); measured: 5.94 vs 6.97 nats."""
     warcs = sample_warcs()
-    from corpusforge.config import load_config
-    from corpusforge.runner import run_pipeline
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.runner import run_pipeline
     from corpusforge.tokenizer.tokenize import tokenize
     from corpusforge.tokenizer.train import train_tokenizer
 

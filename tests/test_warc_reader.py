@@ -6,12 +6,12 @@ import gzip
 from pathlib import Path
 
 import pytest
-
 from conftest import write_warc
-from corpusforge.stage import StageContext
+
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.stages.readers.warc_reader import WarcReader, decode_html
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
-from corpusforge.stages.warc_reader import WarcReader, decode_html
-from corpusforge.stats import StageStats
 
 
 def read_all(path: Path, reader: WarcReader | None = None):

@@ -33,8 +33,8 @@ def _scratch() -> Path:
 def extracted_shards() -> Path:
     """Folder of the Parquet shards extracted from the real WARC files."""
     warcs = sample_warcs()
-    from corpusforge.config import load_config
-    from corpusforge.runner import run_pipeline
+    from corpusforge.engine.config import load_config
+    from corpusforge.engine.runner import run_pipeline
 
     out = _scratch() / "extract"
     config = load_config(ROOT / "pipelines" / "extract-only.yaml", inputs=[str(p) for p in warcs],

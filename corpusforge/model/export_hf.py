@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
+from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.model import ModelConfig
-from corpusforge.run_folder import RunFolder
-from corpusforge.storage import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.train.checkpoint import load_checkpoint
 from corpusforge.train.errors import TrainError
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpusforge.errors import CorpusforgeError
-from corpusforge.fs import AnyPath, output_path
+from corpusforge.io.paths import AnyPath, output_path
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Se
 def write_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
                  max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> AnyPath:
     """Write OUTPUT/report.html (atomically) and return its path."""
-    from corpusforge.storage import atomic_path
+    from corpusforge.io.atomic import atomic_path
 
     page = build_report(output, tokens, runs, max_text_bytes, per_reason)
     path = output_path(output) / REPORT_FILE

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from corpusforge.stage import Reader
+from corpusforge.engine.stage import Reader
+from corpusforge.io.atomic import load_npy
 from corpusforge.stages import STAGES
-from corpusforge.storage import load_npy
 from corpusforge.train.log import COLUMNS as LOG_COLUMNS
 
 # Stages that turn raw pages into text: documents they drop carry HTML, not text, and the
@@ -48,7 +48,7 @@ def read_yaml(path: Path) -> Any | None:
 
 
 def stage_names(config: dict | None) -> list[tuple[str, str]]:
-    """(type, label) of each configured stage, labels as corpusforge.config makes them."""
+    """(type, label) of each configured stage, labels as corpusforge.engine.config makes them."""
     if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
         return []
     seen: Counter = Counter()
@@ -71,7 +71,7 @@ def stage_work_dir(output: Path, config: dict | None, kind: str) -> list[tuple[s
 @dataclass
 class Rejected:
     reason: str
-    docs: list[dict]          # as written by corpusforge.rejected (id, url, text, truncated, metadata)
+    docs: list[dict]          # as written by corpusforge.engine.rejected (id, url, text, truncated, metadata)
     bad_lines: int = 0        # lines that were not JSON objects
 
 
@@ -171,7 +171,7 @@ class BeforeFiltering:
     exact_reasons: list[str]               # every dropped document of the reason is in the sample
     weighted_reasons: list[tuple[str, int, int]]  # (reason, dropped, sampled): sample scaled up
     missing_reasons: list[tuple[str, int]]        # (reason, dropped) with no sample at all
-    truncated_docs: int                    # samples cut at corpusforge.rejected.MAX_TEXT_CHARS
+    truncated_docs: int                    # samples cut at corpusforge.engine.rejected.MAX_TEXT_CHARS
     first_stage: str | None                # the first stage counted as filtering
 
     @property

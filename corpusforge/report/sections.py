@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from corpusforge.fs import AnyPath, output_path
-from corpusforge.rejected import MAX_TEXT_CHARS
+from corpusforge.engine.rejected import MAX_TEXT_CHARS
+from corpusforge.io.paths import AnyPath, output_path
 from corpusforge.report import absolute, inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from corpusforge.stage import Stage
-from corpusforge.stages.c4_filters import C4Filter
-from corpusforge.stages.decontaminate import Decontaminator
-from corpusforge.stages.exact_dedup import ExactDeduplicator
-from corpusforge.stages.gopher_quality import GopherQualityFilter
-from corpusforge.stages.gopher_repetition import GopherRepetitionFilter
-from corpusforge.stages.jsonl_reader import JsonlReader
-from corpusforge.stages.language import LanguageFilter
-from corpusforge.stages.minhash_dedup import MinHashDeduplicator
-from corpusforge.stages.parquet_reader import ParquetReader
+from corpusforge.engine.stage import Stage
+from corpusforge.stages.decontamination.decontaminate import Decontaminator
+from corpusforge.stages.dedup.exact_dedup import ExactDeduplicator
+from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator
+from corpusforge.stages.filters.c4_filters import C4Filter
+from corpusforge.stages.filters.gopher_quality import GopherQualityFilter
+from corpusforge.stages.filters.gopher_repetition import GopherRepetitionFilter
+from corpusforge.stages.filters.language import LanguageFilter
 from corpusforge.stages.parquet_writer import ParquetWriter
+from corpusforge.stages.readers.jsonl_reader import JsonlReader
+from corpusforge.stages.readers.parquet_reader import ParquetReader
+from corpusforge.stages.readers.warc_reader import WarcReader
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
-from corpusforge.stages.warc_reader import WarcReader
 
 STAGES: dict[str, type[Stage]] = {
     cls.name: cls

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.document import Document
+from corpusforge.engine.stage import Stage, StageContext
 from corpusforge.errors import CorpusforgeError
-from corpusforge.stage import Stage, StageContext
-from corpusforge.fs import AnyPath
-from corpusforge.storage import atomic_path
+from corpusforge.io.atomic import atomic_path
+from corpusforge.io.paths import AnyPath
 
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
 

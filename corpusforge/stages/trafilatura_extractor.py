@@ -6,7 +6,7 @@ import logging
 from typing import Iterable, Iterator
 
 from corpusforge.document import Document
-from corpusforge.stage import Stage, StageContext
+from corpusforge.engine.stage import Stage, StageContext
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.tokenizer.errors import TokenizerError
 
 TOKENIZER_FILE = "tokenizer.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from corpusforge.fs import expand
+from corpusforge.io.paths import expand
 from corpusforge.tokenizer.errors import TokenizerError
 
 BATCH_ROWS = 512

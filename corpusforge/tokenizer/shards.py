@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from corpusforge.fs import AnyPath, is_uri
-from corpusforge.storage import atomic_path, write_json_atomic
+from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.paths import AnyPath, is_uri
 from corpusforge.tokenizer.errors import TokenizerError
 
 FORMAT = "corpusforge.tokens/1"

@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from corpusforge.engine.executor import choose_executor, make_executor, report_progress
 from corpusforge.errors import OutputMismatchError
-from corpusforge.executor import choose_executor, make_executor, report_progress
-from corpusforge.fs import AnyPath, local_file, output_path
-from corpusforge.run_folder import RunFolder
-from corpusforge.storage import Markers, atomic_path, remove_stale_tmp, write_json_atomic
+from corpusforge.io.atomic import Markers, atomic_path, remove_stale_tmp, write_json_atomic
+from corpusforge.io.paths import AnyPath, local_file, output_path
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
 from corpusforge.tokenizer.errors import TokenizerError

@@ -17,8 +17,8 @@ from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from corpusforge.run_folder import RunFolder
-from corpusforge.stats import peak_rss_mb
+from corpusforge.engine.stats import peak_rss_mb
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.tokenizer.artifact import HF_CONFIG_FILE, TOKENIZER_FILE, TRAINING_FILE, save_tokenizer
 from corpusforge.tokenizer.corpus import TextStream, resolve_shards
 from corpusforge.tokenizer.errors import TokenizerError, VocabularyTooLargeError

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from corpusforge.io.atomic import atomic_path
 from corpusforge.model.model import Decoder, ModelConfig
-from corpusforge.storage import atomic_path
 from corpusforge.train.errors import TrainError
 
 FORMAT = "corpusforge.checkpoint/1"

@@ -11,7 +11,7 @@ import csv
 import logging
 from pathlib import Path
 
-from corpusforge.storage import atomic_path
+from corpusforge.io.atomic import atomic_path
 
 COLUMNS = ["step", "tokens", "loss", "val_loss", "lr", "tokens_per_s", "mfu"]
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from corpusforge.io.atomic import write_text_atomic
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.model import Decoder
-from corpusforge.run_folder import RunFolder
-from corpusforge.storage import write_text_atomic
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
 from corpusforge.train import distributed

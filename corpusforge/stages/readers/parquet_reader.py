@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.document import Document
+from corpusforge.engine.stage import Reader, StageContext
 from corpusforge.errors import ConfigError
-from corpusforge.stage import Reader, StageContext
 
 _FOOTER_THREADS = 32
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Near-duplicate removal with MinHash LSH, in phases that scale past one machine's memory.
 
-1. `prepare` (per streaming task): shingle and sign every document (corpusforge.minhash),
+1. `prepare` (per streaming task): shingle and sign every document (corpusforge.stages.dedup.minhash),
    cut each signature into `bands` × `rows`, and write the band keys with the document's
    row into `partitions` files by key; also the signatures (for `verify`, streamed to disk)
    and text lengths (for `keep: longest`).
@@ -28,7 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.minhash import (
+from corpusforge.engine.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.io.atomic import atomic_path, load_npy, save_npy
+from corpusforge.io.paths import AnyPath, local_file
+from corpusforge.stages.dedup.minhash import (
     MinHasher,
     Scheme,
     band_keys,
@@ -37,9 +40,6 @@ from corpusforge.minhash import (
     text_shingle_hashes,
     unique_pairs,
 )
-from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.fs import AnyPath, local_file
-from corpusforge.storage import atomic_path, load_npy, save_npy
 
 _BATCH_CHARS = 1 << 23  # a batch is also cut at this much text: its UTF-32 and word arrays stay ~100 MB
 _LOOKBACK = 16  # with verify, each bucket member is also checked against this many members before it
@@ -107,7 +107,7 @@ class MinHashDeduplicator(GlobalStage):
     # --- phase 1: signatures and band keys -------------------------------------------
 
     def signatures(self, texts: list[str]) -> np.ndarray:
-        """(len(texts) × num_perm) MinHash signatures, equal to datasketch's (see corpusforge.minhash)."""
+        """(len(texts) × num_perm) MinHash signatures, equal to datasketch's (see corpusforge.stages.dedup.minhash)."""
         return self.hasher.signatures(*text_shingle_hashes(texts, self.ngram))
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:

@@ -2,7 +2,7 @@
 redact or annotate the documents that hold it.
 
 Matching follows GPT-3 (Brown et al. 2020, appendix C): words are lowercase, whitespace
-delimited and without punctuation (corpusforge.ngram_index); every `ngram`-word window
+delimited and without punctuation (corpusforge.stages.decontamination.ngram_index); every `ngram`-word window
 (13) of every test text counts, and a test text shorter than that contributes its whole
 text as one gram if it has at least `min_words` words (GPT-3 found spurious collisions
 below 8 words; `min_words: 1` is the literal rule). A short gram matches only as the same
@@ -16,7 +16,7 @@ drops a training document whose 13-gram Jaccard similarity with any test documen
 0.8 (`jaccard_threshold`). Candidates are the test documents that share an n-gram with the
 training document (the same index); their Jaccard similarity is then computed exactly from
 the two n-gram sets (|A ∩ B| / |A ∪ B| over 64-bit n-gram hashes): exact, and cheaper than
-MinHash at benchmark scale. The n-gram hashes are corpusforge.minhash.hash64's, so
+MinHash at benchmark scale. The n-gram hashes are corpusforge.stages.dedup.minhash.hash64's, so
 `MinHasher.signatures` could sign them if document-level test sets ever grow large.
 
 Phases:
@@ -55,11 +55,17 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.fs import AnyPath, RemotePath
-from corpusforge.ngram_index import NgramIndex, gram_hashes, normalize_words, word_hashes, words_with_spans
-from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.storage import load_npy, save_npy, write_json_atomic
-from corpusforge.testsets import check, parse_test_sets, read_items
+from corpusforge.engine.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.io.atomic import load_npy, save_npy, write_json_atomic
+from corpusforge.io.paths import AnyPath, RemotePath
+from corpusforge.stages.decontamination.ngram_index import (
+    NgramIndex,
+    gram_hashes,
+    normalize_words,
+    word_hashes,
+    words_with_spans,
+)
+from corpusforge.stages.decontamination.testsets import check, parse_test_sets, read_items
 
 _HIT = [("row", "<u4"), ("ngram", "<u4")]
 _JACCARD = [("row", "<u4"), ("item", "<u4"), ("jaccard", "<f4")]

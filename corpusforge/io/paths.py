@@ -7,7 +7,7 @@ executor. The strings stay as the user wrote them (they are part of the config h
 name the task in errors); only opening and listing look at the scheme.
 
 Output folders may be URIs too: `output_path` gives a `RemotePath` there, which the output
-and work files are written through (see `corpusforge.storage`).
+and work files are written through (see `corpusforge.io.atomic`).
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ OBJECT_STORES = ("s3", "gs", "gcs")  # where the URI after the scheme is the fil
 class RemotePath:
     """A file or folder on an object store (s3://bucket/key, gs://...) through pyarrow.fs,
     with the part of `pathlib.Path` the pipeline uses on its output and work folders:
-    joining, existence, whole-file reads, listing and deleting. Writes go through `corpusforge.storage.atomic_path`: a local temporary file,
+    joining, existence, whole-file reads, listing and deleting. Writes go through `corpusforge.io.atomic.atomic_path`: a local temporary file,
     uploaded whole when complete. An object store has no rename, but an upload appears only
     when it is complete, so a reader never sees half a file, as with a local rename.
 

@@ -49,7 +49,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from corpusforge import executor as _executor
+from corpusforge.engine import executor as _executor
 from corpusforge.errors import CorpusforgeError, TaskFailedError
 
 try:

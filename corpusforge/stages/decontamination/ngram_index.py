@@ -7,7 +7,7 @@ hyphen disappears), and the text is split on whitespace; a token left empty is n
 Any change of case, of punctuation or of whitespace (spaces, tabs, line breaks) between
 words therefore gives the same words.
 
-An n-gram's 64-bit hash is `corpusforge.minhash.hash64` of its words joined by spaces: each
+An n-gram's 64-bit hash is `corpusforge.stages.dedup.minhash.hash64` of its words joined by spaces: each
 word is hashed once with xxh3-64 and the hashes of a window of k words are combined as
 fmix64(Σ h_j·M^(k-1-j) mod 2^64 ⊕ k), so all windows of a document for every length come
 from a few numpy operations, and the length is part of the hash (a short test item's
@@ -35,12 +35,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import xxhash
 
-from corpusforge.fs import AnyPath
-from corpusforge.minhash import _MULT as HASH64_MULT, fmix
-from corpusforge.storage import load_npy, save_npy, write_json_atomic
-from corpusforge.testsets import TestSet, read_items
+from corpusforge.io.atomic import load_npy, save_npy, write_json_atomic
+from corpusforge.io.paths import AnyPath
+from corpusforge.stages.decontamination.testsets import TestSet, read_items
+from corpusforge.stages.dedup.minhash import _MULT as HASH64_MULT
+from corpusforge.stages.dedup.minhash import fmix
 
-_MULT = np.uint64(HASH64_MULT)  # the multiplier of corpusforge.minhash.hash64
+_MULT = np.uint64(HASH64_MULT)  # the multiplier of corpusforge.stages.dedup.minhash.hash64
 _TOKEN = re.compile(r"\S+")
 _WORD_CACHE_MAX = 1 << 20
 FILES = ("hashes", "owners", "item_set", "item_row", "item_ngrams", "bitmap", "bitmap_short")
@@ -125,7 +126,7 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> list[tuple[int, np.nd
 
 
 def ngram_hash(words: Sequence[str]) -> int:
-    """The hash of one n-gram given as its words (equals corpusforge.minhash.hash64)."""
+    """The hash of one n-gram given as its words (equals corpusforge.stages.dedup.minhash.hash64)."""
     (_, h), = gram_hashes(word_hashes(words), [len(words)])
     return int(h[0])
 

@@ -24,9 +24,9 @@ import pyarrow as pa
 import xxhash
 
 from corpusforge.document import Document
-from corpusforge.fs import AnyPath
-from corpusforge.stage import GlobalStage, GlobalStep, StageContext
-from corpusforge.storage import load_npy, save_npy
+from corpusforge.engine.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.io.atomic import load_npy, save_npy
+from corpusforge.io.paths import AnyPath
 
 _SPACES = re.compile(r"\s+")
 

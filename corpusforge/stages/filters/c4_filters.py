@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.stage import Filter
+from corpusforge.engine.stage import Filter
 
 # C4 keeps lines ending in . ? ! or a double quote; we also accept a closing single quote
 # (as datatrove does). A line ending in an ellipsis is a truncated teaser, not a sentence:

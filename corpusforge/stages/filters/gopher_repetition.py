@@ -57,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.stage import Filter
+from corpusforge.engine.stage import Filter
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 TOP_NGRAMS = (2, 3, 4)

@@ -24,8 +24,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
 from corpusforge.document import Document
-from corpusforge.fs import open_input
-from corpusforge.stage import Reader, StageContext
+from corpusforge.engine.stage import Reader, StageContext
+from corpusforge.io.paths import open_input
 
 log = logging.getLogger(__name__)
 

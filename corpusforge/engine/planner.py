@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpusforge.config import PipelineConfig
-from corpusforge.stage import GlobalStage
+from corpusforge.engine.config import PipelineConfig
+from corpusforge.engine.stage import GlobalStage
 from corpusforge.stages import STAGES
 
 

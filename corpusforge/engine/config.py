@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 import yaml
 
+from corpusforge.engine.executor import EXECUTORS, ExecutorKeys, check_workers, choose_executor, default_workers
+from corpusforge.engine.stage import Reader, Stage
 from corpusforge.errors import ConfigError
-from corpusforge.executor import EXECUTORS, ExecutorKeys, check_workers, choose_executor, default_workers
-from corpusforge.fs import AnyPath, expand, output_path
-from corpusforge.stage import Reader, Stage
+from corpusforge.io.paths import AnyPath, expand, output_path
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 

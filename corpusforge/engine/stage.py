@@ -25,8 +25,8 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.fs import AnyPath
-from corpusforge.stats import StageStats
+from corpusforge.engine.stats import StageStats
+from corpusforge.io.paths import AnyPath
 
 
 @dataclass

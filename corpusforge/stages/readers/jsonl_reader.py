@@ -10,8 +10,8 @@ from typing import Any, Iterator, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.fs import TruncatedInput, read_lines
-from corpusforge.stage import Reader, StageContext
+from corpusforge.engine.stage import Reader, StageContext
+from corpusforge.io.paths import TruncatedInput, read_lines
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Literal
 
 import pyarrow.parquet as pq
 
-from corpusforge.fs import is_file, open_text
+from corpusforge.io.paths import is_file, open_text
 
 KEYS = ("name", "path", "fields", "mode")
 MODES = ("ngram", "jaccard")

@@ -51,7 +51,7 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.stage import Filter
+from corpusforge.engine.stage import Filter
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from corpusforge.errors import CorpusforgeError
-from corpusforge.fs import AnyPath, RemotePath, is_uri, remove_tree
-from corpusforge.storage import TMP_SUFFIX, remove_stale_tmp, write_json_atomic
+from corpusforge.io.atomic import TMP_SUFFIX, remove_stale_tmp, write_json_atomic
+from corpusforge.io.paths import AnyPath, RemotePath, is_uri, remove_tree
 
 MARKER = ".corpusforge"
 LOCK = ".lock"

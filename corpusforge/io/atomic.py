@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from corpusforge.fs import AnyPath, RemotePath, local_file
+from corpusforge.io.paths import AnyPath, RemotePath, local_file
 
 TMP_SUFFIX = ".tmp"
 

@@ -12,8 +12,8 @@ import json
 from collections import defaultdict
 
 from corpusforge.document import Document
-from corpusforge.fs import AnyPath
-from corpusforge.storage import write_text_atomic
+from corpusforge.io.atomic import write_text_atomic
+from corpusforge.io.paths import AnyPath
 
 MAX_TEXT_CHARS = 100_000  # a 20 MB page in the sample helps nobody
 

@@ -16,18 +16,25 @@ from typing import Any, Iterator
 
 import yaml
 
-from corpusforge.config import PipelineConfig
+from corpusforge.engine.config import PipelineConfig
+from corpusforge.engine.executor import make_executor
+from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan
+from corpusforge.engine.rejected import gather
+from corpusforge.engine.stage import GlobalStage
+from corpusforge.engine.stats import StageStats, format_table, merge_stats
+from corpusforge.engine.tasks import (
+    GlobalJob,
+    StreamJob,
+    rejected_task_file,
+    run_global_task,
+    run_stream_task,
+    stage_work_dir,
+)
 from corpusforge.errors import CorpusforgeError, OutputMismatchError
-from corpusforge.executor import make_executor
-from corpusforge.fs import AnyPath
-from corpusforge.planner import GlobalPhase, StreamPhase, plan
-from corpusforge.rejected import gather
-from corpusforge.run_folder import RunFolder
-from corpusforge.stage import GlobalStage
+from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
+from corpusforge.io.paths import AnyPath
+from corpusforge.io.run_folder import RunFolder
 from corpusforge.stages.parquet_writer import make_schema
-from corpusforge.stats import StageStats, format_table, merge_stats
-from corpusforge.storage import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
-from corpusforge.tasks import GlobalJob, StreamJob, rejected_task_file, run_global_task, run_stream_task, stage_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +150,7 @@ def _run(config: PipelineConfig, phases: list, built: list, schema: Any, started
     global_seconds: Counter = Counter()
     sources = list(config.inputs)
     with make_executor(config.executor, config.workers, address=config.ray_address, quiet=quiet,
-                       preload=["corpusforge.tasks", "corpusforge.stages"]) as ex:
+                       preload=["corpusforge.engine.tasks", "corpusforge.stages"]) as ex:
         for phase in phases:
             markers = Markers(work / "markers" / phase.name)
             if isinstance(phase, StreamPhase):

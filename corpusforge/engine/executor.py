@@ -1,5 +1,5 @@
 """Run the tasks of a phase: inline (1 worker) or on a local process pool; `make_executor`
-picks this one or the Ray executor (`corpusforge.ray_executor`, imported only when asked for).
+picks this one or the Ray executor (`corpusforge.engine.ray_executor`, imported only when asked for).
 `choose_executor` is the one place that validates and resolves an executor choice (kind,
 cluster address, workers), for the CLI flags, a pipeline config and `tokenize()` alike.
 
@@ -158,7 +158,7 @@ EXECUTORS = ("local", "ray")
 @dataclass(frozen=True)
 class ExecutorKeys:
     """How errors name an executor choice: the command-line flags (the default), or a
-    config file's keys (`corpusforge.config`)."""
+    config file's keys (`corpusforge.engine.config`)."""
 
     kind: str = "--executor"
     address: str = "--ray-address"
@@ -204,7 +204,7 @@ def make_executor(kind: str | None, workers: int | None, address: str | None = N
     cluster at `address`), as `choose_executor` resolves the choice."""
     kind, address, workers = choose_executor(kind, address, workers)
     if kind == "ray":
-        from corpusforge.ray_executor import RayExecutor
+        from corpusforge.engine.ray_executor import RayExecutor
 
         return RayExecutor(workers, address=address, quiet=quiet, preload=preload)
     return LocalExecutor(workers, quiet=quiet, preload=preload)

@@ -1,0 +1,1 @@
+"""Test-set decontamination: the stage, the test sets it reads and its n-gram index."""

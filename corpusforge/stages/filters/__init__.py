@@ -1,0 +1,1 @@
+"""Filters: stages that only decide, keep or say why not (language, Gopher, C4)."""

@@ -1,0 +1,1 @@
+"""Readers: the first stage of a pipeline, one input file → documents (WARC, JSONL, Parquet)."""
