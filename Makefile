@@ -63,7 +63,7 @@ CORPUS ?= output/massivetext/data
 train: pipeline
 	$(BIN)/corpusforge train-tokenizer tokenizers/bpe-50k.yaml --input '$(CORPUS)/*.parquet' --output output/tok/bpe-4k --vocab-size 4096 --overwrite --quiet
 	$(BIN)/corpusforge tokenize --tokenizer output/tok/bpe-4k --input '$(CORPUS)/*.parquet' --output output/tokens/sample --val-fraction 0.1 --overwrite
-	$(BIN)/corpusforge train pipelines/train/tiny-sample.yaml --overwrite
+	$(BIN)/corpusforge train pipelines/training/tiny-sample.yaml --overwrite
 	$(BIN)/corpusforge generate output/train/tiny-sample --prompt "The" --max-new-tokens 60
 
 clean:

@@ -67,7 +67,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from dedup_quality import BOILERPLATE, WARC, extracted_texts  # noqa: E402
 
 from corpusforge.engine.config import load_config  # noqa: E402
-from corpusforge.engine.planner import GlobalPhase, plan  # noqa: E402
+from corpusforge.engine.planner import GlobalPhase, plan_phases  # noqa: E402
 from corpusforge.stages.dedup.minhash import (  # noqa: E402
     MinHasher,
     batch_shingle_hashes,
@@ -291,7 +291,7 @@ def bench_scale(texts: list[str], n: int, files: int) -> dict:
     config_path.write_text(json.dumps(data, indent=1))
     config = load_config(data=data)
     phases = []
-    for p in plan(config):
+    for p in plan_phases(config):
         if isinstance(p, GlobalPhase):
             step = config.stages[p.stage].build().steps()[p.step]  # type: ignore[attr-defined]
             phases.append((p.name, step.n_tasks(len(inputs))))

@@ -67,7 +67,8 @@ def produce(out: Path, manifest_path: Path) -> None:
        "--vocab-size", "4096", "--overwrite", "--quiet")
     cf("tokenize", "--tokenizer", str(out / "tok"), "--input", corpus, "--output", str(out / "tokens"),
        "--val-fraction", "0.1", "--workers", "2", "--overwrite", "--quiet")
-    config = yaml.safe_load((ROOT / "pipelines/train/tiny-sample.yaml").read_text())
+    recipe = next(p for p in ("pipelines/training", "pipelines/train") if (ROOT / p).is_dir())  # before the rename
+    config = yaml.safe_load((ROOT / recipe / "tiny-sample.yaml").read_text())
     config |= {"data": str(out / "tokens"), "out_dir": str(out / "train"), "device": "cpu"}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(config, f)

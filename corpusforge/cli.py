@@ -27,13 +27,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan_pipeline(args: argparse.Namespace) -> int:
+def cmd_phases(args: argparse.Namespace) -> int:
     from corpusforge.engine.config import load_config
-    from corpusforge.engine.planner import describe_plan, plan
+    from corpusforge.engine.planner import describe_phases, plan_phases
 
     config = load_config(args.config, inputs=args.input, output=args.output)
     print(f"{len(config.inputs)} input file(s) → {config.output}  (config hash {config.hash()})")
-    print(describe_plan(config, plan(config)))
+    print(describe_phases(config, plan_phases(config)))
     return 0
 
 
@@ -89,7 +89,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from corpusforge.train.plan import corpus_size, format_plan, parse_count, plan
+    from corpusforge.train.plan import corpus_size, format_plan, parse_count, plan_training
 
     if (args.tokens is None) == (args.data is None):
         raise CorpusforgeError("give --tokens N or --data DIR (a tokenize output folder), not both")
@@ -100,7 +100,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             tokens, vocab = parse_count(args.tokens), None
         except ValueError as exc:
             raise CorpusforgeError(str(exc)) from None
-    p = plan(tokens, vocab_size=args.vocab_size or vocab or 50257, seq_len=args.seq_len, devices=args.gpus,
+    p = plan_training(tokens, vocab_size=args.vocab_size or vocab or 50257, seq_len=args.seq_len, devices=args.gpus,
              data=args.data or "output/tokens/CORPUS")
     print(format_plan(p, gpu=args.gpu, devices=args.gpus))
     return 0
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     phases.add_argument("config")
     phases.add_argument("--input", nargs="+", metavar="GLOB")
     phases.add_argument("--output", metavar="DIR")
-    phases.set_defaults(func=cmd_plan_pipeline)
+    phases.set_defaults(func=cmd_phases)
 
     train_tok = sub.add_parser("train-tokenizer", help="train a tokenizer from a recipe on Parquet shards",
                                description="Train a byte-level BPE tokenizer as a recipe in tokenizers/ says "
@@ -232,10 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train the decoder on token shards (a YAML config; torchrun for DDP)",
                            description="Train the decoder model on the token shards of `corpusforge tokenize`, as "
-                                       "a config in pipelines/train/ says; writes ckpt.pt, log.csv, loss.png and "
+                                       "a config in pipelines/training/ says; writes ckpt.pt, log.csv, loss.png and "
                                        "config.yaml to its out_dir. Multi-GPU: torchrun --nproc_per_node N "
                                        "-m corpusforge train CONFIG.")
-    train.add_argument("config", help="training YAML, e.g. pipelines/train/tiny-sample.yaml")
+    train.add_argument("config", help="training YAML, e.g. pipelines/training/tiny-sample.yaml")
     train.add_argument("--resume", action="store_true",
                        help="continue from out_dir's checkpoint (the loss curve continues as if never stopped)")
     train.add_argument("--overwrite", action="store_true", help="start over, replacing a run already in out_dir")

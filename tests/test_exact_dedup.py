@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from corpusforge.engine.config import load_config
-from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan
+from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan_phases
 from corpusforge.engine.runner import run_pipeline
 
 
@@ -39,7 +39,7 @@ def make_inputs(tmp_path: Path, paras: list[str]) -> list[Path]:
 
 def test_plan_cuts_at_the_global_stage(tmp_path, speech_paragraphs):
     cfg = load_config(data=config(make_inputs(tmp_path, speech_paragraphs), tmp_path / "o"))
-    phases = plan(cfg)
+    phases = plan_phases(cfg)
     assert [type(p) for p in phases] == [StreamPhase, GlobalPhase, StreamPhase]
     assert phases[0].prepare_global == 1 and phases[2].apply_global == 1 and phases[2].final
 

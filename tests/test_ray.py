@@ -28,9 +28,10 @@ from tokenizer_data import extracted_shards, trained  # noqa: E402
 
 from corpusforge.cli import main  # noqa: E402
 from corpusforge.engine.config import load_config  # noqa: E402
-from corpusforge.engine.executor import make_executor, report_progress  # noqa: E402
+from corpusforge.engine.executor import make_executor  # noqa: E402
 from corpusforge.engine.ray_executor import RayExecutor  # noqa: E402
 from corpusforge.engine.runner import run_pipeline  # noqa: E402
+from corpusforge.engine.worker import report_progress  # noqa: E402
 from corpusforge.errors import TaskFailedError  # noqa: E402
 from corpusforge.tokenizer.tokenize import tokenize  # noqa: E402
 

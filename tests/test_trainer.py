@@ -305,7 +305,7 @@ def test_plan_cli(tokens: Path, capsys) -> None:
 @pytest.mark.slow
 def test_tiny_preset_learns_the_sample(tmp_path: Path, monkeypatch) -> None:
     """`make train`'s path on the bundled crawls: pipelines/massivetext.yaml → a 4,096-token BPE →
-    token shards with 10% held out → the tiny preset as pipelines/train/tiny-sample.yaml trains it
+    token shards with 10% held out → the tiny preset as pipelines/training/tiny-sample.yaml trains it
     (~3 min). Validation loss must end well below the unigram entropy of the tokens (what a model
     ignoring context achieves); measured: 5.94 vs 6.97 nats."""
     warcs = sample_warcs()

@@ -21,9 +21,8 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
+from corpusforge.engine.worker import call_task, progress_to, set_progress
 from corpusforge.errors import ConfigError, TaskFailedError
-
-_progress: Any = None  # set in each worker: something with .put(n_docs)
 
 
 def default_workers() -> int:
@@ -31,17 +30,6 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def report_progress(n_docs: int) -> None:
-    """Called by tasks every few documents; cheap when nobody listens."""
-    if _progress is not None:
-        _progress.put(n_docs)
-
-
-def _init_worker(progress_queue: Any) -> None:
-    global _progress
-    _progress = progress_queue
 
 
 class _InlineProgress:
@@ -73,7 +61,7 @@ class LocalExecutor:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(self.preload)
             self._queue = ctx.Queue()
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=set_progress,
                                              initargs=(self._queue,))
         return self._pool
 
@@ -104,18 +92,14 @@ class LocalExecutor:
         return results
 
     def _map_inline(self, fn, jobs, labels, bar, results) -> None:
-        global _progress
-        previous, _progress = _progress, _InlineProgress(bar)
-        try:
+        with progress_to(_InlineProgress(bar)):
             for i, job in enumerate(jobs):
-                results[i] = _call(fn, job, labels[i])
+                results[i] = call_task(fn, job, labels[i])
                 bar.update(1)
-        finally:
-            _progress = previous
 
     def _map_pool(self, fn, jobs, labels, bar, results) -> None:
         pool = self._ensure_pool()
-        futures: dict[Future, int] = {pool.submit(_call, fn, job, labels[i]): i for i, job in enumerate(jobs)}
+        futures: dict[Future, int] = {pool.submit(call_task, fn, job, labels[i]): i for i, job in enumerate(jobs)}
         pending = set(futures)
         docs = 0
         started = time.monotonic()
@@ -209,13 +193,3 @@ def make_executor(kind: str | None, workers: int | None, address: str | None = N
         return RayExecutor(workers, address=address, quiet=quiet, preload=preload)
     return LocalExecutor(workers, quiet=quiet, preload=preload)
 
-
-def _call(fn: Callable[[Any], Any], job: Any, label: str) -> Any:
-    try:
-        return fn(job)
-    except TaskFailedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - re-raised with the input file named
-        import traceback
-
-        raise TaskFailedError(f"task on {label} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None

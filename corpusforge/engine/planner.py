@@ -49,7 +49,7 @@ class GlobalPhase:
 Phase = StreamPhase | GlobalPhase
 
 
-def plan(config: PipelineConfig) -> list[Phase]:
+def plan_phases(config: PipelineConfig) -> list[Phase]:
     stages = config.stages
     last = len(stages) - 1
     phases: list[Phase] = []
@@ -68,7 +68,7 @@ def plan(config: PipelineConfig) -> list[Phase]:
     return phases
 
 
-def describe_plan(config: PipelineConfig, phases: list[Phase]) -> str:
+def describe_phases(config: PipelineConfig, phases: list[Phase]) -> str:
     lines = []
     for p in phases:
         if isinstance(p, StreamPhase):

@@ -24,19 +24,10 @@ shuts down again; with an address ("auto", "host:6379", "ray://host:10001") it j
 cluster and only disconnects. If Ray is already initialized in this process (a notebook, a
 test), that instance is used and left running.
 
-Start-up cost of a local instance (2-core machine, Ray 2.60, `bench/ray_overhead.py`): about
-3 s per run, none of it changed by an option of `ray.init`: importing Ray 0.35 s; `ray.init`
-2.3 to 3.3 s (the GCS 0.15 s; a dashboard head process that Ray starts and waits for even with
-include_dashboard=False, 0.7 s; the raylet, which registers only once its dashboard and
-runtime-env agents, two more Python processes, are up, 0.9 s; Ray's once-a-second poll for
-that registration, 0 to 1 s; the driver's connection, 0.45 s); `close()` 0.3 s, down from
-1.3 s (`_stop_local_instance`). The stages are imported in the workers (`preload`) as the
-first phase starts, as the local pool's forkserver does, so the phases run as fast as there.
-Measured and left out: a 78 MB object store, no usage stats, no metrics collection, no worker
-prestart, log_to_driver off (no change beyond noise); `ray.init` in a background thread (run's
-executor is made right before its first phase, so nothing overlaps; started at the top of the
-CLI it saves 0.1 to 0.3 s, as the driver's imports compete for the same cores, and the thread
-would have to live until shutdown: Ray ties its processes' lives to the thread that started them).
+A local instance costs about 3 s to start, none of it an option of `ray.init` changes;
+`close()` stops the autoscaler monitor first, so shutting down takes 0.3 s instead of 1.3 s.
+The stages are imported in the workers (`preload`) as the first phase starts, as the local
+pool's forkserver does. The figures and what was tried are in bench/README.md (ray_overhead).
 """
 
 from __future__ import annotations
@@ -49,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from corpusforge.engine import executor as _executor
+from corpusforge.engine.worker import call_task, progress_to
 from corpusforge.errors import CorpusforgeError, TaskFailedError
 
 try:
@@ -111,13 +102,11 @@ def _run_task(fn: Callable[[Any], Any], job: Any, label: str, cwd: str, counter:
     with progress going to the counter actor; errors name the job's input file."""
     if cwd and os.getcwd() != cwd and os.path.isdir(cwd):
         os.chdir(cwd)
-    previous = _executor._progress
     progress = _ActorProgress(counter) if counter is not None else None
-    _executor._progress = progress
     try:
-        return _executor._call(fn, job, label)
+        with progress_to(progress):
+            return call_task(fn, job, label)
     finally:
-        _executor._progress = previous
         if progress is not None:
             try:
                 progress.flush()

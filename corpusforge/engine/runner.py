@@ -18,7 +18,7 @@ import yaml
 
 from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.executor import make_executor
-from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan
+from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan_phases
 from corpusforge.engine.rejected import gather
 from corpusforge.engine.stage import GlobalStage
 from corpusforge.engine.stats import StageStats, format_table, merge_stats
@@ -108,7 +108,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     """Run (or resume) the pipeline, holding the output folder's lock throughout (and while
     writing report.html, if asked); returns the merged per-stage stats."""
     started = time.perf_counter()
-    phases = plan(config)
+    phases = plan_phases(config)
     built = [spec.build() for spec in config.stages]
     columns = dict(built[0].input_columns(config.inputs))  # type: ignore[attr-defined]
     for stage in built:

@@ -18,7 +18,7 @@ stage's work folder and a `drop` callback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
 
@@ -137,7 +137,6 @@ class GlobalStep:
     name: str
     n_tasks: Callable[[int], int]
     run: Callable[[int, AnyPath, int], Any]  # (task, stage work dir, number of streaming tasks)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class GlobalStage(Stage):

@@ -16,11 +16,11 @@ import pyarrow as pa
 
 from corpusforge.document import Document
 from corpusforge.engine.config import StageSpec
-from corpusforge.engine.executor import report_progress
 from corpusforge.engine.planner import GlobalPhase, StreamPhase
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.engine.worker import report_progress
 from corpusforge.io.atomic import Markers
 from corpusforge.io.paths import AnyPath
 from corpusforge.stages.parquet_writer import ParquetWriter

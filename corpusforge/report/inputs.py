@@ -286,14 +286,14 @@ def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], li
 # --- token shards and training runs ----------------------------------------------------------
 
 @dataclass
-class TokenShards:
+class TokenSummary:
     path: Path
     tokenizer: str
     vocab_size: int | None
     summary: dict
 
 
-def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenShards], list[str]]:
+def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenSummary], list[str]]:
     found, problems = [], []
     for folder in folders:
         folder = Path(folder)
@@ -303,7 +303,7 @@ def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenShards], list[
             continue
         settings = read_json(folder / "tokenize.json") or {}
         vocab = settings.get("vocab_size") if isinstance(settings, dict) else None
-        found.append(TokenShards(folder, str(summary.get("tokenizer") or folder.name), vocab, summary))
+        found.append(TokenSummary(folder, str(summary.get("tokenizer") or folder.name), vocab, summary))
     return found, problems
 
 

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from corpusforge.engine.executor import choose_executor, make_executor, report_progress
+from corpusforge.engine.executor import choose_executor, make_executor
+from corpusforge.engine.worker import report_progress
 from corpusforge.errors import OutputMismatchError
 from corpusforge.io.atomic import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath, local_file, output_path

@@ -53,7 +53,7 @@ def count_params(config: ModelConfig) -> int:
     return embeddings + config.n_layer * (attention + mlp + norms) + d
 
 
-def plan(tokens: int, vocab_size: int = 50257, seq_len: int = 2048, devices: int = 1,
+def plan_training(tokens: int, vocab_size: int = 50257, seq_len: int = 2048, devices: int = 1,
          data: str = "output/tokens/CORPUS") -> Plan:
     if tokens < 1:
         raise TrainError(f"--tokens must be positive, got {tokens}")

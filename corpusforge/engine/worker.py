@@ -1,0 +1,44 @@
+"""What every executor does inside a worker: run one job with its errors naming the job's input
+file, and carry the job's progress reports to whoever listens (a queue, a Ray actor, a bar)."""
+
+from __future__ import annotations
+
+import traceback
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from corpusforge.errors import TaskFailedError
+
+_progress: Any = None  # in a worker: something with .put(n_docs); None when nobody listens
+
+
+def report_progress(n_docs: int) -> None:
+    """Called by tasks every few documents; cheap when nobody listens."""
+    if _progress is not None:
+        _progress.put(n_docs)
+
+
+def set_progress(listener: Any) -> None:
+    """A pool worker's initializer: every task of this process reports to `listener`."""
+    global _progress
+    _progress = listener
+
+
+@contextmanager
+def progress_to(listener: Any) -> Iterator[None]:
+    """Report to `listener` for the duration of one job (inline runs, Ray tasks)."""
+    global _progress
+    previous, _progress = _progress, listener
+    try:
+        yield
+    finally:
+        _progress = previous
+
+
+def call_task(fn: Callable[[Any], Any], job: Any, label: str) -> Any:
+    try:
+        return fn(job)
+    except TaskFailedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the input file named
+        raise TaskFailedError(f"task on {label} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
