@@ -33,7 +33,7 @@ SHARED = Path(os.environ.get("CORPUSFORGE_SHARED", ROOT.parent / "shared" / "dat
 SAMPLES = ("cc-sample-0000.warc.gz", "cc-sample-0001.warc.gz", "articles-181.warc.gz")
 PIPELINES = ("massivetext", "c4", "extract-only")
 # Files that record how long something took (or when), so they differ between any two runs.
-TIMED = {"stats.json", "report.html", "log.csv", "loss.png", "tokenize.json", "tokenizer_info.json",
+TIMED = {"stats.json", "report.html", "log.csv", "loss.png", "tokenize.json", "training.json",
          "summary.json", ".corpusforge", ".lock"}
 
 
