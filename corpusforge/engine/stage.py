@@ -73,15 +73,42 @@ class Reader(Stage):
         return {}
 
 
-class Filter(Stage):
-    """Keep, or say why not.
+class Decides:
+    """What a stage that keeps or drops documents shares (filters, exact and MinHash dedup):
+    `mode: drop` removes a document that has a reason and counts it as `"<stage>:<reason>"`;
+    `mode: annotate` keeps every document and, where the stage has no columns of its own for
+    it (`reason_column`), writes the would-be reason into `<stage>_reason` (null when kept)."""
 
-    `mode: drop` removes a document whose `filter` returns a reason and counts it as
-    `"<stage>:<reason>"`; `mode: annotate` keeps every document and writes the would-be
-    reason into the `<stage>_reason` column (null when kept) plus the filter's scores
-    (`<stage>_<score>` columns, declared in `scores`), so thresholds can be tuned from the
-    Parquet output. A filter reports scores with `self.record(doc, name=value, ...)`, which
-    costs nothing in drop mode.
+    name: ClassVar[str]
+    mode: str
+    reason_column: ClassVar[bool] = True
+
+    @property
+    def annotate(self) -> bool:
+        return self.mode == "annotate"
+
+    def reason_columns(self) -> dict[str, pa.DataType]:
+        return {f"{self.name}_reason": pa.string()} if self.annotate and self.reason_column else {}
+
+    def keep_or_drop(self, verdicts: Iterable[tuple[Document, str | None]], ctx: StageContext) -> Iterator[Document]:
+        """(document, reason or None) pairs → the documents this mode keeps."""
+        reason_key = f"{self.name}_reason" if self.reason_column else None
+        for doc, reason in verdicts:
+            if self.annotate:
+                if reason_key:
+                    doc.metadata[reason_key] = reason
+                yield doc
+            elif reason is None:
+                yield doc
+            else:
+                ctx.drop(f"{self.name}:{reason}", doc)
+
+
+class Filter(Decides, Stage):
+    """Keep, or say why not: `filter(doc)` returns None or a reason, and `Decides` applies the
+    mode. In annotate mode the filter's scores go into `<stage>_<score>` columns too (declared
+    in `scores`), so thresholds can be tuned from the Parquet output. A filter reports scores
+    with `self.record(doc, name=value, ...)`, which costs nothing in drop mode.
     """
 
     scores: ClassVar[dict[str, pa.DataType]] = {}
@@ -89,41 +116,28 @@ class Filter(Stage):
 
     def __init__(self, mode: Literal["drop", "annotate"] = "drop") -> None:
         self.mode = mode
-        self.annotate = mode == "annotate"
 
     def filter(self, doc: Document) -> str | None:
         raise NotImplementedError
 
     def record(self, doc: Document, **scores: Any) -> None:
         if self.annotate:
-            prefix = self.name
             for key, value in scores.items():
-                doc.metadata[f"{prefix}_{key}"] = value
+                doc.metadata[f"{self.name}_{key}"] = value
 
     def columns(self) -> dict[str, pa.DataType]:
         if not self.annotate:
             return {}
-        cols = {f"{self.name}_reason": pa.string()}
-        cols.update({f"{self.name}_{k}": t for k, t in self.scores.items()})
-        return cols
+        return self.reason_columns() | {f"{self.name}_{k}": t for k, t in self.scores.items()}
 
     def filter_batch(self, docs: list[Document]) -> list[str | None]:
         """Decide for several documents at once; override where batching pays (a model)."""
         return [self.filter(doc) for doc in docs]
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        annotate = self.annotate
-        reason_key = f"{self.name}_reason"
         it = iter(docs)
         while batch := list(islice(it, self.batch_docs)):
-            for doc, reason in zip(batch, self.filter_batch(batch)):
-                if annotate:
-                    doc.metadata[reason_key] = reason
-                    yield doc
-                elif reason is None:
-                    yield doc
-                else:
-                    ctx.drop(f"{self.name}:{reason}", doc)
+            yield from self.keep_or_drop(zip(batch, self.filter_batch(batch)), ctx)
 
 
 @dataclass

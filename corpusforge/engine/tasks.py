@@ -68,27 +68,23 @@ class GlobalJob:
     markers: AnyPath
 
 
-class _Timer:
-    """Time spent pulling documents from upstream, so each stage is charged only its own."""
-
+class _Clock:
     def __init__(self) -> None:
         self.seconds = 0.0
 
 
-def _counted_input(docs: Iterable[Document], stats: StageStats | None, timer: _Timer) -> Iterator[Document]:
-    it = iter(docs)
+def _timed(items: Iterable[Document], clock: _Clock) -> Iterator[Document]:
+    """`items`, adding the time spent producing each one to `clock`: the one timed loop."""
+    it = iter(items)
     while True:
         t0 = time.perf_counter()
         try:
-            doc = next(it)
+            item = next(it)
         except StopIteration:
-            timer.seconds += time.perf_counter() - t0
             return
-        timer.seconds += time.perf_counter() - t0
-        if stats is not None:
-            stats.docs_in += 1
-            stats.bytes_in += len(doc.text)
-        yield doc
+        finally:
+            clock.seconds += time.perf_counter() - t0
+        yield item
 
 
 def instrument(
@@ -98,41 +94,40 @@ def instrument(
     count_in: bool = True,
     count_out: bool = True,
 ) -> Iterator[Document]:
-    """Wrap one stage: count documents and bytes in and out, charge it its own time."""
+    """Wrap one stage: count documents and bytes in and out, and charge it only its own time
+    (its time producing documents minus the time its upstream took to produce its input)."""
     stats = ctx.stats
-    timer = _Timer()
-    out = iter(run(_counted_input(docs, stats if count_in else None, timer), ctx))
-    while True:
-        t0 = time.perf_counter()
-        try:
-            doc = next(out)
-        except StopIteration:
-            stats.seconds += time.perf_counter() - t0 - timer.seconds
-            return
-        stats.seconds += time.perf_counter() - t0 - timer.seconds
-        timer.seconds = 0.0
-        if count_out:
-            stats.docs_out += 1
-            stats.bytes_out += len(doc.text)
-        yield doc
+    upstream, own = _Clock(), _Clock()
+
+    def counted_input() -> Iterator[Document]:
+        for doc in _timed(docs, upstream):
+            if count_in:
+                stats.docs_in += 1
+                stats.bytes_in += len(doc.text)
+            yield doc
+
+    try:
+        for doc in _timed(run(counted_input(), ctx), own):
+            if count_out:
+                stats.docs_out += 1
+                stats.bytes_out += len(doc.text)
+            yield doc
+    finally:
+        stats.seconds += own.seconds - upstream.seconds
 
 
 def _read_source(reader: Reader, path: str, ctx: StageContext) -> Iterator[Document]:
     stats = ctx.stats
-    it = iter(reader.read(path, ctx))
-    while True:
-        t0 = time.perf_counter()
-        try:
-            doc = next(it)
-        except StopIteration:
-            stats.seconds += time.perf_counter() - t0
-            if stats.docs_out == 0 and not stats.dropped:  # the file held no record at all: say so
-                ctx.drop(f"{reader.name}:empty_file")
-            return
-        stats.seconds += time.perf_counter() - t0
-        stats.docs_out += 1
-        stats.bytes_out += len(doc.text)
-        yield doc
+    clock = _Clock()
+    try:
+        for doc in _timed(reader.read(path, ctx), clock):
+            stats.docs_out += 1
+            stats.bytes_out += len(doc.text)
+            yield doc
+    finally:
+        stats.seconds += clock.seconds
+    if stats.docs_out == 0 and not stats.dropped:  # the file held no record at all: say so
+        ctx.drop(f"{reader.name}:empty_file")
 
 
 def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:

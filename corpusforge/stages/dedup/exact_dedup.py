@@ -24,7 +24,7 @@ import pyarrow as pa
 import xxhash
 
 from corpusforge.document import Document
-from corpusforge.engine.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.engine.stage import Decides, GlobalStage, GlobalStep, StageContext
 from corpusforge.io.atomic import load_npy, save_npy
 from corpusforge.io.paths import AnyPath
 
@@ -36,7 +36,7 @@ def normalized_hash(text: str) -> int:
     return xxhash.xxh3_64_intdigest(norm.encode("utf-8"))
 
 
-class ExactDeduplicator(GlobalStage):
+class ExactDeduplicator(Decides, GlobalStage):
     """Drop every document whose normalized text appeared earlier in the corpus."""
 
     name = "exact_dedup"
@@ -48,7 +48,7 @@ class ExactDeduplicator(GlobalStage):
         self.mode = mode
 
     def columns(self) -> dict[str, pa.DataType]:
-        return {f"{self.name}_reason": pa.string()} if self.mode == "annotate" else {}
+        return self.reason_columns()
 
     def _partition_of(self, hashes: np.ndarray) -> np.ndarray:
         return (hashes % np.uint64(self.partitions)).astype(np.int64)
@@ -95,14 +95,4 @@ class ExactDeduplicator(GlobalStage):
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         duplicates = self._duplicate_rows(ctx)
-        annotate = self.mode == "annotate"
-        for row, doc in enumerate(docs):
-            if row not in duplicates:
-                if annotate:
-                    doc.metadata[f"{self.name}_reason"] = None
-                yield doc
-            elif annotate:
-                doc.metadata[f"{self.name}_reason"] = "duplicate"
-                yield doc
-            else:
-                ctx.drop(f"{self.name}:duplicate", doc)
+        yield from self.keep_or_drop(((doc, "duplicate" if row in duplicates else None) for row, doc in enumerate(docs)), ctx)

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from corpusforge.document import Document
-from corpusforge.engine.stage import GlobalStage, GlobalStep, StageContext
+from corpusforge.engine.stage import Decides, GlobalStage, GlobalStep, StageContext
 from corpusforge.io.atomic import atomic_path, load_npy, save_npy
 from corpusforge.io.paths import AnyPath, local_file
 from corpusforge.stages.dedup.minhash import (
@@ -51,13 +51,14 @@ def node(task: np.ndarray | int, row: np.ndarray | int) -> np.ndarray:
     return (np.asarray(task, dtype=np.int64) << 32) | np.asarray(row, dtype=np.int64)
 
 
-class MinHashDeduplicator(GlobalStage):
+class MinHashDeduplicator(Decides, GlobalStage):
     """Drop documents whose word-shingle Jaccard similarity with an earlier one is about
     `threshold` or more: LSH candidates whose signatures agree on `threshold` of the
     permutations (`verify`, the default), or every LSH candidate (`verify: false`, bands ×
     rows for `threshold` itself: the S-curve alone decides). See bench/dedup_quality.py."""
 
     name = "minhash_dedup"
+    reason_column = False  # annotate mode writes the cluster columns instead
 
     def __init__(
         self,
@@ -100,7 +101,7 @@ class MinHashDeduplicator(GlobalStage):
         return self._hasher
 
     def columns(self) -> dict[str, pa.DataType]:
-        if self.mode == "annotate":
+        if self.annotate:
             return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int64()}
         return {}
 
@@ -271,15 +272,14 @@ class MinHashDeduplicator(GlobalStage):
         lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
         mine = clusters[lo:hi]
         members = {int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])}
-        annotate = self.mode == "annotate"
         me = int(node(ctx.task, 0))
-        for row, doc in enumerate(docs):
-            info = members.get(row)
-            if annotate:
-                doc.metadata["dup_cluster"] = f"{info[0] >> 32}:{info[0] & 0xFFFFFFFF}" if info else None
-                doc.metadata["dup_cluster_size"] = info[1] if info else 1
-                yield doc
-            elif info is None or info[0] == me + row:
-                yield doc
-            else:
-                ctx.drop(f"{self.name}:near_duplicate", doc)
+
+        def verdicts() -> Iterator[tuple[Document, str | None]]:
+            for row, doc in enumerate(docs):
+                info = members.get(row)
+                if self.annotate:
+                    doc.metadata["dup_cluster"] = f"{info[0] >> 32}:{info[0] & 0xFFFFFFFF}" if info else None
+                    doc.metadata["dup_cluster_size"] = info[1] if info else 1
+                yield doc, None if info is None or info[0] == me + row else "near_duplicate"
+
+        yield from self.keep_or_drop(verdicts(), ctx)
