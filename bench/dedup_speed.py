@@ -293,7 +293,7 @@ def bench_scale(texts: list[str], n: int, files: int) -> dict:
     phases = []
     for p in plan_phases(config):
         if isinstance(p, GlobalPhase):
-            step = config.stages[p.stage].build().steps()[p.step]  # type: ignore[attr-defined]
+            step = config.stages[p.stage].stage.steps()[p.step]  # type: ignore[attr-defined]
             phases.append((p.name, step.n_tasks(len(inputs))))
         else:
             phases.append((p.name, len(inputs)))

@@ -197,9 +197,9 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
 def test_bands_and_rows_from_threshold_or_given(tmp_path, corpus):
     files, _, _ = corpus
     cfg = load_config(data=config(files, tmp_path / "o", threshold=0.8, verify=False))
-    stage = cfg.stages[1].build()
+    stage = cfg.stages[1].stage
     assert (stage.bands, stage.rows) == (9, 13)  # datasketch MinHashLSH's choice for 0.8 / 128
-    stage = load_config(data=config(files, tmp_path / "o", threshold=0.8)).stages[1].build()
+    stage = load_config(data=config(files, tmp_path / "o", threshold=0.8)).stages[1].stage
     assert stage.verify and (stage.bands, stage.rows) == (14, 9)  # verify: the choice for 0.7, checked at 0.8
     with pytest.raises(ConfigError, match="give both bands and rows"):
         load_config(data=config(files, tmp_path / "o", bands=16))

@@ -40,14 +40,13 @@ _MISSING = object()
 
 @dataclass
 class StageSpec:
-    """One stage as configured: its YAML name, its label in stats and its full arguments."""
+    """One stage as configured: its YAML name, its label in stats, its full arguments and the
+    stage built from them (once, here in the driver; workers get it pickled with their jobs)."""
 
     name: str
     label: str
     args: dict[str, Any]
-
-    def build(self) -> Stage:
-        return STAGES[self.name](**self.args)
+    stage: Stage
 
 
 @dataclass
@@ -60,6 +59,10 @@ class PipelineConfig:
     ray_address: str | None = None  # ray: join this cluster ("auto", "ray://host:10001"); None: start one
     rejected: int = 0
     source: str = "<dict>"
+
+    @property
+    def built(self) -> list[Stage]:
+        return [s.stage for s in self.stages]
 
     def resolved(self) -> dict[str, Any]:
         """The config with every default filled in: what the output folder records."""
@@ -207,12 +210,12 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
         full = validate_args(STAGES[name], args, f"{where}.{name}")
         labels[name] = labels.get(name, 0) + 1
         label = name if labels[name] == 1 else f"{name}#{labels[name]}"
-        spec = StageSpec(name=name, label=label, args=full)
         try:
-            spec.build()
+            stage = STAGES[name](**full)
+            stage.check()
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}.{name}: {exc}") from None
-        specs.append(spec)
+        specs.append(StageSpec(name=name, label=label, args=full, stage=stage))
     return specs
 
 

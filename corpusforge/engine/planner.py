@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpusforge.engine.config import PipelineConfig
-from corpusforge.engine.stage import GlobalStage
+import pyarrow as pa
+
+from corpusforge.engine.config import PipelineConfig, StageSpec
+from corpusforge.engine.stage import GlobalStage, Stage
+from corpusforge.io.paths import AnyPath
 from corpusforge.stages import STAGES
+from corpusforge.stages.parquet_writer import ParquetWriter
 
 
 @dataclass(frozen=True)
 class StreamPhase:
     index: int
-    stages: tuple[int, ...]  # streaming stages to run, as indexes into the config's stage list
+    streaming: tuple[int, ...]  # streaming stages to run, as indexes into the config's stage list
     apply_global: int | None  # a global stage whose run() opens this phase
     prepare_global: int | None  # a global stage whose prepare() closes this phase
     final: bool  # writes the corpus (data/) rather than work shards
@@ -59,7 +63,7 @@ def plan_phases(config: PipelineConfig) -> list[Phase]:
         cls = STAGES[stages[i].name]
         if issubclass(cls, GlobalStage):
             phases.append(StreamPhase(len(phases), tuple(current), opening, i, final=False))
-            for step_no, step in enumerate(stages[i].build().steps()):
+            for step_no, step in enumerate(stages[i].stage.steps()):  # type: ignore[attr-defined]
                 phases.append(GlobalPhase(len(phases), i, step_no, f"{stages[i].label}-{step.name}"))
             current, opening = [], i
         else:
@@ -75,7 +79,7 @@ def describe_phases(config: PipelineConfig, phases: list[Phase]) -> str:
             parts = []
             if p.apply_global is not None:
                 parts.append(f"{config.stages[p.apply_global].label}.run")
-            parts += [config.stages[i].label for i in p.stages]
+            parts += [config.stages[i].label for i in p.streaming]
             if p.prepare_global is not None:
                 parts.append(f"{config.stages[p.prepare_global].label}.prepare")
             src = config.stages[0].label if p.index == 0 else "work shards"
@@ -84,3 +88,84 @@ def describe_phases(config: PipelineConfig, phases: list[Phase]) -> str:
         else:
             lines.append(f"phase {p.name}: global step of {config.stages[p.stage].label}")
     return "\n".join(lines)
+
+
+@dataclass
+class StreamJob:
+    """One streaming task, fully specified: the worker only wires these parts together."""
+
+    stages: list[Stage]  # every configured stage, built by the driver
+    stages_key: str  # a worker sets up one list of stages per key
+    labels: list[str]
+    task: int
+    source: str  # the input file (phase 0) or the work shard this task reads
+    read_input: bool  # phase 0: the configured reader reads `source`; later: a work shard
+    apply_global: int | None
+    streaming: tuple[int, ...]
+    prepare_global: int | None
+    work_dirs: dict[int, AnyPath]  # stage index → its work folder
+    writer: ParquetWriter  # the configured writer (last phase) or a work-shard writer
+    out_dir: AnyPath
+    prefix: str
+    schema: pa.Schema
+    write_empty: bool  # a work shard exists even with no rows: the next phase reads it
+    markers: AnyPath
+    rejected: int  # documents to sample per drop reason
+    rejected_file: AnyPath
+
+
+@dataclass
+class GlobalJob:
+    stages: list[Stage]
+    stages_key: str
+    label: str
+    stage: int
+    step: int
+    task: int
+    n_stream_tasks: int
+    work_dir: AnyPath
+    markers: AnyPath
+
+
+def stage_work_dir(work_root: AnyPath, index: int, spec: StageSpec) -> AnyPath:
+    return work_root / f"stage-{index:02d}-{spec.label}"
+
+
+def markers_dir(config: PipelineConfig, phase: Phase) -> AnyPath:
+    return config.output / "work" / "markers" / phase.name
+
+
+def rejected_task_file(config: PipelineConfig, phase: StreamPhase, task: int) -> AnyPath:
+    return config.output / "work" / "rejected" / phase.name / f"task-{task:05d}.jsonl"
+
+
+def stream_jobs(config: PipelineConfig, phase: StreamPhase, sources: list[str], schema: pa.Schema) -> list[StreamJob]:
+    """The tasks of a streaming phase, one per source (the inputs, or the last phase's shards)."""
+    built = config.built
+    work = config.output / "work"
+    used = [i for i in (0 if phase.index == 0 else None, phase.apply_global, *phase.streaming,
+                        phase.prepare_global, len(built) - 1 if phase.final else None) if i is not None]
+    work_dirs = {i: stage_work_dir(work, i, config.stages[i]) for i in used}
+    key = repr([(s.name, s.args) for s in config.stages])
+    labels = [s.label for s in config.stages]
+    jobs = []
+    for t, source in enumerate(sources):
+        writer = built[-1] if phase.final else ParquetWriter(max_rows=2**62, max_bytes=2**62)
+        jobs.append(StreamJob(
+            built, key, labels, t, source, phase.index == 0, phase.apply_global, phase.streaming,
+            phase.prepare_global, work_dirs, writer,  # type: ignore[arg-type]
+            config.output / "data" if phase.final else work / phase.name,
+            f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, not phase.final,
+            markers_dir(config, phase), config.rejected, rejected_task_file(config, phase, t)))
+    return jobs
+
+
+def global_jobs(config: PipelineConfig, phase: GlobalPhase, n_stream_tasks: int) -> list[GlobalJob]:
+    """The tasks of one global step, as many as the step asks for."""
+    built = config.built
+    spec = config.stages[phase.stage]
+    step = built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
+    key = repr([(s.name, s.args) for s in config.stages])
+    work_dir = stage_work_dir(config.output / "work", phase.stage, spec)
+    return [GlobalJob(built, key, spec.label, phase.stage, phase.step, t, n_stream_tasks, work_dir,
+                      markers_dir(config, phase)) for t in range(step.n_tasks(n_stream_tasks))]

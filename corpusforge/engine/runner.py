@@ -18,18 +18,21 @@ import yaml
 
 from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.executor import make_executor
-from corpusforge.engine.planner import GlobalPhase, StreamPhase, plan_phases
+from corpusforge.engine.planner import (
+    GlobalPhase,
+    Phase,
+    StreamPhase,
+    global_jobs,
+    markers_dir,
+    plan_phases,
+    rejected_task_file,
+    stage_work_dir,
+    stream_jobs,
+)
 from corpusforge.engine.rejected import gather
 from corpusforge.engine.stage import GlobalStage
 from corpusforge.engine.stats import StageStats, format_table, merge_stats
-from corpusforge.engine.tasks import (
-    GlobalJob,
-    StreamJob,
-    rejected_task_file,
-    run_global_task,
-    run_stream_task,
-    stage_work_dir,
-)
+from corpusforge.engine.tasks import run_global_task, run_stream_task
 from corpusforge.errors import CorpusforgeError, OutputMismatchError
 from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
 from corpusforge.io.paths import AnyPath
@@ -109,7 +112,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     writing report.html, if asked); returns the merged per-stage stats."""
     started = time.perf_counter()
     phases = plan_phases(config)
-    built = [spec.build() for spec in config.stages]
+    built = config.built
     columns = dict(built[0].input_columns(config.inputs))  # type: ignore[attr-defined]
     for stage in built:
         columns.update(stage.columns())
@@ -119,7 +122,7 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
         with _output_errors(config.output):  # not the run's own errors: only claiming the folder
             held.enter_context(folder)
             prepare_output(config, folder, overwrite)
-        stages = _run(config, phases, built, schema, started, quiet)
+        stages = _run(config, phases, schema, started, quiet)
         if report:
             write_report_after_run(config.output, quiet)
     return stages
@@ -139,8 +142,7 @@ def write_report_after_run(output: AnyPath, quiet: bool) -> None:
         print(f"report: {path}", file=sys.stderr)
 
 
-def _run(config: PipelineConfig, phases: list, built: list, schema: Any, started: float,
-         quiet: bool) -> list[StageStats]:
+def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: float, quiet: bool) -> list[StageStats]:
     out = config.output
     work = out / "work"
 
@@ -152,16 +154,9 @@ def _run(config: PipelineConfig, phases: list, built: list, schema: Any, started
     with make_executor(config.executor, config.workers, address=config.ray_address, quiet=quiet,
                        preload=["corpusforge.engine.tasks", "corpusforge.stages"]) as ex:
         for phase in phases:
-            markers = Markers(work / "markers" / phase.name)
+            markers = Markers(markers_dir(config, phase))
             if isinstance(phase, StreamPhase):
-                out_dir = out / "data" if phase.final else work / phase.name
-                jobs = [
-                    StreamJob(config.stages, phase, t, sources[t], out_dir,
-                              f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, work, markers.folder,
-                              rejected=config.rejected)
-                    for t in range(n_tasks)
-                ]
-                todo = [j for j in jobs if not markers.done(j.task)]
+                todo = [j for j in stream_jobs(config, phase, sources, schema) if not markers.done(j.task)]
                 ran += len(todo)
                 ex.map(run_stream_task, todo, [j.source for j in todo], desc=f"phase {phase.name}")
                 done = [markers.load(t) for t in range(n_tasks)]
@@ -170,24 +165,21 @@ def _run(config: PipelineConfig, phases: list, built: list, schema: Any, started
                     sources = [d["files"][0] for d in done]
             else:
                 assert isinstance(phase, GlobalPhase)
-                spec = config.stages[phase.stage]
-                step = built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
-                count = step.n_tasks(n_tasks)
-                gjobs = [GlobalJob(config.stages, phase, t, n_tasks, work, markers.folder)
-                         for t in range(count) if not markers.done(t)]
-                ran += len(gjobs)
-                ex.map(run_global_task, gjobs, [f"{phase.name} task {j.task}" for j in gjobs],
+                gjobs = global_jobs(config, phase, n_tasks)
+                todo_g = [j for j in gjobs if not markers.done(j.task)]
+                ran += len(todo_g)
+                ex.map(run_global_task, todo_g, [f"{phase.name} task {j.task}" for j in todo_g],
                        desc=f"phase {phase.name}")
-                for t in range(count):
-                    global_seconds[spec.label] += markers.load(t)["seconds"]
+                for j in gjobs:
+                    global_seconds[j.label] += markers.load(j.task)["seconds"]
 
     remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
-    for i, stage in enumerate(built):
-        if isinstance(stage, GlobalStage):
-            stage.finish(stage_work_dir(work, i, config.stages[i]), out, n_tasks)
+    for i, spec in enumerate(config.stages):
+        if isinstance(spec.stage, GlobalStage):
+            spec.stage.finish(stage_work_dir(work, i, spec), out, n_tasks)
 
     if config.rejected:
-        files = [rejected_task_file(work, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]
+        files = [rejected_task_file(config, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]
         gather(files, config.rejected, out / "rejected")
 
     stages = merge_stats(per_task)

@@ -55,6 +55,10 @@ class Stage:
         """Metadata columns this stage may write, so every shard has the same schema."""
         return {}
 
+    def check(self) -> None:
+        """Check the files this stage's keys name (raise ValueError naming the key); called once,
+        in the driver, when the config is read. Constructors do no I/O, so the stage pickles cheaply."""
+
     def setup(self) -> None:
         """Load heavy resources (models); called once per worker process before any task."""
 

@@ -2,70 +2,37 @@
 
 A streaming task reads one file, pushes its documents through the phase's stages one at a
 time, writes the phase's shards atomically, and last writes its completion marker (which
-holds its stats). A global task runs one step of a global stage over files. Both rebuild
-their stages from the config, once per worker process.
+holds its stats). A global task runs one step of a global stage over files. The planner has
+decided everything about a task (`StreamJob`, `GlobalJob`); this module only wires the parts
+together, counts and times them. The stages come built with the job; a worker sets them up
+(loads models) once per pipeline.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-import pyarrow as pa
-
 from corpusforge.document import Document
-from corpusforge.engine.config import StageSpec
-from corpusforge.engine.planner import GlobalPhase, StreamPhase
+from corpusforge.engine.planner import GlobalJob, StreamJob
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
 from corpusforge.engine.worker import report_progress
 from corpusforge.io.atomic import Markers
-from corpusforge.io.paths import AnyPath
-from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.readers.parquet_reader import ParquetReader
 
-_built: dict[str, list[Stage]] = {}
+_ready: dict[str, list[Stage]] = {}
 
 
-def build_stages(specs: list[StageSpec]) -> list[Stage]:
-    """The pipeline's stages for this process, built and set up once."""
-    key = repr([(s.name, s.args) for s in specs])
-    if key not in _built:
-        stages = [s.build() for s in specs]
+def ready_stages(stages: list[Stage], key: str) -> list[Stage]:
+    """The pipeline's stages in this process, set up once per pipeline (`key`): later jobs of
+    the same pipeline use the first job's set-up copies."""
+    if key not in _ready:
         for stage in stages:
             stage.setup()
-        _built[key] = stages
-    return _built[key]
-
-
-def stage_work_dir(work_root: AnyPath, index: int, spec: StageSpec) -> AnyPath:
-    return work_root / f"stage-{index:02d}-{spec.label}"
-
-
-@dataclass
-class StreamJob:
-    specs: list[StageSpec]
-    phase: StreamPhase
-    task: int
-    source: str
-    out_dir: AnyPath
-    prefix: str
-    schema: pa.Schema
-    work_root: AnyPath
-    markers: AnyPath
-    rejected: int = 0  # documents to sample per drop reason
-
-
-@dataclass
-class GlobalJob:
-    specs: list[StageSpec]
-    phase: GlobalPhase
-    task: int
-    n_stream_tasks: int
-    work_root: AnyPath
-    markers: AnyPath
+        _ready[key] = stages
+    return _ready[key]
 
 
 class _Clock:
@@ -131,43 +98,36 @@ def _read_source(reader: Reader, path: str, ctx: StageContext) -> Iterator[Docum
 
 
 def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
-    stages = build_stages(job.specs)
-    phase = job.phase
+    stages = ready_stages(job.stages, job.stages_key)
     stats: dict[str, StageStats] = {}
     sampler = RejectedSampler(job.rejected) if job.rejected else None
 
     def ctx_for(i: int) -> StageContext:
-        label = job.specs[i].label
+        label = job.labels[i]
         stats.setdefault(label, StageStats(label))
-        return StageContext(task=job.task, source=job.source,
-                            work_dir=stage_work_dir(job.work_root, i, job.specs[i]), stats=stats[label],
+        return StageContext(task=job.task, source=job.source, work_dir=job.work_dirs[i], stats=stats[label],
                             rejected=sampler)
 
-    if phase.index == 0:
-        reader_ctx = ctx_for(0)
-        docs: Iterable[Document] = _read_source(stages[0], job.source, reader_ctx)  # type: ignore[arg-type]
-    else:
-        hidden = StageContext(job.task, job.source, job.work_root, StageStats("work-reader"))
-        docs = ParquetReader().read(job.source, hidden)
-    if phase.apply_global is not None:
-        g = stages[phase.apply_global]
-        docs = instrument(g.run, docs, ctx_for(phase.apply_global), count_in=False)
-    for i in phase.stages:
-        docs = instrument(stages[i].run, docs, ctx_for(i))
-    if phase.prepare_global is not None:
-        g = stages[phase.prepare_global]
-        assert isinstance(g, GlobalStage)
-        docs = instrument(g.prepare, docs, ctx_for(phase.prepare_global), count_out=False)
+    def hidden(name: str) -> StageContext:  # work shards: read and written, not counted
+        return StageContext(job.task, job.source, job.out_dir, StageStats(name))
 
-    if phase.final:
-        writer = stages[-1]
-        assert isinstance(writer, ParquetWriter)
-        writer.bind(job.out_dir, job.prefix, job.schema)
-        docs = instrument(writer.run, docs, ctx_for(len(stages) - 1))
+    if job.read_input:
+        docs: Iterable[Document] = _read_source(stages[0], job.source, ctx_for(0))  # type: ignore[arg-type]
     else:
-        writer = ParquetWriter(max_rows=2**62, max_bytes=2**62).bind(job.out_dir, job.prefix, job.schema,
-                                                                     write_empty=True)
-        docs = writer.run(docs, StageContext(job.task, job.source, job.work_root, StageStats("work-writer")))
+        docs = ParquetReader().read(job.source, hidden("work-reader"))
+    if job.apply_global is not None:
+        docs = instrument(stages[job.apply_global].run, docs, ctx_for(job.apply_global), count_in=False)
+    for i in job.streaming:
+        docs = instrument(stages[i].run, docs, ctx_for(i))
+    if job.prepare_global is not None:
+        g = stages[job.prepare_global]
+        assert isinstance(g, GlobalStage)
+        docs = instrument(g.prepare, docs, ctx_for(job.prepare_global), count_out=False)
+    writer = job.writer.bind(job.out_dir, job.prefix, job.schema, write_empty=job.write_empty)
+    if job.write_empty:
+        docs = writer.run(docs, hidden("work-writer"))
+    else:
+        docs = instrument(writer.run, docs, ctx_for(len(stages) - 1))
 
     pending = 0
     for _ in docs:
@@ -177,28 +137,22 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
             pending = 0
     report_progress(pending)
 
-    if phase.index == 0:
-        s = stats[job.specs[0].label]
+    if job.read_input:
+        s = stats[job.labels[0]]
         s.docs_in = s.docs_out + sum(s.dropped.values())
     result = [s.to_json() for s in stats.values()]
     if sampler is not None:
-        sampler.write(rejected_task_file(job.work_root, phase, job.task))
+        sampler.write(job.rejected_file)
     Markers(job.markers).mark(job.task, {"source": job.source, "files": [str(p) for p in writer.files],
                                          "stats": result})
     return result
 
 
-def rejected_task_file(work_root: AnyPath, phase: StreamPhase, task: int) -> AnyPath:
-    return work_root / "rejected" / phase.name / f"task-{task:05d}.jsonl"
-
-
 def run_global_task(job: GlobalJob) -> dict[str, Any]:
-    stages = build_stages(job.specs)
-    g = stages[job.phase.stage]
+    g = ready_stages(job.stages, job.stages_key)[job.stage]
     assert isinstance(g, GlobalStage)
-    step = g.steps()[job.phase.step]
     t0 = time.perf_counter()
-    step.run(job.task, stage_work_dir(job.work_root, job.phase.stage, job.specs[job.phase.stage]), job.n_stream_tasks)
-    result = {"label": job.specs[job.phase.stage].label, "seconds": time.perf_counter() - t0}
+    g.steps()[job.step].run(job.task, job.work_dir, job.n_stream_tasks)
+    result = {"label": job.label, "seconds": time.perf_counter() - t0}
     Markers(job.markers).mark(job.task, result)
     return result

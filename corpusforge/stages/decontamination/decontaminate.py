@@ -103,8 +103,6 @@ class Decontaminator(GlobalStage):
         if not 0 < jaccard_threshold <= 1:
             raise ValueError(f"jaccard_threshold must be in (0, 1], got {jaccard_threshold}")
         self.sets = parse_test_sets(test_sets)
-        for ts in self.sets:
-            check(ts)
         self.ngram, self.min_words, self.max_doc_frequency = ngram, min_words, max_doc_frequency
         self.action = action
         self.redact_margin, self.min_piece_chars, self.max_pieces = redact_margin, min_piece_chars, max_pieces
@@ -113,6 +111,10 @@ class Decontaminator(GlobalStage):
         self._ngram_mode = np.array([ts.mode == "ngram" for ts in self.sets], dtype=bool)
         self._indexes: dict[AnyPath, NgramIndex] = {}
         self._words: dict[str, int] = {}
+
+    def check(self) -> None:
+        for ts in self.sets:
+            check(ts)
 
     def __getstate__(self) -> dict:
         return self.__dict__ | {"_indexes": {}, "_words": {}}
