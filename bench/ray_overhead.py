@@ -17,7 +17,7 @@ Runs are interleaved (local, ray, ray-cold, local, ...) so load drift hits all a
 are reported. Ray's cost is mostly fixed per run (a Ray job starts fresh worker processes,
 which import the stages), so `--scale K` (the sample files K times, as links under new names)
 shows how it amortizes on more input. The goal: ray within 15 % of local. Each run's stats.json also gives the
-per-core rates (documents per CPU-second of each stage) that the README's cluster estimate
+per-core rates (documents per CPU-second of each stage) that the cluster estimate in bench/README.md
 uses. Outputs go under bench/out/ray/ (git-ignored); figures to bench/out/ray_overhead.json.
 """
 
