@@ -6,7 +6,7 @@ CONFIG ?= pipelines/massivetext.yaml
 SHARED ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sample pipeline test test-slow bench train clean
+.PHONY: install sample pipeline test test-slow lint bench train clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ pipeline: install sample
 
 test: install
 	$(BIN)/python -m pytest
+
+# ruff's checks and its formatter, over everything Python in the repo.
+lint: install
+	$(BIN)/ruff check corpusforge tests bench
+	$(BIN)/ruff format --check corpusforge tests bench
 
 # The slow tests (fault injection at every rename, end-to-end training) and the bad-input and
 # output-folder suites.
