@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 import math
 import os
 import zipfile
@@ -46,7 +45,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import CorpusforgeError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
-from corpusforge.io.run_folder import RunFolder
+from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 
 ABLATION_FILE = "ablation.json"
@@ -135,29 +134,30 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
     return parquet
 
 
-def shared_tokenizer(variants: list[Variant], out: Path, recipe: str, vocab_size: int, quiet: bool) -> Path:
-    """One tokenizer on the union of the variants; if the text cannot support `vocab_size`,
-    the size it supports (said, not silent)."""
+def inputs_record(variants: list[Variant], recipe: str, vocab_size: int) -> Fingerprint:
+    """What the shared tokenizer, and so every token shard and run, is made from; sizes and
+    modification times too: a variant re-run into the same folder changes its shards."""
+    inputs = sorted({s for v in variants for s in v.shards})
+    return Fingerprint(f"tokenizer/{INPUTS_RECORD}", {"recipe": recipe, "vocab_size": vocab_size, "inputs": [
+        [s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs]})
+
+
+def shared_tokenizer(folder: RunFolder, record: Fingerprint, quiet: bool) -> Path:
+    """One tokenizer on the union of the variants; if the text cannot support the record's
+    vocab_size, the size it supports (said, not silent)."""
     from corpusforge.tokenizer.train import train_tokenizer
 
-    folder = out / "tokenizer"
-    inputs = sorted({s for v in variants for s in v.shards})
-    record = folder / INPUTS_RECORD
-    # sizes and modification times too: a variant re-run into the same folder changes its shards
-    wanted = {"recipe": recipe, "vocab_size": vocab_size,
-              "inputs": [[s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs]}
-    if record.exists():
-        if json.loads(record.read_text()) != wanted:
-            raise AblationError(f"{out} holds an ablation of other corpora or settings (its tokenizer, token shards "
-                                "and runs would not match): pass --overwrite to start over, or choose another --output")
-        if (folder / TOKENIZER_FILE).exists():
-            return folder
-    info = train_tokenizer(recipe, inputs, folder, vocab_size=vocab_size, overwrite=True, quiet=quiet, fit_vocab=True)
-    if info["vocab_size"] < vocab_size and not quiet:
-        print(f"ablate: the variants' text supports {info['vocab_size']:,} tokens, not {vocab_size:,}: using that",
-              flush=True)
-    write_json_atomic(record, wanted)
-    return folder
+    tokenizer = folder.path / "tokenizer"
+    if (folder.path / record.file).exists() and (tokenizer / TOKENIZER_FILE).exists():
+        return tokenizer  # the record matches: `ablate` checked it
+    wanted = record.values
+    info = train_tokenizer(wanted["recipe"], [s for s, _, _ in wanted["inputs"]], tokenizer,
+                           vocab_size=wanted["vocab_size"], overwrite=True, quiet=quiet, fit_vocab=True)
+    if info["vocab_size"] < wanted["vocab_size"] and not quiet:
+        print(f"ablate: the variants' text supports {info['vocab_size']:,} tokens, not {wanted['vocab_size']:,}: "
+              "using that", flush=True)
+    folder.save(record)  # last: it also says the tokenizer is complete
+    return tokenizer
 
 
 @dataclass(frozen=True)
@@ -241,26 +241,25 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
     names = [v.name for v in resolved]
     if len(set(names)) != len(names):
         raise AblationError(f"variants need distinct names (folder or config file names), got {names}")
-    inputs = [s for v in resolved for s in v.shards]
-    with RunFolder(out, "ablation", ABLATION_ENTRIES, inputs=inputs,
-                   legacy=lambda f: (f / "tokenizer" / INPUTS_RECORD).is_file()) as folder:
-        if overwrite:
-            folder.clear()
-        return _ablate(resolved, out, tokens, eval_patterns, recipe, vocab_size, model, seq_len, batch_size, lr, seed,
-                       quiet)
+    record = inputs_record(resolved, recipe, vocab_size)
+    with RunFolder(out, "ablation", ABLATION_ENTRIES, inputs=[s for v in resolved for s in v.shards],
+                   legacy=lambda f: (f / record.file).is_file()) as folder:
+        folder.start(overwrite, "an ablation of other corpora or settings", record)
+        return _ablate(resolved, folder, record, tokens, eval_patterns, model, seq_len, batch_size, lr, seed, quiet)
 
 
-def _ablate(resolved: list[Variant], out: Path, tokens: int, eval_patterns: list[str], recipe: str, vocab_size: int,
+def _ablate(resolved: list[Variant], folder: RunFolder, record: Fingerprint, tokens: int, eval_patterns: list[str],
             model: str, seq_len: int, batch_size: int, lr: float, seed: int, quiet: bool) -> dict[str, Any]:
     from corpusforge.engine.runner import output_folder
     from corpusforge.tokenizer.tokenize import tokenize
 
+    out = folder.path
     heldout = heldout_shards(eval_patterns, out / "heldout")
     overlap = set(heldout) & {s for v in resolved for s in v.shards}
     if overlap:
         raise AblationError(f"--eval shares shards with a variant ({sorted(overlap)[0]}): held-out text must be unseen")
 
-    tokenizer = shared_tokenizer(resolved, out, recipe, vocab_size, quiet)
+    tokenizer = shared_tokenizer(folder, record, quiet)
     budget = Budget(tokens=tokens, model=model, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
     heldout_tokens = out / "tokens" / "heldout"
     # always redone (a second or two): --eval files may have changed under the same names

@@ -7,14 +7,10 @@ unless `overwrite` is set, so old and new outputs never mix silently.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections import Counter
-from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
-
-import yaml
+from typing import Any
 
 from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.executor import make_executor
@@ -33,36 +29,20 @@ from corpusforge.engine.rejected import gather
 from corpusforge.engine.stage import GlobalStage
 from corpusforge.engine.stats import StageStats, format_table, merge_stats
 from corpusforge.engine.tasks import run_global_task, run_stream_task
-from corpusforge.errors import CorpusforgeError, OutputMismatchError
-from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic, write_text_atomic
+from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath
-from corpusforge.io.run_folder import RunFolder
+from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.stages.parquet_writer import make_schema
-
-log = logging.getLogger(__name__)
 
 # What a run writes into its output folder; --overwrite removes exactly these.
 OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html",
                   "ablation.json")
 
 
-def read_saved_config(saved: AnyPath) -> dict[str, Any]:
-    """OUTPUT/config.yaml as a run wrote it; anything else is an error naming the file."""
-    try:
-        data = yaml.safe_load(saved.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise OutputMismatchError(f"{saved}: not a config corpusforge wrote ({problem}); "
-                                  "choose another --output") from None
-    if not isinstance(data, dict):
-        raise OutputMismatchError(f"{saved}: not a config corpusforge wrote (not a mapping); choose another --output")
-    return data
-
-
 def _made_by_a_run(folder: AnyPath) -> bool:
     """A run folder from before the .corpusforge marker: its config.yaml has our hash."""
     saved = folder / "config.yaml"
-    return saved.is_file() and {"hash", "stages"} <= set(read_saved_config(saved))
+    return saved.is_file() and {"hash", "stages"} <= set(read_fingerprint(saved))
 
 
 def is_run_folder(path: AnyPath) -> bool:
@@ -73,37 +53,6 @@ def is_run_folder(path: AnyPath) -> bool:
 def output_folder(path: AnyPath, inputs: list[str] = []) -> RunFolder:  # noqa: B006 - never mutated
     """A pipeline output folder (see `RunFolder`)."""
     return RunFolder(path, "pipeline", OUTPUT_ENTRIES, inputs=inputs, legacy=_made_by_a_run)
-
-
-@contextmanager
-def _output_errors(out: AnyPath) -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:  # no permission, no such bucket, no credentials...
-        raise CorpusforgeError(f"output {out}: cannot be read or written ({exc})") from None
-
-
-def prepare_output(config: PipelineConfig, folder: RunFolder, overwrite: bool) -> None:
-    """Under the folder's lock: refuse (or, with `overwrite`, clear) a run of another config,
-    then record this config."""
-    out = config.output
-    saved = out / "config.yaml"
-    if saved.is_file():
-        old = read_saved_config(saved)
-        if old.get("hash") != config.hash():
-            if not overwrite:
-                raise OutputMismatchError(
-                    f"{out} holds a run made with a different config (hash {old.get('hash')} there, "
-                    f"{config.hash()} now); pass --overwrite to replace it, or choose another --output"
-                )
-            log.warning("overwriting %s (config changed)", out)
-            folder.clear()
-        elif overwrite:
-            folder.clear()
-    elif overwrite:
-        folder.clear()
-    resolved = config.resolved() | {"hash": config.hash()}
-    write_text_atomic(saved, yaml.safe_dump(resolved, sort_keys=False))
 
 
 def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False,
@@ -117,11 +66,11 @@ def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = 
     for stage in built:
         columns.update(stage.columns())
     schema = make_schema(columns)  # inputs and schema are checked before anything is written
-    folder = output_folder(config.output, config.inputs)
-    with ExitStack() as held:
-        with _output_errors(config.output):  # not the run's own errors: only claiming the folder
-            held.enter_context(folder)
-            prepare_output(config, folder, overwrite)
+    # The resolved config, with its hash; the output path may change (a moved folder resumes).
+    fingerprint = Fingerprint("config.yaml", config.resolved() | {"hash": config.hash()}, may_change=("output",))
+    with output_folder(config.output, config.inputs) as folder:
+        folder.start(overwrite, "a run made with a different config", fingerprint)
+        folder.save(fingerprint)
         stages = _run(config, phases, schema, started, quiet)
         if report:
             write_report_after_run(config.output, quiet)

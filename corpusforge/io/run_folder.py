@@ -1,7 +1,8 @@
-"""The one owner of an output folder: who made it, who is writing it now, what may be cleared.
+"""The one owner of an output folder: who made it, who is writing it now, what may be cleared,
+and whether what it holds was made with the settings of this run.
 
 Every folder corpusforge writes (`run`, `tokenize`, `train`, `train-tokenizer`, `ablate`,
-`export-hf`) holds `.corpusforge`, a small JSON file naming the kind of output. Three rules:
+`export-hf`) holds `.corpusforge`, a small JSON file naming the kind of output. Four rules:
 
 - **Ours only.** A folder that is not empty and has no `.corpusforge` of the same kind is
   refused, with or without `--overwrite`: a run never writes among, or deletes, files it did
@@ -15,6 +16,10 @@ Every folder corpusforge writes (`run`, `tokenize`, `train`, `train-tokenizer`, 
   (holder, start, heartbeat every `LEASE_HEARTBEAT` s) refuses a second run while it is fresh.
   Two runs started within the same second may both take a lease (S3 offers no conditional
   put through pyarrow); the README says so.
+- **One set of settings.** What decides a folder's outputs (a `Fingerprint`: the resolved
+  pipeline config, the tokenize settings...) is saved in it before any output; a rerun with
+  other values is refused, naming the keys that differ, unless `--overwrite` clears the
+  folder. A kind with nothing to compare (an export, a tokenizer) refuses any existing output.
 """
 
 from __future__ import annotations
@@ -26,11 +31,16 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from corpusforge.errors import CorpusforgeError
-from corpusforge.io.atomic import TMP_SUFFIX, remove_stale_tmp, write_json_atomic
+import yaml
+
+from corpusforge.errors import CorpusforgeError, OutputMismatchError
+from corpusforge.io.atomic import TMP_SUFFIX, remove_stale_tmp, write_json_atomic, write_text_atomic
 from corpusforge.io.paths import AnyPath, RemotePath, is_uri, remove_tree
 
 MARKER = ".corpusforge"
@@ -43,11 +53,51 @@ class FolderError(CorpusforgeError):
     """The output folder is not ours, holds an input, or another run is writing it."""
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What decides a folder's outputs: `values`, saved as FOLDER/`file` (JSON for a .json
+    file, else YAML). A rerun must bring the same values, but for the keys in `may_change`
+    (those that do not change what is computed, such as the folder's own path)."""
+
+    file: str
+    values: dict[str, Any]
+    may_change: Collection[str] = ()
+
+    def text(self, values: dict[str, Any] | None = None) -> str:
+        values = self.values if values is None else values
+        if self.file.endswith(".json"):
+            return json.dumps(values, indent=2) + "\n"
+        return yaml.safe_dump(values, sort_keys=False)
+
+    def changes(self, saved: dict[str, Any]) -> list[str]:
+        """The keys whose saved value differs from this run's, both compared as the file
+        holds them (YAML has no tuples, say)."""
+        old, new = (_parse(self.file, self.text(v)) for v in (saved, self.values))
+        return sorted(k for k in old.keys() | new.keys() if k not in self.may_change and old.get(k) != new.get(k))
+
+
+def read_fingerprint(file: AnyPath) -> dict[str, Any]:
+    """A fingerprint as a run saved it; anything else is an error naming the file."""
+    try:
+        data = _parse(file.name, file.read_text())
+    except (ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError is a ValueError
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputMismatchError(f"{file}: not a config corpusforge wrote ({problem})") from None
+    if not isinstance(data, dict):
+        raise OutputMismatchError(f"{file}: not a config corpusforge wrote (not a mapping)")
+    return data
+
+
+def _parse(name: str, text: str) -> Any:
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+
+
 class RunFolder:
     """An output folder of one `kind` (pipeline, tokens, train, tokenizer, ablation, hf-export).
 
     Use as a context manager: entering takes the lock and checks ownership and inputs;
-    `clear()` removes this kind's `entries`; leaving releases the lock.
+    `start()` checks what the folder holds against this run; `clear()` removes this kind's
+    `entries`; leaving releases the lock.
     """
 
     def __init__(self, path: AnyPath, kind: str, entries: Iterable[str], inputs: Iterable[str] = (),
@@ -61,15 +111,14 @@ class RunFolder:
 
     def __enter__(self) -> "RunFolder":
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise FolderError(f"{self.path}: cannot create the output folder ({exc})") from None
-        self._check_inputs()
-        self._check_owner(claim=False)  # before the lock: a foreign folder is not touched at all
-        self._held = _Lease(self.path) if isinstance(self.path, RemotePath) else _FileLock(self.path)
-        self._held.acquire()
-        try:
-            self._check_owner(claim=True)
+            with self._usable():
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._check_inputs()
+                self._check_owner(claim=False)  # before the lock: a foreign folder is not touched at all
+                held = _Lease(self.path) if isinstance(self.path, RemotePath) else _FileLock(self.path)
+                held.acquire()
+                self._held = held
+                self._check_owner(claim=True)
         except BaseException:
             self.release()
             raise
@@ -99,6 +148,35 @@ class RunFolder:
         """Remove what this kind of run writes (never anything else in the folder)."""
         for name in self.entries:
             remove_tree(self.path / name)
+
+    def start(self, overwrite: bool, what: str, fingerprint: Fingerprint | None = None) -> None:
+        """Under the lock, before any output: with `overwrite`, clear the folder; else refuse
+        outputs made otherwise: those of another fingerprint, or with none to compare, any.
+        `what` names them ("token shards made with other settings"). The caller saves its
+        fingerprint next (`save`), or last where it also vouches that a step is complete."""
+        with self._usable():
+            if overwrite:
+                self.clear()
+            elif fingerprint is None:
+                if not self.is_new:
+                    raise OutputMismatchError(f"{self.path} already holds {what}; pass --overwrite to replace it, "
+                                              "or choose another output folder")
+            elif (self.path / fingerprint.file).is_file():
+                changed = fingerprint.changes(read_fingerprint(self.path / fingerprint.file))
+                if changed:
+                    raise OutputMismatchError(f"{self.path} holds {what} (changed: {', '.join(changed)}); "
+                                              "pass --overwrite to replace it, or choose another output folder")
+
+    def save(self, fingerprint: Fingerprint) -> None:
+        with self._usable():
+            write_text_atomic(self.path / fingerprint.file, fingerprint.text())
+
+    @contextmanager
+    def _usable(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:  # no permission, no such bucket, no credentials...
+            raise FolderError(f"output {self.path}: cannot be read or written ({exc})") from None
 
     def _check_inputs(self) -> None:
         remote = isinstance(self.path, RemotePath)

@@ -105,11 +105,7 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
                for name, t in llama_state_dict(state["model"], config).items()}
     out = Path(output)
     with RunFolder(out, "hf-export", EXPORT_FILES, inputs=[str(checkpoint)]) as folder:
-        if not folder.is_new:
-            if not overwrite:
-                raise TrainError(f"{out} already holds an export; pass --overwrite to replace it, "
-                                 "or choose another output folder")
-            folder.clear()
+        folder.start(overwrite, "an export")
         _write(out, config, state, tensors, dtype)
     return out
 

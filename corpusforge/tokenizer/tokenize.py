@@ -24,7 +24,6 @@ each split is shuffled by document with a generator seeded by (seed, task number
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -43,8 +42,8 @@ from corpusforge.engine.worker import report_progress
 from corpusforge.errors import OutputMismatchError
 from corpusforge.io.atomic import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath, local_file, output_path
-from corpusforge.io.run_folder import RunFolder
-from corpusforge.tokenizer.artifact import TOKENIZER_FILE, LoadedTokenizer, load_tokenizer, sha256_file
+from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
+from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
 from corpusforge.tokenizer.errors import TokenizerError
 from corpusforge.tokenizer.shards import FORMAT, choose_dtype, write_shard
@@ -94,9 +93,15 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     settings = {"format": FORMAT, "tokenizer": loaded.name, "tokenizer_sha256": loaded.sha256,
                 "eos": loaded.eos, "eos_id": loaded.eos_id, "vocab_size": loaded.vocab_size, "dtype": dtype,
                 "seed": seed, "val_fraction": val_fraction, "text_key": text_key, "inputs": files}
+    fingerprint = Fingerprint(SETTINGS_FILE, settings)
     folder = RunFolder(out, "tokens", OUTPUT_ENTRIES, inputs=files, legacy=lambda f: (f / SETTINGS_FILE).is_file())
     with folder:
-        prepare_output(folder, settings, loaded, overwrite)
+        folder.start(overwrite, "token shards made with other settings", fingerprint)
+        folder.save(fingerprint)
+        copy = out / TOKENIZER_FILE  # so the shards decode on their own
+        if not copy.is_file() or sha256_file(local_file(copy)) != loaded.sha256:
+            with atomic_path(copy) as tmp:
+                shutil.copyfile(loaded.path, tmp)
         markers = Markers(out / "work")
         pending = [i for i in range(len(files)) if not markers.done(i)]
         # Processes over shards; spare cores become encoder threads when shards are fewer.
@@ -117,34 +122,12 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
     return summary | {"seconds": time.perf_counter() - started, "tasks_run": len(jobs)}
 
 
-def prepare_output(folder: RunFolder, settings: dict[str, Any], loaded: LoadedTokenizer, overwrite: bool) -> None:
-    """Under the folder's lock: refuse to mix outputs of different settings; copy the tokenizer in."""
-    out = folder.path
-    saved = out / SETTINGS_FILE
-    old = read_settings(out) if saved.is_file() else None
-    if old is not None and old != settings and not overwrite:
-        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-        raise OutputMismatchError(f"{out} holds token shards made with other settings (changed: "
-                                  f"{', '.join(changed)}); pass --overwrite to replace them, or choose another --output")
-    if overwrite:
-        folder.clear()
-    copy = out / TOKENIZER_FILE
-    if not copy.is_file() or sha256_file(local_file(copy)) != loaded.sha256:
-        with atomic_path(out / TOKENIZER_FILE) as tmp:
-            shutil.copyfile(loaded.path, tmp)
-    write_json_atomic(saved, settings)
-
-
 def read_settings(folder: AnyPath) -> dict[str, Any]:
     """FOLDER/tokenize.json as `tokenize` wrote it; anything else is an error naming the file."""
-    saved = folder / SETTINGS_FILE
-    try:
-        data = json.loads(saved.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise OutputMismatchError(f"{saved}: not settings corpusforge wrote ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise OutputMismatchError(f"{saved}: not settings corpusforge wrote (no format {FORMAT!r})")
-    return data
+    settings = read_fingerprint(folder / SETTINGS_FILE)
+    if settings.get("format") != FORMAT:
+        raise OutputMismatchError(f"{folder / SETTINGS_FILE}: not a config corpusforge wrote (no format {FORMAT!r})")
+    return settings
 
 
 def run_task(job: TokenizeJob) -> dict[str, Any]:

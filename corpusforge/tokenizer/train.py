@@ -62,11 +62,7 @@ def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str 
     out = Path(output)
     with RunFolder(out, "tokenizer", TOKENIZER_FILES, inputs=files,
                    legacy=lambda f: (f / TOKENIZER_FILE).is_file()) as folder:
-        if not folder.is_new:
-            if not overwrite:
-                raise TokenizerError(f"{out} already holds a tokenizer; pass --overwrite to replace it "
-                                     "(token shards made with it record its hash and will no longer match)")
-            folder.clear()
+        folder.start(overwrite, "a tokenizer (token shards made with it record its hash and would no longer match)")
         return _train(recipe, files, out, max_bytes, quiet, fit_vocab)
 
 

@@ -22,11 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from corpusforge.io.atomic import write_text_atomic
-from corpusforge.io.run_folder import RunFolder
+from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.model.model import Decoder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
@@ -224,6 +222,10 @@ class Trainer:
     def _prepare_run_folder(self, resume: bool, overwrite: bool) -> None:
         """Start a new run folder, or load its checkpoint for --resume; never mix two runs."""
         ckpt = self.out / CHECKPOINT_FILE
+        # The model as resolved (a preset name and its spelled-out shape are the same); the
+        # checkpoint, not config.yaml, holds what the weights were trained with.
+        fingerprint = Fingerprint("config.yaml", self.config.to_dict() | {"model": self.model_config.to_dict()},
+                                  may_change=RESUMABLE_CHANGES)
         if self.dist.is_main:
             self.folder = RunFolder(self.out, "train", RUN_FILES, inputs=[self.config.data],
                                     legacy=lambda f: (f / CHECKPOINT_FILE).is_file() or (f / "log.csv").is_file())
@@ -236,18 +238,14 @@ class Trainer:
             raise TrainError(f"{self.out} holds a run (checkpoint at step {step}): pass --resume to continue it, "
                              "--overwrite to start over, or choose another out_dir")
         if ckpt.exists():
-            self._resume_from(load_checkpoint(ckpt, map_location=self.device))
+            self._resume_from(load_checkpoint(ckpt, map_location=self.device), fingerprint)
         elif resume and self.dist.is_main and not self.quiet:
             print(f"no checkpoint in {self.out}: starting from step 0", flush=True)
-        if self.dist.is_main:
-            resolved = self.config.to_dict() | {"model": self.model_config.to_dict()}
-            write_text_atomic(self.out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        if self.folder is not None:
+            self.folder.save(fingerprint)
 
-    def _resume_from(self, state: dict[str, Any]) -> None:
-        # The model is compared as resolved (a preset name and its spelled-out shape are the same).
-        saved = state["train_config"] | {"model": state["model_config"]}
-        now = self.config.to_dict() | {"model": self.model_config.to_dict()}
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+    def _resume_from(self, state: dict[str, Any], fingerprint: Fingerprint) -> None:
+        changed = fingerprint.changes(state["train_config"] | {"model": state["model_config"]})
         if changed:
             raise TrainError(f"{self.out}: the config changed since the checkpoint ({', '.join(changed)}); "
                              "resuming would not continue the same run (use another out_dir, or --overwrite)")
