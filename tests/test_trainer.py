@@ -24,9 +24,9 @@ import yaml
 from tokenizer_data import ROOT, sample_warcs, speeches, write_parquet
 
 from corpusforge.cli import main
+from corpusforge.errors import TrainConfigError, TrainError
 from corpusforge.train.config import TrainConfig, load_train_config
 from corpusforge.train.data import Batches, unigram_entropy
-from corpusforge.train.errors import TrainConfigError, TrainError
 from corpusforge.train.log import COLUMNS
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from corpusforge.tokenizer.errors import RecipeError
+from corpusforge.errors import RecipeError
 
 # Recipes ship in <repo>/tokenizers/; a bare name is looked up there (and in ./tokenizers/).
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "tokenizers"

@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
+from corpusforge.errors import TrainConfigError
 from corpusforge.model.model import ModelConfig
 from corpusforge.model.presets import PRESETS
-from corpusforge.train.errors import TrainConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -25,6 +25,7 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from corpusforge.errors import TrainError
 from corpusforge.io.atomic import write_text_atomic
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.model import Decoder
@@ -40,7 +41,6 @@ from corpusforge.train.checkpoint import (
 )
 from corpusforge.train.config import RESUMABLE_CHANGES, TrainConfig
 from corpusforge.train.data import Batches, unigram_entropy
-from corpusforge.train.errors import TrainError
 from corpusforge.train.log import TrainLog
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer
