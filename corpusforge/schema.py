@@ -201,10 +201,13 @@ def _describe(hint: Any, words: bool) -> str:
     if origin in (list, tuple) or hint in (list, tuple):
         if not args:
             return "a list"
-        item = typing.get_args(args[0])[0] if typing.get_origin(args[0]) is Annotated else args[0]
-        if words:
-            return f"a list of {_PLURALS[item]}" if item in _PLURALS else "a list"
-        return f"a list of {_describe(item, False)}"
+        item, keys = typing.get_args(args[0])[0], typing.get_args(args[0])[1:]
+        if typing.get_origin(args[0]) is not Annotated:
+            item, keys = args[0], ()
+        if not (words or keys):
+            return f"a list of {_describe(item, False)}"
+        non_empty = "non-empty " if any(isinstance(k, Key) and k.non_empty for k in keys) else ""
+        return f"a list of {non_empty}{_PLURALS[item]}" if item in _PLURALS else "a list"
     if origin is dict or hint is dict:
         return "a mapping"
     if hint is type(None):

@@ -112,7 +112,7 @@ def test_annotate_keeps_everything_with_reasons(udhr, tmp_path):
 
 def test_batches_keep_order(udhr, tmp_path):
     names = list(EXPECTED) * 3
-    stage = LanguageFilter(languages=["en", "zh", "ar", "hi"], batch_size=4)
+    stage = LanguageFilter(languages=["en", "zh", "ar", "hi"], batch_docs=4)
     c = ctx(tmp_path)
     out = list(stage.run(docs_of(udhr, names, 2000), c))
     kept = [n for n in names if EXPECTED[n] in ("en", "zh", "ar", "hi")]
