@@ -91,13 +91,13 @@ def validate(target: Any, data: Any, where: str = "", source: str = "", *, error
             try:
                 full[key] = _value(data[key], hint)
             except _Mismatch:
-                value = data[key]
-                fail(f"'{name(key)}' must be {_describe(hint, True)}, got {value!r}" if quote_keys
-                     else f"{name(key)}: expected {_describe(hint, False)}, got {value!r}")
+                fail(f"'{name(key)}' must be {_describe(hint, True)}, got {data[key]!r}" if quote_keys
+                     else f"{name(key)}: expected {_describe(hint, False)}, got {data[key]!r}")
+        elif partial:
+            continue
         elif default is not _REQUIRED:
-            if not partial:
-                full[key] = default
-        elif not partial:
+            full[key] = default
+        else:
             doc = next((f" ({k.doc})" for k in typing.get_args(hint)[1:] if isinstance(k, Key) and k.doc), "")
             fail(f"'{name(key)}'{doc} is missing" if quote_keys else f"{here}missing required key {key!r}{doc}")
     return full
