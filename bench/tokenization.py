@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.tokenizer.errors import VocabularyTooLargeError
+from corpusforge.errors import VocabularyTooLargeError
 from corpusforge.tokenizer.stats import tokenizer_stats
 from corpusforge.tokenizer.train import train_tokenizer
 

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpusforge.errors import CorpusforgeError
+from corpusforge.errors import AblationError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
@@ -52,10 +52,6 @@ ABLATION_FILE = "ablation.json"
 INPUTS_RECORD = "ablation-inputs.json"
 ABLATION_ENTRIES = ("tokenizer", "tokens", "runs", "heldout", ABLATION_FILE)
 DEFAULT_MODEL = "tiny"
-
-
-class AblationError(CorpusforgeError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ class CorpusforgeError(Exception):
 
 
 class ConfigError(CorpusforgeError):
-    """The pipeline config is invalid; the message names the key."""
+    """A config (pipeline, stage keys, test set) is invalid; the message names the key."""
+
+
+class TrainConfigError(ConfigError):
+    """A training config is invalid; the message names the file and the key."""
+
+
+class RecipeError(ConfigError):
+    """A tokenizer recipe is missing or invalid; the message names the file and key."""
 
 
 class OutputMismatchError(CorpusforgeError):
@@ -15,3 +23,28 @@ class OutputMismatchError(CorpusforgeError):
 
 class TaskFailedError(CorpusforgeError):
     """A task raised or its worker died; the message names the task's input file."""
+
+
+class TrainError(CorpusforgeError):
+    """A run cannot start or continue as asked (missing data, a checkpoint that does not match)."""
+
+
+class TokenizerError(CorpusforgeError):
+    """A tokenizer cannot be trained, loaded or used as asked."""
+
+
+class VocabularyTooLargeError(TokenizerError):
+    """The corpus has too little text for the requested vocabulary.
+
+    `supported` is the size training actually reached, so the caller (or the benchmark) can
+    retry with it: BPE is greedy, so training with that size gives exactly the same merges.
+    """
+
+    def __init__(self, message: str, requested: int, supported: int) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.supported = supported
+
+
+class AblationError(CorpusforgeError):
+    """An ablation cannot run as asked (variants, --eval, the output folder)."""

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from corpusforge.document import Document
-from corpusforge.engine.config import validate_args
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.schema import validate
 from corpusforge.stages.filters.c4_filters import C4Filter, count_sentences
 
 # Five sentences on five lines, each ending with a full stop and long enough.
@@ -204,7 +204,7 @@ def test_count_sentences(line, n):
 
 
 def test_config_and_pickle():
-    args = validate_args(C4Filter, {"min_sentences": 3, "max_word_length": None, "filter_policy": False}, "c4")
+    args = validate(C4Filter, {"min_sentences": 3, "max_word_length": None, "filter_policy": False}, "c4")
     stage = C4Filter(**args)
     assert stage.min_sentences == 3 and stage.max_word_length is None and not stage.filter_policy
     assert pickle.loads(pickle.dumps(stage)).min_sentences == 3

@@ -141,7 +141,7 @@ def planted(tmp_path_factory, evalsets, web_texts, speech_paragraphs):
 def test_every_planted_item_found_and_clean_documents_untouched(tmp_path, planted):
     files, expected, clean_ids = planted
     out = tmp_path / "w2"
-    stats = run(config(files, out, workers=2, action="annotate"))
+    stats = run(config(files, out, workers=2, mode="annotate"))
     table = pq.read_table(out / "data").to_pydict()
     sets = dict(zip(table["id"], table["decontaminate_sets"]))
     ngrams = dict(zip(table["id"], table["decontaminate_ngrams"]))
@@ -171,7 +171,7 @@ def test_every_planted_item_found_and_clean_documents_untouched(tmp_path, plante
 
     # one worker gives the same shards and the same report
     one = tmp_path / "w1"
-    run(config(files, one, workers=1, action="annotate"))
+    run(config(files, one, workers=1, mode="annotate"))
     digest = lambda o: {p.name: p.read_bytes() for p in sorted((o / "data").glob("*.parquet"))}  # noqa: E731
     assert digest(one) == digest(out)
     assert (one / "contamination.json").read_text() == (out / "contamination.json").read_text()
@@ -203,7 +203,7 @@ def test_redaction_cuts_the_leak_and_keeps_the_rest(tmp_path, evalsets, web_text
     inputs = [write_jsonl(tmp_path / "in.jsonl", [{"id": "single", "text": single}, {"id": "many", "text": many},
                                                   {"id": "short", "text": short}])]
     out = tmp_path / "out"
-    stats = run(config(inputs, out, action="redact"))
+    stats = run(config(inputs, out, mode="redact"))
     assert stats["decontaminate"].dropped == {"decontaminate:too_many_pieces": 1, "decontaminate:nothing_left": 1}
     (text,) = pq.read_table(out / "data")["text"].to_pylist()
     # the cut is the leak plus 200 characters each side, widened to whitespace (<= 50 more);
@@ -269,7 +269,7 @@ def test_short_items_match_only_as_whole_word_sequences(tmp_path, speech_paragra
             {"id": "glued", "text": plant(host, "We must never forget the lessons of the pasta")},
             {"id": "clean", "text": host}]
     out = tmp_path / "out"
-    data = config([write_jsonl(tmp_path / "in.jsonl", docs)], out, action="annotate")
+    data = config([write_jsonl(tmp_path / "in.jsonl", docs)], out, mode="annotate")
     data["stages"][1]["decontaminate"]["test_sets"] = sets
     run(data)
     table = pq.read_table(out / "data").to_pydict()
@@ -283,7 +283,7 @@ def test_jaccard_mode_drops_near_copies_of_test_documents(tmp_path, speech_parag
     long = [p for p in speech_paragraphs if 160 <= len(p.split()) <= 300]
     test_docs, others = long[:30], long[30:60]
     sets = [{"name": "passages", "path": str(write_jsonl(tmp_path / "t.jsonl", [{"text": p} for p in test_docs])),
-             "fields": ["text"], "mode": "jaccard"}]
+             "fields": ["text"], "match": "jaccard"}]
     words = test_docs[1].split()
     words[len(words) // 2] = "zebra"
     docs = [{"id": "copy", "text": test_docs[0].upper()},
@@ -295,7 +295,7 @@ def test_jaccard_mode_drops_near_copies_of_test_documents(tmp_path, speech_parag
     data["stages"][1]["decontaminate"]["test_sets"] = sets + SETS
     stats = run(data)
     assert stats["decontaminate"].dropped == {"decontaminate:passages": 2}
-    data = config(inputs, tmp_path / "annotate", action="annotate")
+    data = config(inputs, tmp_path / "annotate", mode="annotate")
     data["stages"][1]["decontaminate"]["test_sets"] = sets
     run(data)
     table = pq.read_table(tmp_path / "annotate" / "data").to_pydict()
@@ -362,7 +362,7 @@ def test_normalization_words_spans_and_hash():
     ({"fields": ["q"]}, "test set 'x': 'path' (the test set's file) is missing"),
     ({"path": str(GSM8K), "fields": ["question", "solution"]}, "test set 'x' ({gsm}): field(s) ['solution'] not found"),
     ({"path": str(GSM8K), "fields": []}, "'fields' must be a non-empty list"),
-    ({"path": str(GSM8K), "fields": ["question"], "mode": "fuzzy"}, "'mode' must be one of ngram, jaccard"),
+    ({"path": str(GSM8K), "fields": ["question"], "match": "fuzzy"}, "'match' must be one of ngram, jaccard"),
     ({"path": str(GSM8K), "fields": ["question"], "weight": 2}, "unknown key(s) ['weight']"),
     ({"path": "x.txt", "fields": ["q"]}, "unknown format"),
     ({"path": "EMPTY", "fields": ["q"]}, "the test set is empty"),
@@ -392,7 +392,7 @@ def test_bad_test_sets_are_clear_config_errors(tmp_path, evalsets, bad, message)
     ({"test_sets": [{"name": "a b", "path": str(GSM8K), "fields": ["question"]}]}, "'name' must be a short name"),
     ({"min_words": 20}, "min_words must be between 1 and ngram (13)"),
     ({"max_doc_frequency": 0}, "max_doc_frequency must be >= 1"),
-    ({"action": "remove"}, "decontaminate.action: expected one of 'drop', 'redact', 'annotate'"),
+    ({"mode": "remove"}, "decontaminate.mode: expected one of 'drop', 'redact', 'annotate'"),
 ])
 def test_bad_stage_keys(tmp_path, evalsets, keys, message):
     data = config([write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])], tmp_path / "out")
@@ -414,7 +414,7 @@ def test_resume_after_the_scan_reuses_the_index_and_gives_the_same_output(tmp_pa
     docs[7]["text"] = plant(docs[7]["text"], evalsets["humaneval"][3]["prompt"])
     inputs = [write_jsonl(tmp_path / "a.jsonl", docs[:30]), write_jsonl(tmp_path / "b.jsonl", docs[30:])]
     out = tmp_path / "out"
-    data = config(inputs, out, action="redact")
+    data = config(inputs, out, mode="redact")
     run(data)
     first = {p.name: p.read_bytes() for p in (out / "data").glob("*.parquet")}
     report = (out / "contamination.json").read_text()

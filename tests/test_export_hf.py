@@ -10,11 +10,11 @@ import torch
 from tokenizer_data import speeches, write_parquet
 
 from corpusforge.cli import main
+from corpusforge.errors import TrainError
 from corpusforge.model import Decoder, ModelConfig
 from corpusforge.model.export_hf import export_hf
 from corpusforge.model.model import apply_rope, rope_tables
 from corpusforge.train.checkpoint import save_checkpoint
-from corpusforge.train.errors import TrainError
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("safetensors")

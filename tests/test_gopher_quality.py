@@ -11,9 +11,9 @@ import pytest
 from conftest import check_filter
 
 from corpusforge.document import Document
-from corpusforge.engine.config import validate_args
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.schema import validate
 from corpusforge.stages.filters.gopher_quality import STOP_WORDS, GopherQualityFilter
 
 STATE_UNION = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "state_union.zip"
@@ -208,7 +208,7 @@ def test_columns_declare_every_recorded_key():
 
 
 def test_config_keys_validate():
-    args = validate_args(GopherQualityFilter, {"min_words": 20, "min_mean_word_length": 2,
+    args = validate(GopherQualityFilter, {"min_words": 20, "min_mean_word_length": 2,
                                                "stop_words": ["a"], "mode": "annotate"}, "stages[1]")
     stage = GopherQualityFilter(**args)
     assert stage.min_words == 20 and stage.min_mean_word_length == 2.0 and stage.annotate

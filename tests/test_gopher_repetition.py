@@ -14,9 +14,9 @@ import pytest
 from conftest import check_filter
 
 from corpusforge.document import Document
-from corpusforge.engine.config import validate_args
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.schema import validate
 from corpusforge.stages.filters.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetitionFilter
 
 STATE_UNION = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "state_union.zip"
@@ -248,7 +248,7 @@ def test_columns_declare_every_recorded_key():
 
 
 def test_config_keys_are_the_table():
-    args = validate_args(GopherRepetitionFilter, {"top_2gram_frac": 0.25, "dup_10gram_frac": 0}, "stages[2]")
+    args = validate(GopherRepetitionFilter, {"top_2gram_frac": 0.25, "dup_10gram_frac": 0}, "stages[2]")
     expected = {**DEFAULTS, "top_2gram_frac": 0.25, "dup_10gram_frac": 0.0}
     assert {k: v for k, v in args.items() if k != "mode"} == expected
     assert GopherRepetitionFilter(**args).thresholds == expected

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from corpusforge.document import Document
-from corpusforge.engine.config import validate_args
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.schema import validate
 from corpusforge.stages.filters import language as language_module
 from corpusforge.stages.filters.language import LanguageFilter, packaged_model_path
 
@@ -112,7 +112,7 @@ def test_annotate_keeps_everything_with_reasons(udhr, tmp_path):
 
 def test_batches_keep_order(udhr, tmp_path):
     names = list(EXPECTED) * 3
-    stage = LanguageFilter(languages=["en", "zh", "ar", "hi"], batch_size=4)
+    stage = LanguageFilter(languages=["en", "zh", "ar", "hi"], batch_docs=4)
     c = ctx(tmp_path)
     out = list(stage.run(docs_of(udhr, names, 2000), c))
     kept = [n for n in names if EXPECTED[n] in ("en", "zh", "ar", "hi")]
@@ -196,7 +196,7 @@ def test_bad_characters_do_not_fail(tmp_path):
 
 
 def test_config_keys():
-    args = validate_args(LanguageFilter, {"languages": ["en"], "min_score": 1, "mode": "annotate"}, "language")
+    args = validate(LanguageFilter, {"languages": ["en"], "min_score": 1, "mode": "annotate"}, "language")
     assert args["min_score"] == 1.0 and args["model_path"] is None
     stage = LanguageFilter(**args)
     assert stage.annotate and stage.languages == ["en"]

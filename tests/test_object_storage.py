@@ -141,7 +141,7 @@ def test_tokenize_reads_and_writes_object_storage(s3, tmp_path):
     from pyarrow import fs
     from tokenizer_data import extracted_shards, trained
 
-    from corpusforge.tokenizer.errors import TokenizerError
+    from corpusforge.errors import TokenizerError
     from corpusforge.tokenizer.shards import TokenShards
     from corpusforge.tokenizer.tokenize import tokenize
 

@@ -18,8 +18,7 @@ from tokenizer_data import ROOT, extracted_shards, extracted_texts, trained, wri
 from tokenizers import Tokenizer
 
 from corpusforge.cli import main
-from corpusforge.errors import OutputMismatchError
-from corpusforge.tokenizer.errors import TokenizerError
+from corpusforge.errors import OutputMismatchError, TokenizerError
 from corpusforge.tokenizer.shards import TokenShards, choose_dtype
 from corpusforge.tokenizer.tokenize import tokenize
 

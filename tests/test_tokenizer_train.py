@@ -11,8 +11,8 @@ from tokenizer_data import ROOT, extracted_shards, extracted_texts, speeches, tr
 from tokenizers import Tokenizer
 
 from corpusforge.cli import main
+from corpusforge.errors import RecipeError, TokenizerError, VocabularyTooLargeError
 from corpusforge.tokenizer.artifact import load_tokenizer
-from corpusforge.tokenizer.errors import RecipeError, TokenizerError, VocabularyTooLargeError
 from corpusforge.tokenizer.recipes import RECIPE_DIR, load_recipe, parse_recipe
 from corpusforge.tokenizer.stats import format_stats, tokenizer_stats
 from corpusforge.tokenizer.train import train_tokenizer

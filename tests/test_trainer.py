@@ -24,9 +24,9 @@ import yaml
 from tokenizer_data import ROOT, sample_warcs, speeches, write_parquet
 
 from corpusforge.cli import main
+from corpusforge.errors import TrainConfigError, TrainError
 from corpusforge.train.config import TrainConfig, load_train_config
 from corpusforge.train.data import Batches, unigram_entropy
-from corpusforge.train.errors import TrainConfigError, TrainError
 from corpusforge.train.log import COLUMNS
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer
@@ -100,7 +100,7 @@ def test_config_file_errors_and_yaml_numbers(tmp_path: Path) -> None:
     with pytest.raises(TrainConfigError, match="smaller than the tokenizer"):
         replace(c, model={"preset": "tiny", "vocab_size": 10}).model_config(1000)
     # Shipped configs are valid.
-    for shipped in sorted((ROOT / "pipelines" / "train").glob("*.yaml")):
+    for shipped in sorted((ROOT / "pipelines" / "training").glob("*.yaml")):
         load_train_config(shipped)
 
 
@@ -320,7 +320,7 @@ def test_tiny_preset_learns_the_sample(tmp_path: Path, monkeypatch) -> None:
     corpus = [str(tmp_path / "corpus" / "data")]
     train_tokenizer("bpe-50k", corpus, tmp_path / "tok", vocab_size=4096, quiet=True)
     tokenize(tmp_path / "tok", corpus, tmp_path / "tokens", workers=2, val_fraction=0.1, quiet=True)
-    shipped = yaml.safe_load((ROOT / "pipelines" / "train" / "tiny-sample.yaml").read_text())
+    shipped = yaml.safe_load((ROOT / "pipelines" / "training" / "tiny-sample.yaml").read_text())
     c = load_train_config(data=shipped | {"data": str(tmp_path / "tokens"), "out_dir": str(tmp_path / "run")})
     summary = train(c, quiet=True)
     print(f"val loss {summary['val_loss']:.3f} vs unigram entropy {summary['unigram_entropy']:.3f}")

@@ -11,31 +11,50 @@ stages:
   - trafilatura: {favor_precision: true}
   - parquet_writer: {max_rows: 100000}   # the writer last
 ```
-Stage keys are the stage class's constructor arguments; their type hints are the schema.
+Stage keys are the stage class's constructor arguments; their type hints are the schema
+(`corpusforge.schema` checks every key before any work).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
 import yaml
 
-from corpusforge.engine.executor import EXECUTORS, ExecutorKeys, check_workers, choose_executor, default_workers
+from corpusforge.engine.executor import EXECUTORS, check_workers, choose_executor, default_workers
 from corpusforge.engine.stage import Reader, Stage
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import AnyPath, expand, output_path
+from corpusforge.schema import Key, validate
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
-TOP_LEVEL_KEYS = {"input", "output", "workers", "executor", "rejected", "stages"}
-_MISSING = object()
+
+@dataclass
+class PipelineKeys:
+    """The top-level keys of a pipeline config (a stage's keys are its constructor's); the
+    values of `workers` and `executor` are checked by `check_workers` and `choose_executor`,
+    which check the command-line flags too."""
+
+    input: Annotated[str | list[str], Key(doc="a glob or a list of globs")]
+    output: Annotated[str, Key(non_empty=True, doc="the output folder")]
+    stages: Annotated[list, Key(non_empty=True)]
+    workers: int | None = None
+    executor: Any = "local"
+    rejected: Annotated[int, Key(ge=0)] = 0  # documents to sample per drop reason
+
+
+@dataclass
+class ExecutorBlock:
+    """`executor: {type: ray, address: auto|<addr>|null, workers: N}`; `choose_executor` checks the values."""
+
+    type: str | None = None
+    address: Any = None
+    workers: int | None = None
 
 
 @dataclass
@@ -100,58 +119,29 @@ def load_config(
             data = yaml.safe_load(p.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a mapping with keys {sorted(TOP_LEVEL_KEYS)}")
-    unknown = set(data) - TOP_LEVEL_KEYS
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(TOP_LEVEL_KEYS)}")
-
-    patterns = inputs if inputs else data.get("input")
-    if patterns is None:
-        raise ConfigError(f"{source}: 'input' is missing (a glob or a list of globs)")
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ConfigError(f"{source}: 'input' must be a glob or a list of globs")
-    files = resolve_inputs(patterns)
-
-    out = output if output is not None else data.get("output")
-    if not isinstance(out, str) or not out:
-        raise ConfigError(f"{source}: 'output' is missing (the output folder)")
+    if isinstance(data, dict):  # command-line overrides win over the file
+        data = data | ({"input": inputs} if inputs else {}) | ({"output": output} if output is not None else {})
+    top = validate(PipelineKeys, data, source=source)
+    files = resolve_inputs([top["input"]] if isinstance(top["input"], str) else top["input"])
     try:
-        out_path = output_path(out)
+        out_path = output_path(top["output"])
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
-    kind, address, executor_workers = parse_executor(data.get("executor", "local"), source)
+    kind, address, executor_workers = parse_executor(top["executor"], source)
     if executor is not None or ray_address is not None:  # command-line overrides; --ray-address means ray
         flag_kind, flag_address, _ = choose_executor(executor, ray_address)
         # --executor ray keeps the file's address; --executor local drops it
         address = flag_address if flag_address is not None else (address if flag_kind == "ray" else None)
         kind = flag_kind
-    n_workers = workers if workers is not None else executor_workers
-    n_workers = n_workers if n_workers is not None else data.get("workers")
+    n_workers = next((n for n in (workers, executor_workers, top["workers"]) if n is not None), None)
     n_workers = default_workers() if n_workers is None else check_workers(n_workers, f"{source}: 'workers'")
 
-    rejected = data.get("rejected", 0)
-    if not _is_int(rejected) or rejected < 0:
-        raise ConfigError(f"{source}: 'rejected' (documents to sample per drop reason) must be an integer >= 0")
-
-    stages = parse_stages(data.get("stages"), source)
+    stages = parse_stages(top["stages"], source)
     config = PipelineConfig(inputs=files, output=out_path, stages=stages, workers=n_workers,
-                            executor=kind, ray_address=address, rejected=rejected, source=source)
+                            executor=kind, ray_address=address, rejected=top["rejected"], source=source)
     check_shape(config)
     return config
-
-
-EXECUTOR_KEYS = {"type", "address", "workers"}
-
-
-def config_keys(source: str) -> ExecutorKeys:
-    """How `choose_executor` names a config file's keys in its errors."""
-    return ExecutorKeys(kind=f"{source}: executor.type", address=f"{source}: executor.address",
-                        workers=f"{source}: 'workers'",
-                        address_needs_ray=f"{source}: executor.address is only for type: ray")
 
 
 def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
@@ -162,16 +152,13 @@ def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: 'executor' must be 'local', 'ray' or a mapping "
                           f"{{type: ray, address: ..., workers: N}}, got {raw!r}")
-    unknown = set(raw) - EXECUTOR_KEYS
-    if unknown:
-        raise ConfigError(f"{source}: executor: unknown key(s) {sorted(unknown)}; known: {sorted(EXECUTOR_KEYS)}")
-    if raw.get("type") is None:
+    keys = validate(ExecutorBlock, raw, "executor", source)
+    if keys["type"] is None:
         raise ConfigError(f"{source}: executor.type is missing (one of {', '.join(EXECUTORS)})")
-    n = raw.get("workers")
-    if n is not None:
-        check_workers(n, f"{source}: executor.workers")
-    kind, address, _ = choose_executor(raw["type"], raw.get("address"), keys=config_keys(source))
-    return kind, address, n
+    if keys["workers"] is not None:
+        check_workers(keys["workers"], f"{source}: executor.workers")
+    kind, address, _ = choose_executor(keys["type"], keys["address"], config=source)
+    return kind, address, keys["workers"]
 
 
 def resolve_inputs(patterns: list[str]) -> list[str]:
@@ -205,91 +192,16 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
             raise ConfigError(f"{where}: a stage is a name or a one-key mapping {{name: {{key: value}}}}, got {entry!r}")
         if name not in STAGES:
             raise ConfigError(f"{where}: unknown stage {name!r}; known: {', '.join(sorted(STAGES))}")
-        if not isinstance(args, dict):
-            raise ConfigError(f"{where}.{name}: the keys must be a mapping, got {args!r}")
-        full = validate_args(STAGES[name], args, f"{where}.{name}")
+        full = validate(STAGES[name], args, f"{where}.{name}")
         labels[name] = labels.get(name, 0) + 1
         label = name if labels[name] == 1 else f"{name}#{labels[name]}"
         try:
             stage = STAGES[name](**full)
             stage.check()
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ConfigError) as exc:  # ConfigError: a stage's nested keys (test sets)
             raise ConfigError(f"{where}.{name}: {exc}") from None
         specs.append(StageSpec(name=name, label=label, args=full, stage=stage))
     return specs
-
-
-def validate_args(cls: type, args: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check keys and types against the constructor; return the arguments with defaults."""
-    sig = inspect.signature(cls.__init__)
-    hints = typing.get_type_hints(cls.__init__)
-    params = {n: p for n, p in sig.parameters.items() if n != "self"}
-    unknown = set(args) - set(params)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(params) or 'none'}")
-    full: dict[str, Any] = {}
-    for pname, param in params.items():
-        if pname in args:
-            value = args[pname]
-            hint = hints.get(pname, Any)
-            if not type_matches(value, hint):
-                raise ConfigError(f"{where}.{pname}: expected {describe(hint)}, got {value!r}")
-            if hint is float and _is_int(value):
-                value = float(value)
-            full[pname] = value
-        elif param.default is inspect.Parameter.empty:
-            raise ConfigError(f"{where}: missing required key {pname!r}")
-        else:
-            full[pname] = param.default
-    return full
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def type_matches(value: Any, hint: Any) -> bool:
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    targs = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(type_matches(value, a) for a in targs)
-    if origin is Literal:
-        return value in targs
-    if origin is list:
-        return isinstance(value, list) and all(type_matches(v, targs[0]) for v in value) if targs else isinstance(value, list)
-    if origin is dict:
-        if not isinstance(value, dict):
-            return False
-        return not targs or all(type_matches(k, targs[0]) and type_matches(v, targs[1]) for k, v in value.items())
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return _is_int(value)
-    if hint is float:
-        return _is_int(value) or isinstance(value, float)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
-def describe(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    targs = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(describe(a) for a in targs)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in targs)
-    if origin is list:
-        return f"a list of {describe(targs[0])}" if targs else "a list"
-    if origin is dict:
-        return "a mapping"
-    if hint is type(None):
-        return "null"
-    return getattr(hint, "__name__", str(hint))
 
 
 def check_shape(config: PipelineConfig) -> None:

@@ -16,7 +16,6 @@ import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
@@ -139,21 +138,7 @@ class LocalExecutor:
 EXECUTORS = ("local", "ray")
 
 
-@dataclass(frozen=True)
-class ExecutorKeys:
-    """How errors name an executor choice: the command-line flags (the default), or a
-    config file's keys (`corpusforge.engine.config`)."""
-
-    kind: str = "--executor"
-    address: str = "--ray-address"
-    workers: str = "--workers"
-    address_needs_ray: str = "--ray-address needs --executor ray"
-
-
-FLAGS = ExecutorKeys()
-
-
-def check_workers(n: Any, name: str = FLAGS.workers) -> int:
+def check_workers(n: Any, name: str = "--workers") -> int:
     """A positive integer (not a bool), or ConfigError naming `name`."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"{name} must be a positive integer, got {n!r}")
@@ -161,24 +146,29 @@ def check_workers(n: Any, name: str = FLAGS.workers) -> int:
 
 
 def choose_executor(kind: str | None = None, address: str | None = None, workers: int | None = None,
-                    keys: ExecutorKeys = FLAGS) -> tuple[str, str | None, int]:
+                    config: str | None = None) -> tuple[str, str | None, int]:
     """Validate and resolve an executor choice → (kind, address, workers).
 
     kind: "local" or "ray"; None means ray when an address is given, else local. address:
     the Ray cluster to join ("auto", "host:6379", "ray://host:10001"), only with ray; None
     starts a local Ray instance. workers: a positive integer; None means every core.
-    Errors are ConfigError naming the flag or config key (`keys`)."""
+    Errors are ConfigError naming the command-line flag, or with `config` (a config file)
+    that file's `executor.type` / `executor.address` key."""
+    def name(flag: str, key: str) -> str:
+        return flag if config is None else f"{config}: executor.{key}"
+
     if kind is None:
         kind = "ray" if address is not None else "local"
     if kind not in EXECUTORS:
-        raise ConfigError(f"{keys.kind} must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+        raise ConfigError(f"{name('--executor', 'type')} must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if address is not None:
         if not isinstance(address, str) or not address:
-            raise ConfigError(f"{keys.address} must be 'auto', a cluster address (host:6379, ray://host:10001) "
-                              f"or unset, got {address!r}")
+            raise ConfigError(f"{name('--ray-address', 'address')} must be 'auto', a cluster address "
+                              f"(host:6379, ray://host:10001) or unset, got {address!r}")
         if kind != "ray":
-            raise ConfigError(keys.address_needs_ray)
-    return kind, address, default_workers() if workers is None else check_workers(workers, keys.workers)
+            raise ConfigError("--ray-address needs --executor ray" if config is None
+                              else f"{config}: executor.address is only for type: ray")
+    return kind, address, default_workers() if workers is None else check_workers(workers, name("--workers", "workers"))
 
 
 def make_executor(kind: str | None, workers: int | None, address: str | None = None, quiet: bool = False,

@@ -21,11 +21,11 @@ from typing import Any
 
 import torch
 
+from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.model import ModelConfig
 from corpusforge.train.checkpoint import load_checkpoint
-from corpusforge.train.errors import TrainError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

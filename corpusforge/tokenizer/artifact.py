@@ -21,8 +21,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
-from corpusforge.tokenizer.errors import TokenizerError
 
 TOKENIZER_FILE = "tokenizer.json"
 HF_CONFIG_FILE = "tokenizer_config.json"

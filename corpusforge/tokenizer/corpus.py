@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from corpusforge.errors import TokenizerError
 from corpusforge.io.paths import expand
-from corpusforge.tokenizer.errors import TokenizerError
 
 BATCH_ROWS = 512
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 
-from corpusforge.tokenizer.errors import RecipeError
+from corpusforge.errors import RecipeError
+from corpusforge.schema import NOT_A_KEY, Key, validate
 
 # Recipes ship in <repo>/tokenizers/; a bare name is looked up there (and in ./tokenizers/).
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
@@ -32,15 +33,15 @@ BYTE_ALPHABET = 256
 
 @dataclass(frozen=True)
 class Recipe:
-    name: str
-    vocab_size: int
-    eos: str = "<|endoftext|>"
-    special_tokens: tuple[str, ...] = ()
-    pre_tokenizer: str = "gpt2"
+    name: Annotated[str, Key(non_empty=True)]
+    vocab_size: int  # at least the bytes, the special tokens and one merge: checked in `parse_recipe`
+    eos: Annotated[str, Key(non_empty=True)] = "<|endoftext|>"
+    special_tokens: tuple[Annotated[str, Key(non_empty=True)], ...] = ()
+    pre_tokenizer: Annotated[str, Key(one_of=PRE_TOKENIZERS)] = "gpt2"
     split_digits: bool = False
-    max_piece_length: int | None = None
-    min_frequency: int = 2
-    source: str = field(default="<dict>", compare=False)
+    max_piece_length: Annotated[int, Key(ge=2)] | None = None
+    min_frequency: Annotated[int, Key(ge=1)] = 2
+    source: str = field(default="<dict>", compare=False, metadata=NOT_A_KEY)
 
     @property
     def all_special_tokens(self) -> list[str]:
@@ -83,38 +84,9 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 def parse_recipe(data: Any, source: str) -> Recipe:
     """Validate every key with one message naming the file and the key."""
-    if not isinstance(data, dict):
-        raise RecipeError(f"{source}: a recipe must be a mapping of keys")
-    known = [f for f in Recipe.__dataclass_fields__ if f != "source"]
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise RecipeError(f"{source}: unknown key(s) {unknown}; known: {', '.join(known)}")
-    for key in ("name", "vocab_size"):
-        if key not in data:
-            raise RecipeError(f"{source}: missing required key {key!r}")
-
-    def check(key: str, ok: bool, expected: str) -> None:
-        if key in data and not ok:
-            raise RecipeError(f"{source}: {key}: expected {expected}, got {data[key]!r}")
-
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    check("name", isinstance(data.get("name"), str) and data.get("name"), "a non-empty string")
-    check("eos", isinstance(data.get("eos"), str) and data.get("eos"), "a non-empty string")
-    specials = data.get("special_tokens", [])
-    check("special_tokens", isinstance(specials, list) and all(isinstance(t, str) and t for t in specials),
-          "a list of non-empty strings")
-    check("pre_tokenizer", data.get("pre_tokenizer") in PRE_TOKENIZERS, f"one of {', '.join(PRE_TOKENIZERS)}")
-    check("split_digits", isinstance(data.get("split_digits"), bool), "true or false")
-    check("max_piece_length", data.get("max_piece_length") is None or
-          (is_int(data.get("max_piece_length")) and data["max_piece_length"] >= 2), "null or an integer >= 2")
-    check("min_frequency", is_int(data.get("min_frequency")) and data.get("min_frequency", 0) >= 1,
-          "an integer >= 1")
-    recipe = Recipe(**{k: tuple(v) if k == "special_tokens" else v for k, v in data.items()}, source=source)
-
+    recipe = Recipe(**validate(Recipe, data, source=source, error=RecipeError), source=source)
     floor = BYTE_ALPHABET + len(recipe.all_special_tokens) + 1
-    if not is_int(recipe.vocab_size) or recipe.vocab_size < floor:
+    if recipe.vocab_size < floor:
         raise RecipeError(f"{source}: vocab_size: expected an integer >= {floor} (256 bytes, "
                           f"{len(recipe.all_special_tokens)} special token(s) and at least one merge), "
                           f"got {recipe.vocab_size!r}")

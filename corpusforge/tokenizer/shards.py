@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.paths import AnyPath, is_uri
-from corpusforge.tokenizer.errors import TokenizerError
 
 FORMAT = "corpusforge.tokens/1"
 DTYPES = ("uint16", "uint32")

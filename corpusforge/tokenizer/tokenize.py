@@ -39,13 +39,12 @@ from tokenizers import Tokenizer
 
 from corpusforge.engine.executor import choose_executor, make_executor
 from corpusforge.engine.worker import report_progress
-from corpusforge.errors import OutputMismatchError
+from corpusforge.errors import OutputMismatchError, TokenizerError
 from corpusforge.io.atomic import Markers, atomic_path, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath, local_file, output_path
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
-from corpusforge.tokenizer.errors import TokenizerError
 from corpusforge.tokenizer.shards import FORMAT, choose_dtype, write_shard
 
 SETTINGS_FILE = "tokenize.json"

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path
 from corpusforge.model.model import Decoder, ModelConfig
-from corpusforge.train.errors import TrainError
 
 FORMAT = "corpusforge.checkpoint/1"
 CHECKPOINT_FILE = "ckpt.pt"

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from corpusforge.errors import TrainError
 from corpusforge.train.checkpoint import load_model
-from corpusforge.train.errors import TrainError
 
 
 def generate(checkpoint: str | Path, prompt: str, max_new_tokens: int = 100, temperature: float = 0.8,

@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
+from corpusforge.errors import TrainError
 from corpusforge.model.model import ModelConfig
 from corpusforge.model.presets import PRESETS
 from corpusforge.tokenizer.tokenize import SUMMARY_FILE, read_settings
-from corpusforge.train.errors import TrainError
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 
 TOKENS_PER_PARAM = 20

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from corpusforge.errors import TrainError
 from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.model.model import Decoder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
@@ -38,7 +39,6 @@ from corpusforge.train.checkpoint import (
 )
 from corpusforge.train.config import RESUMABLE_CHANGES, TrainConfig
 from corpusforge.train.data import Batches, unigram_entropy
-from corpusforge.train.errors import TrainError
 from corpusforge.train.log import TrainLog
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer

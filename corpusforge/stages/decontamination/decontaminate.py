@@ -11,7 +11,7 @@ index holds. An n-gram found in more than `max_doc_frequency` documents (10) is
 boilerplate, not a leak (GPT-3: "common cultural phrases, legal boilerplate"), and is
 ignored; the report counts those per test set.
 
-Test sets with `mode: jaccard` hold documents (Wikitext, LAMBADA passages): MassiveText
+Test sets with `match: jaccard` hold documents (Wikitext, LAMBADA passages): MassiveText
 drops a training document whose 13-gram Jaccard similarity with any test document is >=
 0.8 (`jaccard_threshold`). Candidates are the test documents that share an n-gram with the
 training document (the same index); their Jaccard similarity is then computed exactly from
@@ -28,11 +28,11 @@ Phases:
    indexed n-gram it contains, and for Jaccard sets the best (row, item, similarity);
 3. step `count` (one task): documents per n-gram over all tasks; the ids found in more
    than `max_doc_frequency` documents are written as boilerplate;
-4. `run` (per streaming task): apply `action` to the documents with a non-boilerplate
+4. `run` (per streaming task): apply `mode` to the documents with a non-boilerplate
    match or a Jaccard similarity >= the threshold, and write the task's part of the report;
 5. `finish` (after the last phase): merge the parts into `OUTPUT/contamination.json`.
 
-Actions: `drop` (reason `decontaminate:<first matching set>`); `redact` (GPT-3): cut each
+Modes: `drop` (reason `decontaminate:<first matching set>`); `redact` (GPT-3): cut each
 matching n-gram plus `redact_margin` (200) characters on both sides (widened to the next
 whitespace, at most 50 characters further, so no word is cut in two), discard pieces
 shorter than `min_piece_chars` (200), join the rest with a blank line, and drop the
@@ -85,7 +85,7 @@ class Decontaminator(GlobalStage):
         ngram: int = 13,
         min_words: int = 8,
         max_doc_frequency: int | None = 10,
-        action: Literal["drop", "redact", "annotate"] = "drop",
+        mode: Literal["drop", "redact", "annotate"] = "drop",
         redact_margin: int = 200,
         min_piece_chars: int = 200,
         max_pieces: int = 10,
@@ -104,11 +104,11 @@ class Decontaminator(GlobalStage):
             raise ValueError(f"jaccard_threshold must be in (0, 1], got {jaccard_threshold}")
         self.sets = parse_test_sets(test_sets)
         self.ngram, self.min_words, self.max_doc_frequency = ngram, min_words, max_doc_frequency
-        self.action = action
+        self.mode = mode
         self.redact_margin, self.min_piece_chars, self.max_pieces = redact_margin, min_piece_chars, max_pieces
         self.jaccard_threshold, self.examples = jaccard_threshold, examples
-        self.has_jaccard = any(ts.mode == "jaccard" for ts in self.sets)
-        self._ngram_mode = np.array([ts.mode == "ngram" for ts in self.sets], dtype=bool)
+        self.has_jaccard = any(ts.match == "jaccard" for ts in self.sets)
+        self._ngram_mode = np.array([ts.match == "ngram" for ts in self.sets], dtype=bool)
         self._indexes: dict[AnyPath, NgramIndex] = {}
         self._words: dict[str, int] = {}
 
@@ -120,7 +120,7 @@ class Decontaminator(GlobalStage):
         return self.__dict__ | {"_indexes": {}, "_words": {}}
 
     def columns(self) -> dict[str, pa.DataType]:
-        if self.action != "annotate":
+        if self.mode != "annotate":
             return {}
         cols = {f"{self.name}_sets": pa.string(), f"{self.name}_ngrams": pa.int64()}
         if self.has_jaccard:
@@ -218,7 +218,7 @@ class Decontaminator(GlobalStage):
         jac = {int(r["row"]): (int(r["item"]), float(r["jaccard"]))
                for r in load_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy")}
         report = _TaskReport(len(self.sets))
-        annotate = self.action == "annotate"
+        annotate = self.mode == "annotate"
         prefix = self.name
         for row, doc in enumerate(docs):
             report.documents += 1
@@ -252,16 +252,16 @@ class Decontaminator(GlobalStage):
             sets.add(int(idx.item_set[near[0]]))
         order = sorted(sets)
         names = [self.sets[s].name for s in order]
-        need_spans = self.action == "redact" or report.wants_example(order, self.examples)
+        need_spans = self.mode == "redact" or report.wants_example(order, self.examples)
         spans = self._spans(doc.text, idx, rep, items, item_sets) if need_spans and ids.size else []
         report.affected += 1
 
         outcome = "annotated"
         new_text = None
-        if self.action == "drop":
+        if self.mode == "drop":
             outcome = "dropped"
             ctx.drop(f"{self.name}:{names[0]}", doc)
-        elif self.action == "redact":
+        elif self.mode == "redact":
             if near is not None:
                 outcome = "dropped"
                 ctx.drop(f"{self.name}:{self.sets[int(idx.item_set[near[0]])].name}", doc)
@@ -342,7 +342,7 @@ class Decontaminator(GlobalStage):
         for s, ts in enumerate(self.sets):
             meta = idx.meta["sets"][s]
             items: set[int] = set()
-            entry: dict[str, Any] = {"name": ts.name, "mode": ts.mode, "path": ts.path, "fields": list(ts.fields),
+            entry: dict[str, Any] = {"name": ts.name, "mode": ts.match, "path": ts.path, "fields": list(ts.fields),
                                      "items": meta["items"], "items_indexed": meta["items_indexed"],
                                      "texts_too_short": meta["texts_too_short"],
                                      "ngrams_indexed": meta["ngrams_distinct"]}
@@ -355,13 +355,14 @@ class Decontaminator(GlobalStage):
                     counts[key] += per[key]
                 examples += per["examples"]
             mine = idx.item_set[b_items] == s  # boilerplate concerns n-gram sets, not Jaccard ones
-            common = sorted(set(b_rep[mine].tolist()), key=lambda i: (-b_docs[i], i)) if ts.mode == "ngram" else []
+            common = sorted(set(b_rep[mine].tolist()), key=lambda i: (-b_docs[i], i)) if ts.match == "ngram" else []
             entry |= {"items_seen": len(items), "items_seen_fraction": round(len(items) / max(meta["items"], 1), 6),
                       **counts, "boilerplate_ngrams_ignored": len(common),
                       "boilerplate_examples": self._boilerplate_examples(idx, s, common[:self.examples], b_docs),
                       "items_seen_rows": sorted(items), "examples": examples[:self.examples]}
             sets.append(entry)
-        report = {"stage": self.name, "action": self.action, "ngram": self.ngram, "min_words": self.min_words,
+        # the file's field names predate the keys' names (action = mode, a set's mode = match); the report reads them
+        report = {"stage": self.name, "action": self.mode, "ngram": self.ngram, "min_words": self.min_words,
                   "max_doc_frequency": self.max_doc_frequency, "jaccard_threshold": self.jaccard_threshold,
                   **totals, "boilerplate_ngrams_ignored": int(len(boiler)), "test_sets": sets}
         write_json_atomic(output_dir / "contamination.json", report)

@@ -188,7 +188,7 @@ class NgramIndex:
                     if not words:
                         continue
                     texts += 1
-                    if ts.mode == "jaccard" and len(words) < n:
+                    if ts.match == "jaccard" and len(words) < n:
                         short += 1  # a document-level set compares n-gram sets only
                         continue
                     g = text_grams(words, n, min_words, cache)
@@ -212,7 +212,7 @@ class NgramIndex:
                 grams_total += len(g)
             if items == 0:
                 raise ValueError(f"test set {ts.name!r} ({ts.path}): the test set is empty (no records)")
-            sets_meta.append({"name": ts.name, "path": ts.path, "fields": list(ts.fields), "mode": ts.mode,
+            sets_meta.append({"name": ts.name, "path": ts.path, "fields": list(ts.fields), "mode": ts.match,
                               "items": items, "items_indexed": indexed_items, "texts": texts,
                               "texts_too_short": short, "ngrams": grams_total})
         hashes = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)

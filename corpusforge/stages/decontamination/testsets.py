@@ -8,11 +8,12 @@ given as a mapping:
 - name: gsm8k                                    # letters, digits, _ . -
   path: ../shared/data/evalsets/gsm8k_test.jsonl
   fields: [question, answer]                     # the fields whose text counts
-  mode: ngram                                    # or jaccard (document-level test sets)
+  match: ngram                                   # or jaccard (document-level test sets)
 ```
 
 Every record is one *item*; each of its `fields` is one text (a field holding a list of
-strings gives one text per element; a null or empty value gives none). `check` runs when
+strings gives one text per element; a null or empty value gives none). `parse_test_sets`
+checks the keys (a ConfigError naming the set); `check` runs when
 the stage is built, in the main process before any work: it opens the file and reads the
 first record, so a missing file, an unknown format, a missing field or an empty set is a
 ValueError naming the set. `read_items` reads every record (when the index is built) and
@@ -25,23 +26,23 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 import pyarrow.parquet as pq
 
+from corpusforge.errors import ConfigError
 from corpusforge.io.paths import is_file, open_text
+from corpusforge.schema import Key, validate
 
-KEYS = ("name", "path", "fields", "mode")
-MODES = ("ngram", "jaccard")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
 class TestSet:
-    name: str
-    path: str
-    fields: tuple[str, ...]
-    mode: Literal["ngram", "jaccard"] = "ngram"
+    name: str  # letters, digits, _ . -: checked in `parse_test_sets`
+    path: Annotated[str, Key(non_empty=True, doc="the test set's file")]
+    fields: Annotated[tuple[Annotated[str, Key(non_empty=True)], ...], Key(non_empty=True)]
+    match: Literal["ngram", "jaccard"] = "ngram"
 
     __test__ = False  # not a pytest class
 
@@ -60,36 +61,21 @@ def file_format(path: str) -> str:
 
 
 def parse_test_sets(raw: list[dict[str, Any]]) -> list[TestSet]:
-    """Validate the `test_sets` key; a ValueError names the set (or its position)."""
+    """Validate the `test_sets` key; a ConfigError names the set (or its position)."""
     if not raw:
-        raise ValueError("test_sets is empty: name at least one test set {name, path, fields}")
+        raise ConfigError("test_sets is empty: name at least one test set {name, path, fields}")
     sets: list[TestSet] = []
-    seen: set[str] = set()
     for i, entry in enumerate(raw):
-        where = f"test_sets[{i}]"
-        name = entry.get("name")
-        if isinstance(name, str):
-            where = f"test set {name!r}"
-        unknown = set(entry) - set(KEYS)
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known: {', '.join(KEYS)}")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"{where}: 'name' must be a short name of letters, digits, _ . - (got {name!r})")
-        if name in seen:
-            raise ValueError(f"{where}: the name is used twice")
-        seen.add(name)
-        path = entry.get("path")
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"{where}: 'path' (the test set's file) is missing")
-        fields = entry.get("fields")
-        if isinstance(fields, str):
-            fields = [fields]
-        if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f for f in fields):
-            raise ValueError(f"{where}: 'fields' must be a non-empty list of field names (got {fields!r})")
-        mode = entry.get("mode", "ngram")
-        if mode not in MODES:
-            raise ValueError(f"{where}: 'mode' must be one of {', '.join(MODES)} (got {mode!r})")
-        sets.append(TestSet(name, path, tuple(fields), mode))
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"test set {name!r}" if isinstance(name, str) else f"test_sets[{i}]"
+        if isinstance(entry, dict) and isinstance(entry.get("fields"), str):  # one field, not in a list
+            entry = entry | {"fields": [entry["fields"]]}
+        ts = TestSet(**validate(TestSet, entry, source=where, quote_keys=True))
+        if not _NAME.match(ts.name):
+            raise ConfigError(f"{where}: 'name' must be a short name of letters, digits, _ . - (got {ts.name!r})")
+        if ts.name in (s.name for s in sets):
+            raise ConfigError(f"{where}: the name is used twice")
+        sets.append(ts)
     return sets
 
 

@@ -63,7 +63,7 @@ class LanguageFilter(Filter):
     (1,500+ words) already give a stable prediction while bounding the cost of
     multi-megabyte pages (cost is linear in the characters classified: ~2,000 docs/s on
     4 KB English documents, ~8,000 with `max_chars: 1000`, one core). Documents are
-    classified in batches of `batch_size`, because the fasttext 0.9.3 binding's
+    classified in batches of `batch_docs`, because the fasttext 0.9.3 binding's
     single-string `predict` fails under NumPy 2 while its list form works; the batch size
     barely changes the speed (the per-word work dominates).
 
@@ -80,7 +80,7 @@ class LanguageFilter(Filter):
         min_score: float = 0.65,
         model_path: str | None = None,
         max_chars: int = 10_000,
-        batch_size: int = 64,
+        batch_docs: int = 64,
         mode: Literal["drop", "annotate"] = "drop",
     ) -> None:
         super().__init__(mode=mode)
@@ -88,14 +88,13 @@ class LanguageFilter(Filter):
             raise ValueError(f"min_score must be between 0 and 1, got {min_score}")
         if max_chars < 1:
             raise ValueError(f"max_chars must be positive, got {max_chars}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if batch_docs < 1:
+            raise ValueError(f"batch_docs must be positive, got {batch_docs}")
         self.languages = [l.removeprefix(_LABEL_PREFIX) for l in languages]
         self._wanted = frozenset(self.languages)
         self.min_score = min_score
         self.max_chars = max_chars
-        self.batch_size = batch_size
-        self.batch_docs = batch_size
+        self.batch_docs = batch_docs
         if model_path is None:
             self.model_path = str(packaged_model_path())
         else:
