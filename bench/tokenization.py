@@ -275,7 +275,10 @@ def main() -> None:
     train_docs = [d for i, d in enumerate(docs) if i % 10 != 9]
     train_paths = write_shards(WORK / "train", train_docs, 3)
     held_paths = write_shards(WORK / "heldout", held, 1)
-    mb = lambda ds: sum(len(d.encode("utf-8")) for d in ds) / 1e6
+
+    def mb(ds: list[str]) -> float:
+        return sum(len(d.encode("utf-8")) for d in ds) / 1e6
+
     print(f"real text: {len(train_docs)} training documents ({mb(train_docs):.2f} MB), "
           f"{len(held)} held out ({mb(held):.2f} MB)")
 

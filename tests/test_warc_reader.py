@@ -94,13 +94,13 @@ def test_huge_page_is_skipped_by_the_extractor(tmp_path, article_pages):
     [
         ("<p>Grüße</p>".encode("latin-1"), "text/html; charset=ISO-8859-1", "Grüße", "cp1252"),
         ('<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251"), "text/html", "Привет", "cp1251"),
-        ("<p>日本語のテキスト</p>".encode("utf-8"), "text/html", "日本語", "utf-8"),
+        ("<p>日本語のテキスト</p>".encode(), "text/html", "日本語", "utf-8"),
         # a header that lies: the bytes are UTF-8, the label says ASCII
-        ("<p>naïve café</p>".encode("utf-8"), "text/html; charset=us-ascii", "naïve café", "utf-8"),
+        ("<p>naïve café</p>".encode(), "text/html; charset=us-ascii", "naïve café", "utf-8"),
         ("<p>Ελληνικά κείμενα είναι εδώ και εκεί, πολλά κείμενα</p>".encode("iso-8859-7"), "text/html", "Ελληνικά", None),
         # UTF-8 with two stray bytes: kept as UTF-8 (replacement characters), not re-guessed as
         # a single-byte codec that would garble every other accented letter
-        ("<p>Grüße aus Köln, schöne Grüße</p>".encode("utf-8") * 40 + b"\xff\xfe", "text/html; charset=utf-8",
+        ("<p>Grüße aus Köln, schöne Grüße</p>".encode() * 40 + b"\xff\xfe", "text/html; charset=utf-8",
          "Grüße aus Köln", "utf-8"),
     ],
 )

@@ -36,7 +36,8 @@ import logging
 import os
 import subprocess
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tqdm import tqdm
 
@@ -212,7 +213,7 @@ class RayExecutor:
                 ray.shutdown()  # joined a cluster: only disconnects
         self._started = self._ready = False
 
-    def __enter__(self) -> "RayExecutor":
+    def __enter__(self) -> RayExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -19,7 +19,7 @@ class StageStats:
     seconds: float = 0.0
     dropped: Counter = field(default_factory=Counter)
 
-    def merge(self, other: "StageStats") -> None:
+    def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
         self.docs_out += other.docs_out
         self.bytes_in += other.bytes_in
@@ -39,7 +39,7 @@ class StageStats:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "StageStats":
+    def from_json(cls, data: dict[str, Any]) -> StageStats:
         return cls(
             name=data["name"],
             docs_in=data["in"],

@@ -4,8 +4,9 @@ file, and carry the job's progress reports to whoever listens (a queue, a Ray ac
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from corpusforge.errors import TaskFailedError
 

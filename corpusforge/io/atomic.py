@@ -15,9 +15,10 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -75,9 +76,8 @@ def write_text_atomic(path: AnyPath, text: str) -> None:
 
 
 def save_npy(path: AnyPath, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
 
 
 def load_npy(path: AnyPath, mmap: bool = False) -> np.ndarray:

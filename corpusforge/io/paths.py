@@ -25,8 +25,9 @@ import re
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Union
 
 from pyarrow import fs as pafs
 
@@ -266,13 +267,13 @@ class RemotePath:
     def __hash__(self) -> int:
         return hash(str(self))
 
-    def __lt__(self, other: "RemotePath") -> bool:
+    def __lt__(self, other: RemotePath) -> bool:
         return str(self) < str(other)
 
     def __reduce__(self) -> tuple:
         return (RemotePath, (str(self),))
 
-    def __truediv__(self, part: str | os.PathLike) -> "RemotePath":
+    def __truediv__(self, part: str | os.PathLike) -> RemotePath:
         return RemotePath(f"{self._root}{self.key}/{str(part).strip('/')}")
 
     @property
@@ -283,7 +284,7 @@ class RemotePath:
     def stem(self) -> str:
         return self.name.rsplit(".", 1)[0] if "." in self.name.lstrip(".") else self.name
 
-    def relative_to(self, other: "RemotePath") -> str:
+    def relative_to(self, other: RemotePath) -> str:
         if not self.key.startswith(other.key + "/") or self._root != other._root:
             raise ValueError(f"{self} is not under {other}")
         return self.key[len(other.key) + 1:]
@@ -323,11 +324,11 @@ class RemotePath:
         with open(local, "rb") as src, self.fs.open_output_stream(self.key, compression=None) as dst:
             shutil.copyfileobj(src, dst, _BUFFER)  # type: ignore[misc]
 
-    def iterdir(self) -> list["RemotePath"]:
+    def iterdir(self) -> list[RemotePath]:
         sel = pafs.FileSelector(self.key, recursive=False, allow_not_found=True)
         return sorted(RemotePath(self._root + i.path) for i in self.fs.get_file_info(sel))
 
-    def glob(self, pattern: str) -> list["RemotePath"]:
+    def glob(self, pattern: str) -> list[RemotePath]:
         """Entries directly in this folder whose name matches `pattern` (no `/`, no `**`)."""
         return [p for p in self.iterdir() if fnmatch.fnmatchcase(p.name, pattern)]
 

@@ -31,11 +31,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -109,7 +109,7 @@ class RunFolder:
         self.legacy = legacy
         self._held: _FileLock | _Lease | None = None
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         try:
             with self._usable():
                 self.path.mkdir(parents=True, exist_ok=True)

@@ -200,7 +200,7 @@ class Decoder(nn.Module):
                 targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) token ids → logits (B, T, vocab); with targets, also the mean cross-entropy."""
         T = idx.shape[1]
-        if T > self.config.max_seq_len:
+        if self.config.max_seq_len < T:
             raise ValueError(f"sequence of {T} tokens is longer than max_seq_len {self.config.max_seq_len}")
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
         x = self.embed(idx)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -80,7 +80,7 @@ class ParquetWriter(Stage):
         self.write_empty = False
         self.files: list[AnyPath] = []
 
-    def bind(self, folder: AnyPath, prefix: str, schema: pa.Schema, write_empty: bool = False) -> "ParquetWriter":
+    def bind(self, folder: AnyPath, prefix: str, schema: pa.Schema, write_empty: bool = False) -> ParquetWriter:
         """Set where this task's shards go; `write_empty` writes a shard even with no rows."""
         self.folder, self.prefix, self.schema, self.write_empty = folder, prefix, schema, write_empty
         self.files = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from corpusforge.document import Document
 from corpusforge.engine.stage import Stage, StageContext

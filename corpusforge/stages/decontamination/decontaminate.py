@@ -49,7 +49,8 @@ from __future__ import annotations
 import fcntl
 import json
 from collections import defaultdict
-from typing import Any, Iterable, Iterator, Literal
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -241,7 +242,7 @@ class Decontaminator(GlobalStage):
         write_json_atomic(ctx.work_dir / "report" / f"task-{ctx.task:05d}.json", part)
 
     def _apply(self, doc: Document, idx: NgramIndex, ids: np.ndarray, near: tuple[int, float] | None,
-               report: "_TaskReport", ctx: StageContext) -> Document | None:
+               report: _TaskReport, ctx: StageContext) -> Document | None:
         """Act on one contaminated document; record it in the task's report."""
         rep, items = idx.owners_of(ids)
         item_sets = idx.item_set[items].astype(np.int64)

@@ -28,9 +28,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 import numpy as np
 import xxhash
@@ -166,7 +166,7 @@ class NgramIndex:
     # --- building ---------------------------------------------------------------------
 
     @classmethod
-    def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: AnyPath) -> "NgramIndex":
+    def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: AnyPath) -> NgramIndex:
         """Read every test set, write the index files into `folder` (meta.json last)."""
         cache: dict[str, int] = {}
         parts: list[np.ndarray] = []
@@ -252,7 +252,7 @@ class NgramIndex:
         return cls(**arrays, meta=meta)
 
     @classmethod
-    def load(cls, folder: AnyPath) -> "NgramIndex":
+    def load(cls, folder: AnyPath) -> NgramIndex:
         meta = json.loads((folder / "meta.json").read_text())
         # memory-mapped (shared by the workers of a machine), as plain ndarrays (cheaper to index)
         arrays = {name: np.asarray(load_npy(folder / f"{name}.npy", mmap=True)) for name in FILES}

@@ -90,7 +90,7 @@ class LanguageFilter(Filter):
             raise ValueError(f"max_chars must be positive, got {max_chars}")
         if batch_docs < 1:
             raise ValueError(f"batch_docs must be positive, got {batch_docs}")
-        self.languages = [l.removeprefix(_LABEL_PREFIX) for l in languages]
+        self.languages = [lang.removeprefix(_LABEL_PREFIX) for lang in languages]
         self._wanted = frozenset(self.languages)
         self.min_score = min_score
         self.max_chars = max_chars

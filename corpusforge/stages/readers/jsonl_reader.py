@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -122,7 +123,7 @@ class JsonlReader(Reader):
                 metadata[key] = float(value)
         doc_id = row.get(self.id_key)
         doc_id = str(doc_id) if doc_id is not None else f"{stem}/{line_no - 1}"
-        if b"\\ud" in raw or b"\\uD" in raw:  # only an escape can make a lone surrogate
-            if not all(map(_encodable, (text, url, doc_id, *metadata.values()))):
-                return None, ("invalid_unicode", "a lone surrogate (\\ud800-\\udfff) that UTF-8 cannot store")
+        # only an escape can make a lone surrogate
+        if (b"\\ud" in raw or b"\\uD" in raw) and not all(map(_encodable, (text, url, doc_id, *metadata.values()))):
+            return None, ("invalid_unicode", "a lone surrogate (\\ud800-\\udfff) that UTF-8 cannot store")
         return Document(id=doc_id, text=text, url=url, metadata=metadata), None

@@ -17,7 +17,7 @@ import logging
 import re
 import unicodedata
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
