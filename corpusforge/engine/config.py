@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from corpusforge.engine.executor import EXECUTORS, ExecutorKeys, check_workers, choose_executor, default_workers
-from corpusforge.engine.stage import Reader, Stage
+from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import AnyPath, expand, output_path
 from corpusforge.stages import STAGES
@@ -190,7 +190,6 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
     specs: list[StageSpec] = []
-    labels: dict[str, int] = {}
     for i, entry in enumerate(raw):
         where = f"stages[{i}]"
         if isinstance(entry, str):
@@ -205,8 +204,7 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
         if not isinstance(args, dict):
             raise ConfigError(f"{where}.{name}: the keys must be a mapping, got {args!r}")
         full = validate_args(STAGES[name], args, f"{where}.{name}")
-        labels[name] = labels.get(name, 0) + 1
-        label = name if labels[name] == 1 else f"{name}#{labels[name]}"
+        label = stage_labels([s.name for s in specs] + [name])[-1]
         spec = StageSpec(name=name, label=label, args=full)
         try:
             spec.build()

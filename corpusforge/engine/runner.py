@@ -39,8 +39,8 @@ from corpusforge.stages.parquet_writer import make_schema
 log = logging.getLogger(__name__)
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html",
-                  "ablation.json")
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "exact_dedup.json",
+                  "minhash_dedup.json", "report.html", "ablation.json")
 
 
 def read_saved_config(saved: AnyPath) -> dict[str, Any]:

@@ -29,6 +29,17 @@ from corpusforge.engine.stats import StageStats
 from corpusforge.io.paths import AnyPath
 
 
+def stage_labels(names: list[str]) -> list[str]:
+    """Each stage's label (in stats.json, its work folder, its summary file): its name, then
+    `name#2`, `name#3` for the repeats of a name."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
 @dataclass
 class StageContext:
     """What a stage knows about the task it runs in."""

@@ -41,6 +41,8 @@ def build_stages(specs: list[StageSpec]) -> list[Stage]:
 
 
 def stage_work_dir(work_root: AnyPath, index: int, spec: StageSpec) -> AnyPath:
+    """The stage's own folder under work/, `stage-NN-<label>` (corpusforge.stages.dedup.summary
+    reads the label back from the name: `GlobalStage.finish` is given the folder, not the label)."""
     return work_root / f"stage-{index:02d}-{spec.label}"
 
 
