@@ -32,12 +32,7 @@ from corpusforge.io.paths import AnyPath
 def stage_labels(names: list[str]) -> list[str]:
     """Each stage's label (in stats.json, its work folder, its summary file): its name, then
     `name#2`, `name#3` for the repeats of a name."""
-    seen: dict[str, int] = {}
-    labels = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return labels
+    return [f"{name}#{n + 1}" if (n := names[:i].count(name)) else name for i, name in enumerate(names)]
 
 
 @dataclass

@@ -238,11 +238,8 @@ class Clusters:
     stage: str                  # the stage's label
     kind: str                   # "exact" or "near"
     documents: int              # documents the stage looked at
-    clusters: int               # clusters of two or more documents
-    in_clusters: int            # documents in them
     duplicates: int             # documents beyond the first of each cluster
-    largest: int
-    sizes: dict[int, int]       # clusters per cluster size
+    sizes: dict[int, int]       # clusters per cluster size (two documents or more)
 
 
 def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], list[str]]:
@@ -253,8 +250,7 @@ def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], li
             continue
         s = read_json(output / summary_file(label))
         try:
-            found.append(Clusters(label, DEDUP_KINDS[name], int(s["documents"]), int(s["clusters"]),
-                                  int(s["documents_in_clusters"]), int(s["duplicates"]), int(s["largest_cluster"]),
+            found.append(Clusters(label, DEDUP_KINDS[name], int(s["documents"]), int(s["duplicates"]),
                                   {int(k): int(v) for k, v in s["cluster_sizes"].items()}))
         except (TypeError, KeyError, ValueError, AttributeError):
             missing.append(label)

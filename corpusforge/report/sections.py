@@ -284,8 +284,8 @@ def duplicates(run: Run) -> Html:
     rows = []
     for c in found:
         rows.append([c.stage, "exact text" if c.kind == "exact" else "near (MinHash)", num(c.documents),
-                     num(c.clusters), num(c.in_clusters), num(c.duplicates), num(drops.get(c.stage, 0)),
-                     num(c.largest) if c.clusters else "–"])
+                     num(sum(c.sizes.values())), num(sum(k * n for k, n in c.sizes.items())), num(c.duplicates),
+                     num(drops.get(c.stage, 0)), num(max(c.sizes)) if c.sizes else "–"])
     parts.append(table(["stage", "kind", "documents seen", "clusters", "documents in clusters",
                         "beyond the first of each", "dropped (stats)", "largest cluster"], rows,
                        numeric=range(2, 8)))

@@ -11,8 +11,7 @@ hashed to 64 bits with xxh3; the work is split by hash range so memory goes per 
 2. step `find` (per partition): sort all tasks' entries by (hash, task, row) and write the
    (task, row) of every document that is not the first of its hash;
 3. `run` (per streaming task): drop those rows, or in annotate mode mark them;
-4. `finish`: write the number of documents and the size of every group of equal texts to
-   `OUTPUT/<label>.json` (corpusforge.stages.dedup.summary).
+4. `finish`: the report's summary, `OUTPUT/exact_dedup.json` (corpusforge.stages.dedup.summary).
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@
    (`keep: longest`, ties to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
    write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
-5. `finish`: write the number of documents and the cluster sizes to `OUTPUT/<label>.json`
-   (corpusforge.stages.dedup.summary).
+5. `finish`: the report's summary, `OUTPUT/minhash_dedup.json` (corpusforge.stages.dedup.summary).
 """
 
 from __future__ import annotations

@@ -19,7 +19,5 @@ def write_summary(work_dir: AnyPath, output_dir: AnyPath, stage: str, documents:
     label = work_dir.name.split("-", 2)[2]  # finish() gets no label: the folder is `stage-NN-<label>`
     values, counts = np.unique(sizes, return_counts=True)
     write_json_atomic(output_dir / summary_file(label), {
-        "stage": stage, "documents": int(documents), "clusters": int(len(sizes)),
-        "documents_in_clusters": int(sizes.sum()), "duplicates": int(sizes.sum()) - len(sizes),
-        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
-        "cluster_sizes": {str(v): int(n) for v, n in zip(values.tolist(), counts.tolist())}})
+        "stage": stage, "documents": int(documents), "duplicates": int(sizes.sum()) - len(sizes),
+        "cluster_sizes": dict(zip(map(str, values.tolist()), counts.tolist()))})
