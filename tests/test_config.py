@@ -9,6 +9,7 @@ import yaml
 
 from corpusforge.cli import main
 from corpusforge.engine.config import load_config
+from corpusforge.engine.stage import stage_labels
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import RemotePath
 
@@ -215,3 +216,8 @@ def test_readers_open_uris_like_paths(tmp_path):
         plain = read(reader, str(path))
         assert len(plain) > 1 and read(reader, f"file://{path}") == plain
     assert ParquetReader().input_columns([f"file://{parquet}"]) == {"lang": pa.string()}
+
+
+def test_stage_labels_number_the_repeats_of_a_name():
+    assert stage_labels(["jsonl_reader", "exact_dedup", "c4", "exact_dedup", "exact_dedup"]) == [
+        "jsonl_reader", "exact_dedup", "c4", "exact_dedup#2", "exact_dedup#3"]

@@ -59,6 +59,21 @@ def test_first_occurrence_kept_duplicates_counted(tmp_path, speech_paragraphs):
     assert len(texts) == len(set(texts))
     sample = (out / "rejected" / "exact_dedup-duplicate.jsonl").read_text().splitlines()
     assert len(sample) == 2
+    summary = json.loads((out / "exact_dedup.json").read_text())  # written by finish() for the report
+    assert summary == {"stage": "exact_dedup", "documents": dedup.docs_in, "duplicates": sum(dedup.dropped.values()),
+                       "cluster_sizes": {"2": 61}}
+    assert summary["documents"] - summary["duplicates"] == len(texts)
+
+
+def test_a_repeated_stage_writes_its_summary_under_its_label(tmp_path, speech_paragraphs):
+    out = tmp_path / "out"
+    cfg = config(make_inputs(tmp_path, speech_paragraphs), out)
+    cfg["stages"].insert(2, {"exact_dedup": {"partitions": 2}})
+    stats = run_pipeline(load_config(data=cfg), quiet=True)
+    assert [s.name for s in stats][1:3] == ["exact_dedup", "exact_dedup#2"]
+    first, second = (json.loads((out / f"{label}.json").read_text()) for label in ("exact_dedup", "exact_dedup#2"))
+    assert first["duplicates"] == 61 and first["documents"] - 61 == second["documents"]
+    assert second["duplicates"] == 0 and second["cluster_sizes"] == {}
 
 
 def test_annotate_keeps_and_marks(tmp_path, speech_paragraphs):

@@ -158,6 +158,11 @@ def test_copies_and_near_copies_go_unique_documents_stay(tmp_path, corpus):
     assert len(similar) >= 10 and not similar & kept
     dedup = next(s for s in stats if s.name == "minhash_dedup")
     assert dedup.dropped["minhash_dedup:near_duplicate"] == len(kinds) - len(kept)
+    summary = json.loads((out / "minhash_dedup.json").read_text())  # written by finish() for the report
+    assert summary["documents"] == dedup.docs_in == len(kinds)
+    assert summary["duplicates"] == dedup.dropped["minhash_dedup:near_duplicate"] == summary["documents"] - len(kept)
+    sizes = {int(k): n for k, n in summary["cluster_sizes"].items()}
+    assert sum((k - 1) * n for k, n in sizes.items()) == summary["duplicates"]  # one survivor per cluster
 
 
 def test_same_shards_across_workers_and_after_a_kill_between_phases(tmp_path, corpus):
@@ -192,6 +197,8 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "ann" / "data").to_pylist()}
     assert rows["short"]["dup_cluster"] == rows["long"]["dup_cluster"] == "0:0"
     assert rows["short"]["dup_cluster_size"] == 2 and rows["other"]["dup_cluster"] is None
+    summary = json.loads((tmp_path / "ann" / "minhash_dedup.json").read_text())
+    assert summary["cluster_sizes"] == {"2": 1} and summary["duplicates"] == 1 and summary["documents"] == 3
 
 
 def test_bands_and_rows_from_threshold_or_given(tmp_path, corpus):

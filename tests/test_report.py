@@ -147,6 +147,30 @@ def test_duplicates_and_contamination(sample_run, report_html):
     assert "http://math.example/homework" in contam and "Janet" in contam  # the example match, quoted
 
 
+def test_dedup_summaries_match_the_stats_and_a_missing_one_is_rewritten_by_a_rerun(sample_run, tmp_path):
+    stats = {s["name"]: s for s in json.loads((sample_run / "stats.json").read_text())["stages"]}
+    for stage in ("exact_dedup", "minhash_dedup"):
+        summary = json.loads((sample_run / f"{stage}.json").read_text())
+        assert summary["documents"] == stats[stage]["in"]
+        assert summary["duplicates"] == sum(stats[stage]["dropped"].values()) == stats[stage]["in"] - stats[stage]["out"]
+        assert sum(summary["cluster_sizes"].values()) >= 1
+
+    old = tmp_path / "old-run"  # as a run from before the summaries left it
+    shutil.copytree(sample_run, old, ignore=shutil.ignore_patterns(".lock"))
+    written = (old / "exact_dedup.json").read_text()
+    (old / "exact_dedup.json").unlink()
+    (old / "minhash_dedup.json").unlink()
+    dups = section_of(build_report(old), "duplicates")
+    assert 'class="error"' not in dups
+    assert "exact_dedup: no readable exact_dedup.json" in dups and "minhash_dedup: no readable" in dups
+    assert "run the same command again" in dups
+    cfg = yaml.safe_load((old / "config.yaml").read_text())
+    cfg.pop("hash")
+    run_pipeline(load_config(data=cfg | {"output": str(old)}), quiet=True)  # complete: only finish() runs
+    assert (old / "exact_dedup.json").read_text() == written and (old / "minhash_dedup.json").is_file()
+    assert "no readable" not in section_of(build_report(old), "duplicates")
+
+
 def test_adversarial_document_is_escaped_and_truncated(report_html):
     rejected = section_of(report_html, "rejected")
     card = next(c for c in rejected.split('<div class="doccard">') if MARK in c)

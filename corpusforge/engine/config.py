@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import yaml
 
 from corpusforge.engine.executor import EXECUTORS, check_workers, choose_executor, default_workers
-from corpusforge.engine.stage import Reader, Stage
+from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import AnyPath, expand, output_path
 from corpusforge.schema import Key, validate
@@ -180,7 +180,6 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
     specs: list[StageSpec] = []
-    labels: dict[str, int] = {}
     for i, entry in enumerate(raw):
         where = f"stages[{i}]"
         if isinstance(entry, str):
@@ -193,8 +192,7 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
         if name not in STAGES:
             raise ConfigError(f"{where}: unknown stage {name!r}; known: {', '.join(sorted(STAGES))}")
         full = validate(STAGES[name], args, f"{where}.{name}")
-        labels[name] = labels.get(name, 0) + 1
-        label = name if labels[name] == 1 else f"{name}#{labels[name]}"
+        label = stage_labels([s.name for s in specs] + [name])[-1]
         try:
             stage = STAGES[name](**full)
             stage.check()

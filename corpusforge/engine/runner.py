@@ -35,8 +35,8 @@ from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.stages.parquet_writer import make_schema
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "report.html",
-                  "ablation.json")
+OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "exact_dedup.json",
+                  "minhash_dedup.json", "report.html", "ablation.json")
 
 
 def _made_by_a_run(folder: AnyPath) -> bool:
@@ -125,7 +125,7 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
     remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
     for i, spec in enumerate(config.stages):
         if isinstance(spec.stage, GlobalStage):
-            spec.stage.finish(stage_work_dir(work, i, spec), out, n_tasks)
+            spec.stage.finish(stage_work_dir(work, i, spec), out, n_tasks, spec.label)
 
     if config.rejected:
         files = [rejected_task_file(config, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]

@@ -29,6 +29,12 @@ from corpusforge.engine.stats import StageStats
 from corpusforge.io.paths import AnyPath
 
 
+def stage_labels(names: list[str]) -> list[str]:
+    """Each stage's label (in stats.json, its work folder, its summary file): its name, then
+    `name#2`, `name#3` for the repeats of a name."""
+    return [f"{name}#{n + 1}" if (n := names[:i].count(name)) else name for i, name in enumerate(names)]
+
+
 @dataclass
 class StageContext:
     """What a stage knows about the task it runs in."""
@@ -171,6 +177,7 @@ class GlobalStage(Stage):
         """Streaming pass after the cut: apply the global decision."""
         return iter(docs)
 
-    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int) -> None:
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int, label: str) -> None:
         """After the last phase (and again when a finished run is rerun): write the stage's
-        report into the output folder from what its tasks left in `work_dir`."""
+        report into the output folder from what its tasks left in `work_dir`; `label` is the
+        stage's name in stats (`exact_dedup#2` for a second one), which names its summary file."""

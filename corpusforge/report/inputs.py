@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from corpusforge.engine.stage import Reader
-from corpusforge.io.atomic import load_npy
+from corpusforge.engine.stage import Reader, stage_labels
 from corpusforge.stages import STAGES
+from corpusforge.stages.dedup.summary import summary_file
 from corpusforge.train.log import COLUMNS as LOG_COLUMNS
 
 # Stages that turn raw pages into text: documents they drop carry HTML, not text, and the
@@ -48,22 +48,12 @@ def read_yaml(path: Path) -> Any | None:
 
 
 def stage_names(config: dict | None) -> list[tuple[str, str]]:
-    """(type, label) of each configured stage, labels as corpusforge.engine.config makes them."""
+    """(type, label) of each stage in config.yaml."""
     if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
         return []
-    seen: Counter = Counter()
-    out = []
-    for entry in config["stages"]:
-        name = entry if isinstance(entry, str) else next(iter(entry), "?") if isinstance(entry, dict) else "?"
-        seen[name] += 1
-        out.append((name, name if seen[name] == 1 else f"{name}#{seen[name]}"))
-    return out
-
-
-def stage_work_dir(output: Path, config: dict | None, kind: str) -> list[tuple[str, Path]]:
-    """(label, work folder) of every configured stage of type `kind`."""
-    return [(label, output / "work" / f"stage-{i:02d}-{label}")
-            for i, (name, label) in enumerate(stage_names(config)) if name == kind]
+    names = [entry if isinstance(entry, str) else next(iter(entry), "?") if isinstance(entry, dict) else "?"
+             for entry in config["stages"]]
+    return list(zip(names, stage_labels(names)))
 
 
 # --- rejected samples ----------------------------------------------------------------------
@@ -238,48 +228,32 @@ def weighted_languages(rejected: list[Rejected], stats: dict) -> Counter:
 
 # --- duplicate clusters --------------------------------------------------------------------
 
+DEDUP_KINDS = {"exact_dedup": "exact", "minhash_dedup": "near"}
+
+
 @dataclass
 class Clusters:
-    stage: str
+    """A dedup stage's summary (corpusforge.stages.dedup.summary)."""
+
+    stage: str                  # the stage's label
     kind: str                   # "exact" or "near"
     documents: int              # documents the stage looked at
-    sizes: np.ndarray           # size of every cluster of two or more documents
-
-
-def exact_clusters(label: str, folder: Path) -> Clusters | None:
-    """Cluster sizes from exact_dedup's per-partition (hash, row) files, one partition in
-    memory at a time as in the stage (a hash always lands in the same partition)."""
-    partitions = sorted(p for p in (folder / "hashes").glob("p*") if any(p.glob("task-*.npy")))
-    if not partitions:
-        return None
-    documents, sizes = 0, []
-    for partition in partitions:
-        hashes = np.concatenate([load_npy(f)["hash"] for f in sorted(partition.glob("task-*.npy"))])
-        _, counts = np.unique(hashes, return_counts=True)
-        documents += len(hashes)
-        sizes.append(counts[counts > 1])
-    return Clusters(label, "exact", documents, np.concatenate(sizes))
-
-
-def near_clusters(label: str, folder: Path) -> Clusters | None:
-    """Cluster sizes from minhash_dedup's clusters.npy (one row per clustered document)."""
-    path = folder / "clusters.npy"
-    if not path.is_file():
-        return None
-    c = load_npy(path)
-    _, first = np.unique(c["survivor"], return_index=True)
-    lengths = list((folder / "lengths").glob("task-*.npy"))
-    documents = sum(len(load_npy(p, mmap=True)) for p in lengths) if lengths else 0
-    return Clusters(label, "near", documents, c["size"][first])
+    duplicates: int             # documents beyond the first of each cluster
+    sizes: dict[int, int]       # clusters per cluster size (two documents or more)
 
 
 def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], list[str]]:
-    """Clusters of every dedup stage, and the stages whose work files are gone."""
+    """The summary of every dedup stage, and the labels of the stages without a readable one."""
     found, missing = [], []
-    for kind, reader in (("exact_dedup", exact_clusters), ("minhash_dedup", near_clusters)):
-        for label, folder in stage_work_dir(output, config, kind):
-            got = reader(label, folder)
-            (found.append(got) if got is not None else missing.append(label))
+    for name, label in stage_names(config):
+        if name not in DEDUP_KINDS:
+            continue
+        s = read_json(output / summary_file(label))
+        try:
+            found.append(Clusters(label, DEDUP_KINDS[name], int(s["documents"]), int(s["duplicates"]),
+                                  {int(k): int(v) for k, v in s["cluster_sizes"].items()}))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            missing.append(label)
     return found, missing
 
 

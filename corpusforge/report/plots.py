@@ -149,14 +149,14 @@ def length_histograms(series: Sequence[tuple[str, np.ndarray, np.ndarray | None]
         return _png(fig)
 
 
-def cluster_sizes(series: Sequence[tuple[str, np.ndarray]]) -> str:
+def cluster_sizes(series: Sequence[tuple[str, dict[int, int]]]) -> str:
     """Number of clusters per cluster size (two documents or more), one panel per stage."""
     with _rc():
         fig = _figure(10, 3)
         axes = np.atleast_1d(fig.subplots(1, len(series)))
         for i, (ax, (label, sizes)) in enumerate(zip(axes, series)):
-            if len(sizes):
-                values, counts = np.unique(sizes, return_counts=True)
+            if sizes:
+                values, counts = np.array(sorted(sizes)), np.array([sizes[v] for v in sorted(sizes)])
                 ax.bar(values, counts, width=0.8 if values.max() < 40 else values.max() / 60,
                        color=COLORS[i % len(COLORS)])
                 if counts.max() > 50 * counts.min():

@@ -17,6 +17,7 @@ from corpusforge.engine.rejected import MAX_TEXT_CHARS
 from corpusforge.io.paths import AnyPath, output_path
 from corpusforge.report import absolute, inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
+from corpusforge.stages.dedup.summary import summary_file
 
 TEXT_CHARS = 1200        # characters of a rejected document shown
 MATCH_CHARS = 600        # characters of a contamination match shown
@@ -271,25 +272,25 @@ def duplicates(run: Run) -> Html:
         return section("duplicates", title, [_missing("No exact_dedup or minhash_dedup stage in this pipeline.")])
     found, missing = inputs.read_clusters(run.output, run.config)
     parts = [p("A cluster is a set of two or more documents with the same normalized text (exact_dedup) or "
-               "linked by MinHash LSH (minhash_dedup); one document per cluster is kept. Read from the stages' "
-               "files under work/.")]
+               "linked by MinHash LSH (minhash_dedup); one document per cluster is kept. Read from the summary "
+               "each stage writes into the output folder (exact_dedup.json, minhash_dedup.json).")]
     for label in missing:
-        parts.append(_missing(f"{label}: its cluster files under work/ are gone (was work/ deleted?), or it "
-                              "found nothing to write."))
+        parts.append(_missing(f"{label}: no readable {summary_file(label)} in the output folder (the run has not "
+                              "finished, or it was made before the stages wrote summaries): run the same command "
+                              "again to write it."))
     if not found:
         return section("duplicates", title, parts)
     drops = {str(s.get("name")): sum((s.get("dropped") or {}).values()) for s in run.stages}
     rows = []
     for c in found:
-        sizes = c.sizes
         rows.append([c.stage, "exact text" if c.kind == "exact" else "near (MinHash)", num(c.documents),
-                     num(len(sizes)), num(int(sizes.sum())), num(int((sizes - 1).sum())),
-                     num(drops.get(c.stage, 0)), num(int(sizes.max())) if len(sizes) else "–"])
+                     num(sum(c.sizes.values())), num(sum(k * n for k, n in c.sizes.items())), num(c.duplicates),
+                     num(drops.get(c.stage, 0)), num(max(c.sizes)) if c.sizes else "–"])
     parts.append(table(["stage", "kind", "documents seen", "clusters", "documents in clusters",
                         "beyond the first of each", "dropped (stats)", "largest cluster"], rows,
                        numeric=range(2, 8)))
-    parts.append(img(plots.cluster_sizes([(f"{c.stage} ({'exact' if c.kind == 'exact' else 'near'})", c.sizes)
-                                          for c in found]), "cluster size distribution"))
+    parts.append(img(plots.cluster_sizes([(f"{c.stage} ({c.kind})", c.sizes) for c in found]),
+                     "cluster size distribution"))
     return section("duplicates", title, parts)
 
 

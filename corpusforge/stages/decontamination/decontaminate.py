@@ -326,7 +326,7 @@ class Decontaminator(GlobalStage):
 
     # --- phase 5: the report ----------------------------------------------------------------
 
-    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int) -> None:
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int, label: str) -> None:
         if not (work_dir / "index" / "meta.json").is_file():
             return
         idx = self.index(work_dir)

@@ -10,7 +10,8 @@ hashed to 64 bits with xxh3; the work is split by hash range so memory goes per 
    `partitions` files by the hash's top bits;
 2. step `find` (per partition): sort all tasks' entries by (hash, task, row) and write the
    (task, row) of every document that is not the first of its hash;
-3. `run` (per streaming task): drop those rows, or in annotate mode mark them.
+3. `run` (per streaming task): drop those rows, or in annotate mode mark them;
+4. `finish`: the report's summary, `OUTPUT/exact_dedup.json` (corpusforge.stages.dedup.summary).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from corpusforge.document import Document
 from corpusforge.engine.stage import Decides, GlobalStage, GlobalStep, StageContext
 from corpusforge.io.atomic import load_npy, save_npy
 from corpusforge.io.paths import AnyPath
+from corpusforge.stages.dedup.summary import write_summary
 
 _SPACES = re.compile(r"\s+")
 
@@ -96,3 +98,16 @@ class ExactDeduplicator(Decides, GlobalStage):
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         duplicates = self._duplicate_rows(ctx)
         yield from self.keep_or_drop(((doc, "duplicate" if row in duplicates else None) for row, doc in enumerate(docs)), ctx)
+
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int, label: str) -> None:
+        folder = work_dir / "hashes"
+        if not (folder / "p0000" / "task-00000.npy").is_file():  # work/ deleted: keep the summary written before
+            return
+        documents, sizes = 0, []
+        for p in range(self.partitions):  # one partition in memory at a time, as in `find`
+            hashes = np.concatenate([load_npy(folder / f"p{p:04d}" / f"task-{t:05d}.npy")["hash"]
+                                     for t in range(n_stream_tasks)])
+            _, counts = np.unique(hashes, return_counts=True)
+            documents += len(hashes)
+            sizes.append(counts[counts > 1])
+        write_summary(output_dir, label, self.name, documents, np.concatenate(sizes))

@@ -17,6 +17,7 @@
    (`keep: longest`, ties to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
    write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
+5. `finish`: the report's summary, `OUTPUT/minhash_dedup.json` (corpusforge.stages.dedup.summary).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from corpusforge.stages.dedup.minhash import (
     text_shingle_hashes,
     unique_pairs,
 )
+from corpusforge.stages.dedup.summary import write_summary
 
 _BATCH_CHARS = 1 << 23  # a batch is also cut at this much text: its UTF-32 and word arrays stay ~100 MB
 _LOOKBACK = 16  # with verify, each bucket member is also checked against this many members before it
@@ -283,3 +285,12 @@ class MinHashDeduplicator(Decides, GlobalStage):
                 yield doc, None if info is None or info[0] == me + row else "near_duplicate"
 
         yield from self.keep_or_drop(verdicts(), ctx)
+
+    def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int, label: str) -> None:
+        if not (work_dir / "clusters.npy").is_file():  # work/ deleted: keep the summary written before
+            return
+        clusters = load_npy(work_dir / "clusters.npy")
+        _, first = np.unique(clusters["survivor"], return_index=True)
+        documents = sum(len(load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True))
+                        for t in range(n_stream_tasks))
+        write_summary(output_dir, label, self.name, documents, clusters["size"][first])
