@@ -42,8 +42,10 @@ SHARED = ROOT.parent / "shared" / "data"
 WARC = SHARED / "warc"
 EVALSETS = SHARED / "evalsets"
 OUT = ROOT / "bench" / "out"
-SETS = [{"name": "gsm8k", "path": str(EVALSETS / "gsm8k_test.jsonl"), "fields": ["question", "answer"]},
-        {"name": "humaneval", "path": str(EVALSETS / "humaneval.jsonl.gz"), "fields": ["prompt", "canonical_solution"]}]
+SETS = [
+    {"name": "gsm8k", "path": str(EVALSETS / "gsm8k_test.jsonl"), "fields": ["question", "answer"]},
+    {"name": "humaneval", "path": str(EVALSETS / "humaneval.jsonl.gz"), "fields": ["prompt", "canonical_solution"]},
+]
 
 
 def ctx(work: Path, name: str) -> StageContext:
@@ -53,8 +55,11 @@ def ctx(work: Path, name: str) -> StageContext:
 def extract_sample(tmp: Path) -> tuple[list[Document], float]:
     reader, extractor = WarcReader(), TrafilaturaExtractor(favor_precision=True)
     extractor.setup()
-    html = [d for p in sorted(WARC.glob("cc-sample-*.warc.gz")) + [WARC / "articles-181.warc.gz"]
-            for d in reader.read(str(p), ctx(tmp, "warc"))]
+    html = [
+        d
+        for p in sorted(WARC.glob("cc-sample-*.warc.gz")) + [WARC / "articles-181.warc.gz"]
+        for d in reader.read(str(p), ctx(tmp, "warc"))
+    ]
     t0 = time.perf_counter()
     docs = list(extractor.run(html, ctx(tmp, "trafilatura")))
     return docs, (time.perf_counter() - t0) / len(html)
@@ -119,8 +124,13 @@ print(json.dumps({"seconds": seconds, "entries": idx.meta["entries"], "rss_befor
 def build_in_child(sets: list[dict], folder: Path) -> dict:
     """Build the index in a fresh interpreter that imports only what building needs, so its
     peak RSS minus its RSS before building is the build's own memory."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(sets), str(folder)], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(sets), str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -153,18 +163,27 @@ def main() -> int:
         t0 = time.perf_counter()
         idx = stage.index(work)
         build_s = time.perf_counter() - t0
-        print(f"index of GSM8K + HumanEval: {idx.meta['entries']:,} n-grams, built in {build_s:.2f} s, "
-              f"{index_mb(work / 'index'):.1f} MB")
+        print(
+            f"index of GSM8K + HumanEval: {idx.meta['entries']:,} n-grams, built in {build_s:.2f} s, "
+            f"{index_mb(work / 'index'):.1f} MB"
+        )
         seconds, dropped = time_scan(stage, docs, work, args.repeats)
         share = seconds / len(docs) / extract_s
         verdict = "PASS" if share < 0.05 else "FALLS SHORT"
-        print(f"scan (prepare + count + run) on {len(docs):,} documents (mean {kb:.1f} kB): "
-              f"{len(docs) / seconds:,.0f} docs/s = {100 * share:.2f}% of extraction per document "
-              f"(goal < 5%: {verdict}); dropped {dropped}")
-        results["gsm8k_humaneval"] = {"index_ngrams": idx.meta["entries"], "index_build_s": build_s,
-                                      "index_mb": index_mb(work / "index"), "docs": len(docs),
-                                      "docs_per_s": len(docs) / seconds, "share_of_extraction": share,
-                                      "dropped": dropped}
+        print(
+            f"scan (prepare + count + run) on {len(docs):,} documents (mean {kb:.1f} kB): "
+            f"{len(docs) / seconds:,.0f} docs/s = {100 * share:.2f}% of extraction per document "
+            f"(goal < 5%: {verdict}); dropped {dropped}"
+        )
+        results["gsm8k_humaneval"] = {
+            "index_ngrams": idx.meta["entries"],
+            "index_build_s": build_s,
+            "index_mb": index_mb(work / "index"),
+            "docs": len(docs),
+            "docs_per_s": len(docs) / seconds,
+            "share_of_extraction": share,
+            "dropped": dropped,
+        }
 
         if args.ngrams:
             per_set_items = max(1, args.ngrams // (100 * 100))
@@ -173,20 +192,29 @@ def main() -> int:
             folder.mkdir()
             t0 = time.perf_counter()
             sets = synthetic_sets(folder, vocab, 100, per_set_items, 112)
-            print(f"\nsynthetic test sets: 100 × {per_set_items:,} items of 112 random words "
-                  f"({len(vocab):,}-word vocabulary), written in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"\nsynthetic test sets: 100 × {per_set_items:,} items of 112 random words "
+                f"({len(vocab):,}-word vocabulary), written in {time.perf_counter() - t0:.1f} s"
+            )
             built = build_in_child(SETS + sets, tmp / "big" / "index")
             mb = index_mb(tmp / "big" / "index")
-            print(f"index of {built['entries']:,} n-grams: built in {built['seconds']:.1f} s, "
-                  f"peak RSS {built['peak_rss_mb']:,.0f} MB ({built['peak_rss_mb'] - built['rss_before_mb']:,.0f} MB "
-                  f"above the process before building); {mb:,.0f} MB on disk, memory-mapped by the workers")
+            print(
+                f"index of {built['entries']:,} n-grams: built in {built['seconds']:.1f} s, "
+                f"peak RSS {built['peak_rss_mb']:,.0f} MB ({built['peak_rss_mb'] - built['rss_before_mb']:,.0f} MB "
+                f"above the process before building); {mb:,.0f} MB on disk, memory-mapped by the workers"
+            )
             big = Decontaminator(test_sets=SETS + sets)
             seconds, dropped = time_scan(big, docs, tmp / "big", args.repeats)
             share_big = seconds / len(docs) / extract_s
-            print(f"scan against it: {len(docs) / seconds:,.0f} docs/s = {100 * share_big:.2f}% of extraction "
-                  f"per document; dropped {dropped}")
-            results["synthetic"] = built | {"index_mb": mb, "docs_per_s": len(docs) / seconds,
-                                            "share_of_extraction": share_big}
+            print(
+                f"scan against it: {len(docs) / seconds:,.0f} docs/s = {100 * share_big:.2f}% of extraction "
+                f"per document; dropped {dropped}"
+            )
+            results["synthetic"] = built | {
+                "index_mb": mb,
+                "docs_per_s": len(docs) / seconds,
+                "share_of_extraction": share_big,
+            }
     (OUT / "decontam.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -66,26 +66,38 @@ OUT = ROOT / "bench" / "out"
 FILES = 4
 MIN_WORDS, MAX_WORDS = 150, 1500
 BOILERPLATE = [
-    ("Subscribe to our newsletter to get the latest stories delivered to your inbox every morning. We respect "
-     "your privacy and you can unsubscribe at any time."),
-    ("This website uses cookies to improve your experience. By continuing to browse the site you agree to our "
-     "use of cookies. Read our privacy policy and terms of service for more information."),
-    ("Copyright 2024 All rights reserved. This material may not be published, broadcast, rewritten or "
-     "redistributed without permission. Follow us on Facebook, Twitter and Instagram."),
-    ("Share this article: Facebook Twitter LinkedIn Email Print. Related articles: more stories from this "
-     "section. Leave a comment below and tell us what you think."),
+    (
+        "Subscribe to our newsletter to get the latest stories delivered to your inbox every morning. We respect "
+        "your privacy and you can unsubscribe at any time."
+    ),
+    (
+        "This website uses cookies to improve your experience. By continuing to browse the site you agree to our "
+        "use of cookies. Read our privacy policy and terms of service for more information."
+    ),
+    (
+        "Copyright 2024 All rights reserved. This material may not be published, broadcast, rewritten or "
+        "redistributed without permission. Follow us on Facebook, Twitter and Instagram."
+    ),
+    (
+        "Share this article: Facebook Twitter LinkedIn Email Print. Related articles: more stories from this "
+        "section. Leave a comment below and tell us what you think."
+    ),
 ]
 KINDS = ["substitute", "insert", "delete", "mixed", "mixed", "boilerplate"]
 
 
 # --- data ----------------------------------------------------------------------------
 
+
 def extracted_texts() -> list[str]:
     """The sample crawls' texts as the pipeline extracts them (cached; resumes if cut short)."""
     out = OUT / "dedup-extract"
-    config = load_config(ROOT / "pipelines" / "extract-only.yaml",
-                         inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
-                         output=str(out), workers=2)
+    config = load_config(
+        ROOT / "pipelines" / "extract-only.yaml",
+        inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
+        output=str(out),
+        workers=2,
+    )
     try:
         run_pipeline(config, quiet=True)
     except OutputMismatchError:
@@ -97,8 +109,9 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def make_variant(tokens: list[str], kind: str, target: float, ngram: int, base: set, rng: random.Random,
-                 vocab: list[str]) -> tuple[str, float]:
+def make_variant(
+    tokens: list[str], kind: str, target: float, ngram: int, base: set, rng: random.Random, vocab: list[str]
+) -> tuple[str, float]:
     """An edited copy of `tokens` whose shingle Jaccard with `base` is as close to `target` as
     the number of edits allows (binary search over a fixed random edit sequence)."""
     n = len(tokens)
@@ -148,8 +161,14 @@ def make_families(texts: list[str], ngram: int, variants: int, seed: int) -> lis
         text = " ".join(tokens)
         base = set(shingles(text, ngram))
         docs.append({"family": f, "kind": "base", "text": text, "target": None})
-        docs.append({"family": f, "kind": "exact", "target": 1.0,
-                     "text": text if rng.random() < 0.5 else text.upper().replace(" ", " , ")})
+        docs.append(
+            {
+                "family": f,
+                "kind": "exact",
+                "target": 1.0,
+                "text": text if rng.random() < 0.5 else text.upper().replace(" ", " , "),
+            }
+        )
         edited = variants - 1
         targets = [0.3 + 0.7 * (v + rng.random()) / edited for v in range(edited)]  # stratified over 0.3-1.0
         rng.shuffle(targets)
@@ -162,6 +181,7 @@ def make_families(texts: list[str], ngram: int, variants: int, seed: int) -> lis
 
 
 # --- truth -----------------------------------------------------------------------------
+
 
 def all_pairs_jaccard(sets: list[set]) -> sp.csr_matrix:
     """Upper-triangular sparse matrix of the exact Jaccard of every pair sharing a shingle."""
@@ -178,6 +198,7 @@ def all_pairs_jaccard(sets: list[set]) -> sp.csr_matrix:
 
 
 # --- the stage's view -------------------------------------------------------------------
+
 
 def candidate_pairs(stage_dir: Path) -> set[tuple[int, int]]:
     """Every node pair that shares an LSH bucket, from the stage's band-key files."""
@@ -202,16 +223,27 @@ def candidate_pairs(stage_dir: Path) -> set[tuple[int, int]]:
 
 def run_stage(inputs: list[str], out: Path, ngram: int, threshold: float, verify: bool) -> float:
     t0 = time.perf_counter()
-    run_pipeline(load_config(data={
-        "input": inputs, "output": str(out), "workers": 2,
-        "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": ngram, "threshold": threshold, "verify": verify,
-                                                      "mode": "annotate"}}, "parquet_writer"]}), overwrite=True,
-        quiet=True)
+    run_pipeline(
+        load_config(
+            data={
+                "input": inputs,
+                "output": str(out),
+                "workers": 2,
+                "stages": [
+                    "jsonl_reader",
+                    {"minhash_dedup": {"ngram": ngram, "threshold": threshold, "verify": verify, "mode": "annotate"}},
+                    "parquet_writer",
+                ],
+            }
+        ),
+        overwrite=True,
+        quiet=True,
+    )
     return time.perf_counter() - t0
 
 
 def binom_tail(n: int, p: float, k: int) -> float:
-    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
 def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: Path) -> dict:
@@ -273,25 +305,38 @@ def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: 
     same = np.array([survivor[i] == survivor[j] for i, j in zip(pi, pj)])
     low = best <= threshold - 0.1
     result = {
-        "ngram": ngram, "threshold": threshold, "verify": verify, "bands": stage.bands, "rows": stage.rows,
-        "docs": n, "removed": int(removed.sum()), "seconds": seconds,
+        "ngram": ngram,
+        "threshold": threshold,
+        "verify": verify,
+        "bands": stage.bands,
+        "rows": stage.rows,
+        "docs": n,
+        "removed": int(removed.sum()),
+        "seconds": seconds,
         "precision": float((best[removed] >= threshold).mean()) if removed.any() else 1.0,
-        "recall": float(removed[should].mean()) if should.any() else 1.0, "should_remove": int(should.sum()),
-        "false_removal": float(removed[low].mean()) if low.any() else 0.0, "low_docs": int(low.sum()),
+        "recall": float(removed[should].mean()) if should.any() else 1.0,
+        "should_remove": int(should.sum()),
+        "false_removal": float(removed[low].mean()) if low.any() else 0.0,
+        "low_docs": int(low.sum()),
         "removed_low": int((removed & low).sum()),
         "pair_recall": float(same[pjac >= threshold + 0.05].mean()),
         "pairs_ge_t_plus": int((pjac >= threshold + 0.05).sum()),
-        "candidates": len(cands), "candidates_ge_t": int((cand_jac >= threshold).sum()),
+        "candidates": len(cands),
+        "candidates_ge_t": int((cand_jac >= threshold).sum()),
         "candidates_lt_t_minus_0.1": int((cand_jac <= threshold - 0.1).sum()),
         "pairs_ge_t": int((pjac >= threshold).sum()),
         "pairs_ge_t_candidates": int(sum(1 for p, x in jac_of.items() if x >= threshold and p in cands)),
-        "edges": len(edges), "edge_pairs": len(edge_pairs), "edges_not_candidates": len(edge_pairs - cands),
+        "edges": len(edges),
+        "edge_pairs": len(edge_pairs),
+        "edges_not_candidates": len(edge_pairs - cands),
         "verified": len(verified),
         "verified_split": sum(survivor[i] != survivor[j] for i, j in verified),
         "survivor_j_lt_t": int(sum(jac_of.get((survivor[i], i), 0.0) < threshold for i in np.flatnonzero(removed))),
-        "survivor_j_le_low": int(sum(jac_of.get((survivor[i], i), 0.0) <= threshold - 0.1
-                                     for i in np.flatnonzero(removed))),
-        "jaccard_checked": len(checked), "jaccard_mismatch": int(mismatch),
+        "survivor_j_le_low": int(
+            sum(jac_of.get((survivor[i], i), 0.0) <= threshold - 0.1 for i in np.flatnonzero(removed))
+        ),
+        "jaccard_checked": len(checked),
+        "jaccard_mismatch": int(mismatch),
         "noncandidate_sample": len(noncand),
         "noncandidate_sample_max_j": max((jac_of.get(p, 0.0) for p in noncand), default=0.0),
     }
@@ -304,24 +349,33 @@ def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: 
         dsel = (best_earlier >= lo) & ((best_earlier < hi) if b < 19 else (best_earlier <= 1.0))
         psel = (pjac >= lo) & ((pjac < hi) if b < 19 else (pjac <= 1.0))
         mid = min((lo + hi) / 2, 1.0)
-        theory = 1 - (1 - mid ** stage.rows) ** stage.bands
+        theory = 1 - (1 - mid**stage.rows) ** stage.bands
 
         def share(m: np.ndarray, sel: np.ndarray = psel) -> float | None:
             return float(m[sel].mean()) if sel.any() else None
 
-        curve.append({"bin": f"{lo:.2f}-{hi:.2f}", "docs": int(dsel.sum()),
-                      "removed": float(removed[dsel].mean()) if dsel.any() else None,
-                      "pairs": int(psel.sum()), "candidate": share(is_cand), "theory": theory,
-                      "verified": share(is_verified),
-                      "theory_verified": theory * binom_tail(stage.num_perm, mid,
-                                                             math.ceil(threshold * stage.num_perm)),
-                      "same_cluster": share(same)})
+        curve.append(
+            {
+                "bin": f"{lo:.2f}-{hi:.2f}",
+                "docs": int(dsel.sum()),
+                "removed": float(removed[dsel].mean()) if dsel.any() else None,
+                "pairs": int(psel.sum()),
+                "candidate": share(is_cand),
+                "theory": theory,
+                "verified": share(is_verified),
+                "theory_verified": theory * binom_tail(stage.num_perm, mid, math.ceil(threshold * stage.num_perm)),
+                "same_cluster": share(same),
+            }
+        )
     result["s_curve"] = curve
     # who was missed, who was removed wrongly, by edit kind
-    result["missed"] = sorted(((round(float(best_earlier[i]), 3), docs[i]["kind"], len(sets[i]))
-                               for i in np.flatnonzero(should & ~removed)), reverse=True)
-    result["wrong"] = sorted((round(float(best[i]), 3), docs[i]["kind"], len(sets[i]))
-                             for i in np.flatnonzero(removed & (best < threshold)))
+    result["missed"] = sorted(
+        ((round(float(best_earlier[i]), 3), docs[i]["kind"], len(sets[i])) for i in np.flatnonzero(should & ~removed)),
+        reverse=True,
+    )
+    result["wrong"] = sorted(
+        (round(float(best[i]), 3), docs[i]["kind"], len(sets[i])) for i in np.flatnonzero(removed & (best < threshold))
+    )
     return result
 
 
@@ -339,52 +393,75 @@ def by_kind(items: list) -> str:
 def report(r: dict, threshold: float) -> None:
     ok = r["precision"] >= 0.95 and r["recall"] >= 0.95 and r["false_removal"] < 0.01
     verify = r["verify"]
-    print(f"\nngram {r['ngram']}, threshold {threshold}, verify {str(verify).lower()}: {r['bands']} bands x "
-          f"{r['rows']} rows; removed {r['removed']} of {r['docs']} (pipeline {r['seconds']:.1f} s)")
-    print(f"  precision {r['precision']:.3f}   recall {r['recall']:.3f} (docs with an earlier partner J >= "
-          f"{threshold + 0.05:.2f}: {r['should_remove']})   removed with best J <= {threshold - 0.1:.2f}: "
-          f"{pct(r['false_removal'], 2)} ({r['removed_low']} of {r['low_docs']})   "
-          f"goals: {'PASS' if ok else 'FALL SHORT'}")
-    print(f"  pairs with J >= {threshold + 0.05:.2f} put in one cluster: {pct(r['pair_recall'])} of "
-          f"{r['pairs_ge_t_plus']:,}; removed documents whose J with their cluster's survivor is < {threshold}: "
-          f"{r['survivor_j_lt_t']}, <= {threshold - 0.1:.2f}: {r['survivor_j_le_low']} (chains through other members)")
-    print(f"  LSH candidate pairs {r['candidates']:,}: {r['candidates_ge_t']:,} with J >= {threshold}, "
-          f"{r['candidates_lt_t_minus_0.1']:,} with J <= {threshold - 0.1:.2f}"
-          + (f"; {r['verified']:,} pass verify ({r['verified_split']} of those end in different clusters)"
-             if verify else "")
-          + f"; of all {r['pairs_ge_t']:,} pairs with J >= {threshold}, {r['pairs_ge_t_candidates']:,} are candidates")
-    print(f"  edges written {r['edges']:,} ({r['edge_pairs']:,} distinct pairs, "
-          f"{r['edges_not_candidates']} not candidate pairs); exact Jaccard cross-checked with sets on "
-          f"{r['jaccard_checked']:,} pairs (every candidate + a random sample): {r['jaccard_mismatch']} mismatches; "
-          f"highest J among {r['noncandidate_sample']:,} sampled non-candidate pairs: "
-          f"{r['noncandidate_sample_max_j']:.3f}")
+    print(
+        f"\nngram {r['ngram']}, threshold {threshold}, verify {str(verify).lower()}: {r['bands']} bands x "
+        f"{r['rows']} rows; removed {r['removed']} of {r['docs']} (pipeline {r['seconds']:.1f} s)"
+    )
+    print(
+        f"  precision {r['precision']:.3f}   recall {r['recall']:.3f} (docs with an earlier partner J >= "
+        f"{threshold + 0.05:.2f}: {r['should_remove']})   removed with best J <= {threshold - 0.1:.2f}: "
+        f"{pct(r['false_removal'], 2)} ({r['removed_low']} of {r['low_docs']})   "
+        f"goals: {'PASS' if ok else 'FALL SHORT'}"
+    )
+    print(
+        f"  pairs with J >= {threshold + 0.05:.2f} put in one cluster: {pct(r['pair_recall'])} of "
+        f"{r['pairs_ge_t_plus']:,}; removed documents whose J with their cluster's survivor is < {threshold}: "
+        f"{r['survivor_j_lt_t']}, <= {threshold - 0.1:.2f}: {r['survivor_j_le_low']} (chains through other members)"
+    )
+    print(
+        f"  LSH candidate pairs {r['candidates']:,}: {r['candidates_ge_t']:,} with J >= {threshold}, "
+        f"{r['candidates_lt_t_minus_0.1']:,} with J <= {threshold - 0.1:.2f}"
+        + (
+            f"; {r['verified']:,} pass verify ({r['verified_split']} of those end in different clusters)"
+            if verify
+            else ""
+        )
+        + f"; of all {r['pairs_ge_t']:,} pairs with J >= {threshold}, {r['pairs_ge_t_candidates']:,} are candidates"
+    )
+    print(
+        f"  edges written {r['edges']:,} ({r['edge_pairs']:,} distinct pairs, "
+        f"{r['edges_not_candidates']} not candidate pairs); exact Jaccard cross-checked with sets on "
+        f"{r['jaccard_checked']:,} pairs (every candidate + a random sample): {r['jaccard_mismatch']} mismatches; "
+        f"highest J among {r['noncandidate_sample']:,} sampled non-candidate pairs: "
+        f"{r['noncandidate_sample_max_j']:.3f}"
+    )
     extra = f"{'verified':>10}{'theory':>8}" if verify else ""
     print("  S-curve     docs by best J to an earlier doc |  pairs by their J")
-    print(f"  {'J bin':<11}{'docs':>6}{'removed':>9}  |{'pairs':>8}{'candidate':>11}{'theory':>8}{extra}"
-          f"{'1 cluster':>11}")
+    print(
+        f"  {'J bin':<11}{'docs':>6}{'removed':>9}  |{'pairs':>8}{'candidate':>11}{'theory':>8}{extra}{'1 cluster':>11}"
+    )
     low = [c for c in r["s_curve"] if float(c["bin"][:4]) < 0.3]
     d, p = sum(c["docs"] for c in low), sum(c["pairs"] for c in low)
 
     def agg(key: str, weight: str) -> float:
         return sum((c[key] or 0) * c[weight] for c in low) / max(sum(c[weight] for c in low), 1)
 
-    print(f"  {'0.00-0.30':<11}{d:>6}{pct(agg('removed', 'docs')):>9}  |{p:>8,}{pct(agg('candidate', 'pairs'), 2):>11}"
-          f"{'':>8}" + (f"{pct(agg('verified', 'pairs'), 2):>10}{'':>8}" if verify else "")
-          + f"{pct(agg('same_cluster', 'pairs'), 2):>11}")
+    print(
+        f"  {'0.00-0.30':<11}{d:>6}{pct(agg('removed', 'docs')):>9}  |{p:>8,}{pct(agg('candidate', 'pairs'), 2):>11}"
+        f"{'':>8}"
+        + (f"{pct(agg('verified', 'pairs'), 2):>10}{'':>8}" if verify else "")
+        + f"{pct(agg('same_cluster', 'pairs'), 2):>11}"
+    )
     for c in r["s_curve"]:
         if float(c["bin"][:4]) < 0.3:
             continue
         v = f"{pct(c['verified']):>10}{pct(c['theory_verified']):>8}" if verify else ""
-        print(f"  {c['bin']:<11}{c['docs']:>6}{pct(c['removed']):>9}  |{c['pairs']:>8,}{pct(c['candidate']):>11}"
-              f"{pct(c['theory']):>8}{v}{pct(c['same_cluster']):>11}")
+        print(
+            f"  {c['bin']:<11}{c['docs']:>6}{pct(c['removed']):>9}  |{c['pairs']:>8,}{pct(c['candidate']):>11}"
+            f"{pct(c['theory']):>8}{v}{pct(c['same_cluster']):>11}"
+        )
     if r["missed"]:
-        print(f"  kept although an earlier partner has J >= {threshold + 0.05:.2f}: {len(r['missed'])} "
-              f"({by_kind(r['missed'])}); their J: {', '.join(f'{j:.2f}' for j, _, _ in r['missed'][:10])}"
-              f"{' ...' if len(r['missed']) > 10 else ''}")
+        print(
+            f"  kept although an earlier partner has J >= {threshold + 0.05:.2f}: {len(r['missed'])} "
+            f"({by_kind(r['missed'])}); their J: {', '.join(f'{j:.2f}' for j, _, _ in r['missed'][:10])}"
+            f"{' ...' if len(r['missed']) > 10 else ''}"
+        )
     if r["wrong"]:
-        print(f"  removed with no partner of J >= {threshold}: {len(r['wrong'])} ({by_kind(r['wrong'])}); "
-              f"their best J: {', '.join(f'{j:.2f}' for j, _, _ in r['wrong'][:10])}"
-              f"{' ...' if len(r['wrong']) > 10 else ''}")
+        print(
+            f"  removed with no partner of J >= {threshold}: {len(r['wrong'])} ({by_kind(r['wrong'])}); "
+            f"their best J: {', '.join(f'{j:.2f}' for j, _, _ in r['wrong'][:10])}"
+            f"{' ...' if len(r['wrong']) > 10 else ''}"
+        )
 
 
 def main() -> int:
@@ -400,13 +477,15 @@ def main() -> int:
     started = time.perf_counter()
     texts = extracted_texts()
     n_bases = sum(len(t.split()) >= MIN_WORDS for t in texts)
-    print(f"families: the {n_bases} of {len(texts)} texts extracted from {WARC.name}/*.warc.gz by "
-          f"pipelines/extract-only.yaml with >= {MIN_WORDS} words (cut at {MAX_WORDS}), each with "
-          f"{args.variants} copies: 1 exact (half only case/punctuation changed) and {args.variants - 1} "
-          f"edited - word substitutions, insertions, deletions, a mix, or a boilerplate paragraph appended plus "
-          f"mixed edits - at random positions with words drawn from the real texts, the number of edits "
-          f"searched to hit a Jaccard with the base drawn stratified from 0.3-1.0 on that run's shingles "
-          f"(so made separately for ngram 5 and 13); families shuffled over {FILES} JSONL files.")
+    print(
+        f"families: the {n_bases} of {len(texts)} texts extracted from {WARC.name}/*.warc.gz by "
+        f"pipelines/extract-only.yaml with >= {MIN_WORDS} words (cut at {MAX_WORDS}), each with "
+        f"{args.variants} copies: 1 exact (half only case/punctuation changed) and {args.variants - 1} "
+        f"edited - word substitutions, insertions, deletions, a mix, or a boilerplate paragraph appended plus "
+        f"mixed edits - at random positions with words drawn from the real texts, the number of edits "
+        f"searched to hit a Jaccard with the base drawn stratified from 0.3-1.0 on that run's shingles "
+        f"(so made separately for ngram 5 and 13); families shuffled over {FILES} JSONL files."
+    )
     results = []
     with tempfile.TemporaryDirectory(dir=OUT) as tmpdir:
         tmp = Path(tmpdir)
@@ -416,14 +495,18 @@ def main() -> int:
                 r = evaluate(docs, ngram, args.threshold, verify, tmp)
                 results.append(r)
                 report(r, args.threshold)
-    print(f"\nsummary (threshold {args.threshold}; goals: precision >= 0.95, recall >= 0.95 for J >= "
-          f"{args.threshold + 0.05:.2f}, < 1 % removed with J <= {args.threshold - 0.1:.2f})")
+    print(
+        f"\nsummary (threshold {args.threshold}; goals: precision >= 0.95, recall >= 0.95 for J >= "
+        f"{args.threshold + 0.05:.2f}, < 1 % removed with J <= {args.threshold - 0.1:.2f})"
+    )
     print(f"  {'ngram':>5} {'verify':>6} {'bands x rows':>12} {'precision':>10} {'recall':>8} {'false removals':>15}")
     for r in results:
         ok = r["precision"] >= 0.95 and r["recall"] >= 0.95 and r["false_removal"] < 0.01
-        print(f"  {r['ngram']:>5} {str(r['verify']).lower():>6} {r['bands']:>6} x {r['rows']:<4} "
-              f"{r['precision']:>10.3f} "
-              f"{r['recall']:>8.3f} {pct(r['false_removal'], 2):>15}   {'PASS' if ok else 'FALLS SHORT'}")
+        print(
+            f"  {r['ngram']:>5} {str(r['verify']).lower():>6} {r['bands']:>6} x {r['rows']:<4} "
+            f"{r['precision']:>10.3f} "
+            f"{r['recall']:>8.3f} {pct(r['false_removal'], 2):>15}   {'PASS' if ok else 'FALLS SHORT'}"
+        )
     (OUT / "dedup_quality.json").write_text(json.dumps(results, indent=2))
     print(f"\n({time.perf_counter() - started:.0f} s; results in {OUT / 'dedup_quality.json'})")
     return 0

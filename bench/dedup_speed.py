@@ -85,6 +85,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 # --- documents ---------------------------------------------------------------------------
 
+
 class Maker:
     """Documents from the real texts' sentences: mostly distinct, some near and exact copies."""
 
@@ -131,8 +132,11 @@ def input_files(texts: list[str], n: int, files: int) -> list[str]:
     docs = Maker(texts, seed=n).docs(n)
     per = -(-n // files)
     for f, path in enumerate(paths):
-        Path(path).write_text("".join(json.dumps({"id": f"{f}-{i}", "text": t}) + "\n"
-                                      for i, t in enumerate(docs[f * per:(f + 1) * per])))
+        Path(path).write_text(
+            "".join(
+                json.dumps({"id": f"{f}-{i}", "text": t}) + "\n" for i, t in enumerate(docs[f * per : (f + 1) * per])
+            )
+        )
     done.write_text(json.dumps({"docs": n, "files": files, "bytes": sum(len(d) for d in docs)}))
     return paths
 
@@ -146,7 +150,7 @@ def ours(docs: list[str]) -> float:
     stage = MinHashDeduplicator(ngram=NGRAM, num_perm=NUM_PERM, seed=SEED)
     t0 = time.perf_counter()
     for i in range(0, len(docs), stage.batch_docs):
-        stage.signatures(docs[i:i + stage.batch_docs])
+        stage.signatures(docs[i : i + stage.batch_docs])
     return len(docs) / (time.perf_counter() - t0)
 
 
@@ -154,14 +158,14 @@ def encoded_shingles(docs: list[str]) -> Iterator[list[bytes]]:
     """Each document's shingles as `corpusforge.stages.dedup.minhash.shingles` gives them, UTF-8 encoded,
     from the same batched normalization as ours (the fastest way we have to them)."""
     for i in range(0, len(docs), BATCH):
-        words, counts = batch_words(docs[i:i + BATCH])
+        words, counts = batch_words(docs[i : i + BATCH])
         start = 0
         for n in counts.tolist():
-            w, start = words[start:start + n], start + n
+            w, start = words[start : start + n], start + n
             if n <= NGRAM:
                 yield [" ".join(w).encode("utf-8")] if n else []
             else:
-                yield [" ".join(w[j:j + NGRAM]).encode("utf-8") for j in range(n - NGRAM + 1)]
+                yield [" ".join(w[j : j + NGRAM]).encode("utf-8") for j in range(n - NGRAM + 1)]
 
 
 def datasketch_update_batch(docs: list[str], hashfunc) -> tuple[float, list[np.ndarray]]:
@@ -185,12 +189,15 @@ def datasketch_bulk(docs: list[str], hashfunc) -> float:
 def profile_ours(docs: list[str], with_cprofile: bool) -> None:
     """Where our signature time goes: the stage's three steps timed apart, then cProfile."""
     hasher = MinHasher(NUM_PERM, SEED)
-    t = {"normalize, split, hash words (batch_word_hashes)": 0.0,
-         "shingle hashes (batch_shingle_hashes)": 0.0, "permutations + min (MinHasher.signatures)": 0.0}
+    t = {
+        "normalize, split, hash words (batch_word_hashes)": 0.0,
+        "shingle hashes (batch_shingle_hashes)": 0.0,
+        "permutations + min (MinHasher.signatures)": 0.0,
+    }
     keys = list(t)
     for i in range(0, len(docs), BATCH):
         t0 = time.perf_counter()
-        word_hashes, counts = batch_word_hashes(docs[i:i + BATCH])
+        word_hashes, counts = batch_word_hashes(docs[i : i + BATCH])
         t1 = time.perf_counter()
         hashes, per_doc = batch_shingle_hashes(word_hashes, counts, NGRAM)
         t2 = time.perf_counter()
@@ -209,14 +216,14 @@ def profile_ours(docs: list[str], with_cprofile: bool) -> None:
     prof = cProfile.Profile()
     prof.enable()
     for i in range(0, len(docs), BATCH):
-        stage.signatures(docs[i:i + BATCH])
+        stage.signatures(docs[i : i + BATCH])
     prof.disable()
     s = io.StringIO()
     pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(8)
     lines = [ln for ln in s.getvalue().splitlines() if ln.strip()]
     start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
     print("  cProfile, by own time:")
-    for ln in lines[start:start + 9]:
+    for ln in lines[start : start + 9]:
         print("    " + ln.replace(str(ROOT) + "/", ""))
 
 
@@ -244,12 +251,21 @@ def bench_signatures(docs: list[str], same_hash_docs: int, repeats: int) -> dict
     mine = stage.signatures(check)
     _, ref = datasketch_update_batch(check, same)
     equal = all(np.array_equal(a, b) for a, b in zip(mine, ref))
-    return {"docs": len(docs), "same_hash_docs": len(sub), "repeats": repeats,
-            "ours": statistics.median(rounds["ours"]), "datasketch": rates, "ratios": ratios, "rounds": rounds,
-            "equal_on": len(check), "equal": equal}
+    return {
+        "docs": len(docs),
+        "same_hash_docs": len(sub),
+        "repeats": repeats,
+        "ours": statistics.median(rounds["ours"]),
+        "datasketch": rates,
+        "ratios": ratios,
+        "rounds": rounds,
+        "equal_on": len(check),
+        "equal": equal,
+    }
 
 
 # --- 2. scale ------------------------------------------------------------------------------
+
 
 def process_tree() -> dict[int, list[int]]:
     """Child pids of every process."""
@@ -286,8 +302,12 @@ def bench_scale(texts: list[str], n: int, files: int) -> dict:
     inputs = input_files(texts, n, files)
     out = WORK / f"run-{n}"
     config_path = WORK / f"run-{n}.yaml"
-    data = {"input": inputs, "output": str(out), "workers": 2,
-            "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": NGRAM, "threshold": 0.8}}, "parquet_writer"]}
+    data = {
+        "input": inputs,
+        "output": str(out),
+        "workers": 2,
+        "stages": ["jsonl_reader", {"minhash_dedup": {"ngram": NGRAM, "threshold": 0.8}}, "parquet_writer"],
+    }
     config_path.write_text(json.dumps(data, indent=1))
     config = load_config(data=data)
     phases = []
@@ -301,8 +321,9 @@ def bench_scale(texts: list[str], n: int, files: int) -> dict:
     samples = {name: 0 for name, _ in phases}
     started = time.time()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "corpusforge", "run", str(config_path), "--overwrite", "--quiet"],
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corpusforge", "run", str(config_path), "--overwrite", "--quiet"], cwd=ROOT
+    )
     while proc.poll() is None:
         running = phases[-1][0]
         for name, count in phases:
@@ -327,23 +348,44 @@ def bench_scale(texts: list[str], n: int, files: int) -> dict:
     dedup = next(s for s in stats["stages"] if s["name"] == "minhash_dedup")
     meta = json.loads((WORK / f"input-{n}-{files}" / "done.json").read_text())
     shutil.rmtree(out)  # the corpus and work files (the inputs stay cached)
-    return {"docs": n, "files": files, "text_mb": meta["bytes"] / 1e6, "wall_s": wall,
-            "removed": sum(dedup["dropped"].values()),
-            "stage_seconds": {s["name"]: s["seconds"] for s in stats["stages"]},
-            "phases": {name: {"wall_s": walls[name], "samples": samples[name], "rss_mb": peak[name][0] / 2**20,
-                              "pss_mb": peak[name][1] / 2**20, "largest_process_mb": peak[name][2] / 2**20}
-                       for name, _ in phases}}
+    return {
+        "docs": n,
+        "files": files,
+        "text_mb": meta["bytes"] / 1e6,
+        "wall_s": wall,
+        "removed": sum(dedup["dropped"].values()),
+        "stage_seconds": {s["name"]: s["seconds"] for s in stats["stages"]},
+        "phases": {
+            name: {
+                "wall_s": walls[name],
+                "samples": samples[name],
+                "rss_mb": peak[name][0] / 2**20,
+                "pss_mb": peak[name][1] / 2**20,
+                "largest_process_mb": peak[name][2] / 2**20,
+            }
+            for name, _ in phases
+        },
+    }
 
 
 # --- main ------------------------------------------------------------------------------------
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=20_000, help="documents for the signature comparison")
-    parser.add_argument("--same-hash-docs", type=int, default=4_000,
-                        help="documents for the slower datasketch runs (our pure-Python hash, sha1)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="interleaved rounds of ours and datasketch with xxh32 (medians are reported)")
+    parser.add_argument(
+        "--same-hash-docs",
+        type=int,
+        default=4_000,
+        help="documents for the slower datasketch runs (our pure-Python hash, sha1)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="interleaved rounds of ours and datasketch with xxh32 (medians are reported)",
+    )
     parser.add_argument("--scale", type=int, nargs="*", default=[100_000, 200_000], help="documents per scale run")
     parser.add_argument("--files", type=int, default=32, help="JSONL input files per scale run")
     args = parser.parse_args()
@@ -356,44 +398,59 @@ def main() -> int:
     texts = extracted_texts()
     docs = Maker(texts, seed=0).docs(args.docs)
     words = sum(len(d.split()) for d in docs) / len(docs)
-    print(f"documents: made from the {len(texts)} texts extracted from {WARC.name}/*.warc.gz "
-          f"(pipelines/extract-only.yaml): "
-          f"random real sentences up to a real text's length (50-1,000 words), 2 % of words replaced; 5 % near copies "
-          f"(0-3 % words replaced, a third with a boilerplate line), 2 % exact copies")
+    print(
+        f"documents: made from the {len(texts)} texts extracted from {WARC.name}/*.warc.gz "
+        f"(pipelines/extract-only.yaml): "
+        f"random real sentences up to a real text's length (50-1,000 words), 2 % of words replaced; 5 % near copies "
+        f"(0-3 % words replaced, a third with a boilerplate line), 2 % exact copies"
+    )
 
     sig = bench_signatures(docs, args.same_hash_docs, args.repeats)
     best_name = max(sig["datasketch"], key=sig["datasketch"].get)
     best_ratio = sig["ratios"].get(best_name, sig["ours"] / sig["datasketch"][best_name])
     same_best = max(v for k, v in sig["datasketch"].items() if "our hash" in k)
-    print(f"\n1. signatures: {sig['docs']:,} documents (mean {words:.0f} words), 5-gram shingles, num_perm 128, "
-          f"shingling timed on both sides; load average {load:.2f} at start")
-    print(f"  {'corpusforge MinHashDeduplicator.signatures':<46}{sig['ours']:>8,.0f} docs/s"
-          f"{'':>16}(median of {sig['repeats']} rounds)")
+    print(
+        f"\n1. signatures: {sig['docs']:,} documents (mean {words:.0f} words), 5-gram shingles, num_perm 128, "
+        f"shingling timed on both sides; load average {load:.2f} at start"
+    )
+    print(
+        f"  {'corpusforge MinHashDeduplicator.signatures':<46}{sig['ours']:>8,.0f} docs/s"
+        f"{'':>16}(median of {sig['repeats']} rounds)"
+    )
     for k, v in sig["datasketch"].items():
         if k in sig["ratios"]:
-            note = (f"ours {sig['ratios'][k]:.2f}x   (median of {sig['repeats']} interleaved rounds; per round: "
-                    + ", ".join(f"{o / d:.2f}" for o, d in zip(sig["rounds"]["ours"], sig["rounds"][k])) + ")")
+            note = (
+                f"ours {sig['ratios'][k]:.2f}x   (median of {sig['repeats']} interleaved rounds; per round: "
+                + ", ".join(f"{o / d:.2f}" for o, d in zip(sig["rounds"]["ours"], sig["rounds"][k]))
+                + ")"
+            )
         else:
             note = f"ours {sig['ours'] / v:.2f}x   (first {sig['same_hash_docs']:,} documents, once)"
         print(f"  {'datasketch ' + k:<46}{v:>8,.0f} docs/s   {note}")
     print(f"  signatures equal to datasketch's with our hash on {sig['equal_on']} documents: {sig['equal']}")
-    print(f"  ours / datasketch with the same hash (same values): {sig['ours'] / same_best:.2f}x; "
-          f"ours / datasketch's best ({best_name}): {best_ratio:.2f}x   goal >= 2x: "
-          f"{'PASS' if best_ratio >= 2 else 'FALLS SHORT'}")
+    print(
+        f"  ours / datasketch with the same hash (same values): {sig['ours'] / same_best:.2f}x; "
+        f"ours / datasketch's best ({best_name}): {best_ratio:.2f}x   goal >= 2x: "
+        f"{'PASS' if best_ratio >= 2 else 'FALLS SHORT'}"
+    )
     profile_ours(docs[:5000], with_cprofile=best_ratio < 2)
 
     results = {"signatures": sig, "scale": []}
     for n in args.scale:
         r = bench_scale(texts, n, args.files)
         results["scale"].append(r)
-        print(f"\n2. minhash_dedup pipeline on {r['docs']:,} documents ({r['text_mb']:,.0f} MB of text, {r['files']} "
-              f"JSONL files), 2 workers: {r['wall_s']:.1f} s wall, {r['docs'] / r['wall_s']:,.0f} docs/s, "
-              f"{r['removed']:,} removed")
+        print(
+            f"\n2. minhash_dedup pipeline on {r['docs']:,} documents ({r['text_mb']:,.0f} MB of text, {r['files']} "
+            f"JSONL files), 2 workers: {r['wall_s']:.1f} s wall, {r['docs'] / r['wall_s']:,.0f} docs/s, "
+            f"{r['removed']:,} removed"
+        )
         print(f"  {'phase':<28}{'wall s':>8}{'peak RSS (tree)':>17}{'peak PSS (tree)':>17}{'largest process':>17}")
         for name, p in r["phases"].items():
             if p["samples"]:
-                print(f"  {name:<28}{p['wall_s']:>8.1f}{p['rss_mb']:>14,.0f} MB{p['pss_mb']:>14,.0f} MB"
-                      f"{p['largest_process_mb']:>14,.0f} MB")
+                print(
+                    f"  {name:<28}{p['wall_s']:>8.1f}{p['rss_mb']:>14,.0f} MB{p['pss_mb']:>14,.0f} MB"
+                    f"{p['largest_process_mb']:>14,.0f} MB"
+                )
             else:
                 print(f"  {name:<28}{p['wall_s']:>8.1f}   (over before a 0.1 s sample)")
         secs = ", ".join(f"{k} {v:.1f} s" for k, v in r["stage_seconds"].items())
@@ -403,14 +460,20 @@ def main() -> int:
         pa, pb = (max(p["rss_mb"] for p in x["phases"].values()) for x in (a, b))
         qa, qb = (max(p["pss_mb"] for p in x["phases"].values()) for x in (a, b))
         grow = b["docs"] / a["docs"]
-        print(f"\n  peak RSS {pa:,.0f} MB → {pb:,.0f} MB (x{pb / pa:.2f}; PSS {qa:,.0f} → {qb:,.0f} MB, "
-              f"x{qb / qa:.2f}) for "
-              f"x{grow:.1f} documents: +{(pb - pa) * 2**20 / (b['docs'] - a['docs']):,.0f} bytes per added document")
-        print(f"  goals: peak RSS < 2 GB at {b['docs']:,}: {'PASS' if pb < 2048 else 'FALLS SHORT'}; "
-              f"growing no faster than the documents: {'PASS' if pb / pa <= grow else 'FALLS SHORT'}")
+        print(
+            f"\n  peak RSS {pa:,.0f} MB → {pb:,.0f} MB (x{pb / pa:.2f}; PSS {qa:,.0f} → {qb:,.0f} MB, "
+            f"x{qb / qa:.2f}) for "
+            f"x{grow:.1f} documents: +{(pb - pa) * 2**20 / (b['docs'] - a['docs']):,.0f} bytes per added document"
+        )
+        print(
+            f"  goals: peak RSS < 2 GB at {b['docs']:,}: {'PASS' if pb < 2048 else 'FALLS SHORT'}; "
+            f"growing no faster than the documents: {'PASS' if pb / pa <= grow else 'FALLS SHORT'}"
+        )
     (OUT / "dedup_speed.json").write_text(json.dumps(results, indent=2))
-    print(f"\n({time.perf_counter() - began:.0f} s; load average {os.getloadavg()[0]:.2f} at the end; results in "
-          f"{OUT / 'dedup_speed.json'})")
+    print(
+        f"\n({time.perf_counter() - began:.0f} s; load average {os.getloadavg()[0]:.2f} at the end; results in "
+        f"{OUT / 'dedup_speed.json'})"
+    )
     return 0
 
 

@@ -42,7 +42,10 @@ DEFAULT_TOTAL = 1_800  # records in the speed input: ~1 min per core-bound run a
 # The trafilatura options that extract-only.yaml resolves to (favor_precision: true, the
 # TrafilaturaExtractor defaults for the rest), so the plain loop does exactly the same work.
 PIPELINE_OPTIONS: dict[str, Any] = dict(
-    favor_precision=True, include_comments=False, include_tables=True, output_format="txt",
+    favor_precision=True,
+    include_comments=False,
+    include_tables=True,
+    output_format="txt",
 )
 GOAL_VS_PLAIN = 0.9
 GOAL_SCALING = 1.7
@@ -73,13 +76,15 @@ def load_pages(warc_path: Path) -> list[Page]:
                 continue
             # raw_stream, not content_stream: the payload bytes exactly as stored (no decoding).
             payload = rec.raw_stream.read()
-            pages.append(Page(
-                url=rec.rec_headers.get_header("WARC-Target-URI"),
-                warc_headers=list(rec.rec_headers.headers),
-                http_status_line=rec.http_headers.statusline,
-                http_headers=list(rec.http_headers.headers),
-                payload=payload,
-            ))
+            pages.append(
+                Page(
+                    url=rec.rec_headers.get_header("WARC-Target-URI"),
+                    warc_headers=list(rec.rec_headers.headers),
+                    http_status_line=rec.http_headers.statusline,
+                    http_headers=list(rec.http_headers.headers),
+                    payload=payload,
+                )
+            )
     return pages
 
 
@@ -94,8 +99,14 @@ def write_copy(writer: Any, page: Page) -> None:
     drop = {"warc-record-id", "warc-block-digest", "content-length"}
     headers = {k: v for k, v in page.warc_headers if k.lower() not in drop}
     http = StatusAndHeaders(page.http_status_line, list(page.http_headers), protocol="HTTP/1.1")
-    record = writer.create_warc_record(page.url, "response", payload=io.BytesIO(page.payload),
-                                       length=len(page.payload), warc_headers_dict=headers, http_headers=http)
+    record = writer.create_warc_record(
+        page.url,
+        "response",
+        payload=io.BytesIO(page.payload),
+        length=len(page.payload),
+        warc_headers_dict=headers,
+        http_headers=http,
+    )
     writer.write_record(record)
 
 
@@ -109,8 +120,13 @@ def generate_inputs(source: Path, pages: list[Page], repeat: int, n_files: int) 
 
     folder = OUT / "inputs"
     manifest = folder / "manifest.json"
-    key = {"source": str(source), "size": source.stat().st_size, "mtime": source.stat().st_mtime,
-           "repeat": repeat, "files": n_files}
+    key = {
+        "source": str(source),
+        "size": source.stat().st_size,
+        "mtime": source.stat().st_mtime,
+        "repeat": repeat,
+        "files": n_files,
+    }
     paths = [folder / f"articles-x{repeat}-{i:03d}.warc.gz" for i in range(n_files)]
     if manifest.is_file() and json.loads(manifest.read_text()) == key and all(p.is_file() for p in paths):
         return paths
@@ -168,8 +184,18 @@ def cli_command() -> list[str]:
 
 def run_pipeline(inputs: list[Path], output: Path, workers: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """One CLI run; wall time is measured around the whole subprocess (startup and imports included)."""
-    cmd = cli_command() + ["run", str(CONFIG), "--input", *map(str, inputs), "--output", str(output),
-                           "--workers", str(workers), "--quiet", "--overwrite"]
+    cmd = cli_command() + [
+        "run",
+        str(CONFIG),
+        "--input",
+        *map(str, inputs),
+        "--output",
+        str(output),
+        "--workers",
+        str(workers),
+        "--quiet",
+        "--overwrite",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
@@ -183,7 +209,7 @@ def run_pipeline(inputs: list[Path], output: Path, workers: int, env: dict[str, 
         "workers": workers,
         "seconds": wall,
         "internal_seconds": stats["wall_seconds"],  # run_pipeline's own wall: no process startup
-        "docs_in": reader.get("out", 0),        # HTML documents the reader produced
+        "docs_in": reader.get("out", 0),  # HTML documents the reader produced
         "docs_out": writer.get("out", 0),
         "stage_seconds": {s["name"]: s.get("seconds") for s in stats["stages"]},
         "dropped": {s["name"]: s.get("dropped") for s in stats["stages"] if s.get("dropped")},
@@ -209,9 +235,12 @@ def measure_speed(inputs: list[Path], n_records: int) -> dict[str, Any]:
         r["docs_per_s"] = n_records / r["seconds"]
         r["internal_docs_per_s"] = n_records / r["internal_seconds"]
         ours[workers] = r
-        print(f"  {n_records} docs in {r['seconds']:.1f}s = {r['docs_per_s']:.1f} docs/s end to end "
-              f"({r['internal_docs_per_s']:.1f} docs/s inside the run, {r['internal_seconds']:.1f}s; "
-              f"{r['docs_out']} kept)", flush=True)
+        print(
+            f"  {n_records} docs in {r['seconds']:.1f}s = {r['docs_per_s']:.1f} docs/s end to end "
+            f"({r['internal_docs_per_s']:.1f} docs/s inside the run, {r['internal_seconds']:.1f}s; "
+            f"{r['docs_out']} kept)",
+            flush=True,
+        )
         if r["docs_in"] != n_records:
             print(f"  WARNING: the reader produced {r['docs_in']} documents, expected {n_records}", flush=True)
 
@@ -269,8 +298,11 @@ def measure_quality(source: Path, truth_path: Path, pages: list[Page]) -> dict[s
     print(f"quality: token F1 on the {len(truth)} annotated pages ...", flush=True)
 
     ours, run = pipeline_texts(source)
-    variants: dict[str, dict[str, Any]] = {"default": {}, "favor_precision": {"favor_precision": True},
-                                           "same_options_as_ours": PIPELINE_OPTIONS}
+    variants: dict[str, dict[str, Any]] = {
+        "default": {},
+        "favor_precision": {"favor_precision": True},
+        "same_options_as_ours": PIPELINE_OPTIONS,
+    }
     plain: dict[str, dict[str, str | None]] = {name: {} for name in variants}
     for page in pages:
         for name, options in variants.items():
@@ -298,11 +330,13 @@ def measure_quality(source: Path, truth_path: Path, pages: list[Page]) -> dict[s
 # Loaded by every process of a run (the CLI, the forkserver, each worker) through PYTHONPATH.
 _FSYNC_HOOKS = {
     "off": "import os\nos.fsync = lambda fd: None\n",
-    "timed": ("import os, time\n_fsync = os.fsync\n"
-              "def fsync(fd):\n    t0 = time.perf_counter()\n    _fsync(fd)\n"
-              "    with open(os.environ['CORPUSFORGE_FSYNC_LOG'], 'a') as f:\n"
-              "        f.write(f'{time.perf_counter() - t0}\\n')\n"
-              "os.fsync = fsync\n"),
+    "timed": (
+        "import os, time\n_fsync = os.fsync\n"
+        "def fsync(fd):\n    t0 = time.perf_counter()\n    _fsync(fd)\n"
+        "    with open(os.environ['CORPUSFORGE_FSYNC_LOG'], 'a') as f:\n"
+        "        f.write(f'{time.perf_counter() - t0}\\n')\n"
+        "os.fsync = fsync\n"
+    ),
 }
 
 
@@ -327,9 +361,15 @@ def measure_fsync(inputs: list[Path], runs: int) -> dict[str, Any]:
                 calls = len(times)
             print(f"  fsync {hook:5s}: {r['internal_seconds']:.2f}s", flush=True)
     on, off = statistics.median(seconds["timed"]), statistics.median(seconds["off"])
-    return {"runs": runs, "with_fsync_s": on, "without_fsync_s": off, "ratio": on / off,
-            "seconds_in_fsync": statistics.median(in_fsync), "fsync_calls": calls,
-            "share_in_fsync": statistics.median(in_fsync) / on}
+    return {
+        "runs": runs,
+        "with_fsync_s": on,
+        "without_fsync_s": off,
+        "ratio": on / off,
+        "seconds_in_fsync": statistics.median(in_fsync),
+        "fsync_calls": calls,
+        "share_in_fsync": statistics.median(in_fsync) / on,
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -342,47 +382,74 @@ def report(args: argparse.Namespace, n_records: int, speed: dict[str, Any] | Non
     print("=" * 78)
     if speed is not None:
         p, w1, w2 = speed["plain"], speed["ours_w1"], speed["ours_w2"]
-        print(f"Speed input: the {N_PAGES} article pages repeated {args.repeat} times = {n_records} response "
-              f"records in {args.files} .warc.gz files (bench/out/inputs/); one measure each.")
+        print(
+            f"Speed input: the {N_PAGES} article pages repeated {args.repeat} times = {n_records} response "
+            f"records in {args.files} .warc.gz files (bench/out/inputs/); one measure each."
+        )
         print(f"  plain loop (warcio → trafilatura, 1 process)  {p['docs_per_s']:7.1f} docs/s  ({p['seconds']:.1f}s)")
-        print(f"  ours, 1 worker                                {w1['docs_per_s']:7.1f} docs/s  ({w1['seconds']:.1f}s;"
-              f" {w1['internal_docs_per_s']:.1f} docs/s without process startup)")
-        print(f"  ours, 2 workers                               {w2['docs_per_s']:7.1f} docs/s  ({w2['seconds']:.1f}s;"
-              f" {w2['internal_docs_per_s']:.1f} docs/s without process startup)")
+        print(
+            f"  ours, 1 worker                                {w1['docs_per_s']:7.1f} docs/s  ({w1['seconds']:.1f}s;"
+            f" {w1['internal_docs_per_s']:.1f} docs/s without process startup)"
+        )
+        print(
+            f"  ours, 2 workers                               {w2['docs_per_s']:7.1f} docs/s  ({w2['seconds']:.1f}s;"
+            f" {w2['internal_docs_per_s']:.1f} docs/s without process startup)"
+        )
         r1, r2 = speed["ratio_w1_vs_plain"], speed["ratio_w2_vs_w1"]
         print(f"  ours@1 / plain  = {r1:.2f}x   goal >= {GOAL_VS_PLAIN}x   {verdict(r1, GOAL_VS_PLAIN)}")
         print(f"  ours@2 / ours@1 = {r2:.2f}x   goal >= {GOAL_SCALING}x   {verdict(r2, GOAL_SCALING)}")
-        print(f"  (without process startup: {speed['ratio_w1_vs_plain_internal']:.2f}x and "
-              f"{speed['ratio_w2_vs_w1_internal']:.2f}x)")
+        print(
+            f"  (without process startup: {speed['ratio_w1_vs_plain_internal']:.2f}x and "
+            f"{speed['ratio_w2_vs_w1_internal']:.2f}x)"
+        )
     else:
         print("Speed: skipped (--skip-speed)")
     f = speed and speed.get("fsync")
     if f:
-        print(f"Durability (2 workers, medians of {f['runs']} interleaved pairs): with fsync {f['with_fsync_s']:.2f}s, "
-              f"without {f['without_fsync_s']:.2f}s (ratio {f['ratio']:.3f}); {f['fsync_calls']} fsync calls took "
-              f"{f['seconds_in_fsync']:.3f}s = {100 * f['share_in_fsync']:.2f}% of the run   goal < 1%   "
-              f"{'PASS' if f['share_in_fsync'] < 0.01 else 'FALL SHORT'}")
+        print(
+            f"Durability (2 workers, medians of {f['runs']} interleaved pairs): with fsync {f['with_fsync_s']:.2f}s, "
+            f"without {f['without_fsync_s']:.2f}s (ratio {f['ratio']:.3f}); {f['fsync_calls']} fsync calls took "
+            f"{f['seconds_in_fsync']:.3f}s = {100 * f['share_in_fsync']:.2f}% of the run   goal < 1%   "
+            f"{'PASS' if f['share_in_fsync'] < 0.01 else 'FALL SHORT'}"
+        )
     q = quality
-    print(f"Quality: mean token F1 on the {q['pages']} original pages vs the annotated article body "
-          f"(a dropped page scores 0)")
+    print(
+        f"Quality: mean token F1 on the {q['pages']} original pages vs the annotated article body "
+        f"(a dropped page scores 0)"
+    )
     print(f"  ours (extract-only.yaml)                 {q['f1_ours']:.4f}   ({q['ours_kept']}/{q['pages']} pages kept)")
     print(f"  plain trafilatura.extract, defaults      {q['f1_plain_default']:.4f}")
     print(f"  plain trafilatura.extract, favor_prec.   {q['f1_plain_favor_precision']:.4f}")
-    print(f"  (check: plain with ours' options         {q['f1_plain_same_options']:.4f};"
-          f" {q['pages_differing_from_plain_same_options']} page(s) differ from ours)")
+    print(
+        f"  (check: plain with ours' options         {q['f1_plain_same_options']:.4f};"
+        f" {q['pages_differing_from_plain_same_options']} page(s) differ from ours)"
+    )
     print(f"Figures: {(OUT / 'extraction.json').relative_to(ROOT)}")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=round(DEFAULT_TOTAL / N_PAGES),
-                        help="copies of the 181 pages in the speed input (default: %(default)s, ~1,800 records)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=round(DEFAULT_TOTAL / N_PAGES),
+        help="copies of the 181 pages in the speed input (default: %(default)s, ~1,800 records)",
+    )
     parser.add_argument("--files", type=int, default=8, help="input files = pipeline tasks (default: %(default)s)")
     parser.add_argument("--skip-speed", action="store_true", help="only measure quality")
-    parser.add_argument("--fsync-runs", type=int, default=3, metavar="N",
-                        help="runs with fsync and without, interleaved (default: %(default)s; 0: skip)")
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
-                        help="shared data folder (default: ../shared/data)")
+    parser.add_argument(
+        "--fsync-runs",
+        type=int,
+        default=3,
+        metavar="N",
+        help="runs with fsync and without, interleaved (default: %(default)s; 0: skip)",
+    )
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=ROOT.parent / "shared" / "data",
+        help="shared data folder (default: ../shared/data)",
+    )
     args = parser.parse_args()
     if args.repeat < 1 or args.files < 1:
         parser.error("--repeat and --files must be at least 1")
@@ -394,8 +461,10 @@ def main() -> int:
     source = args.shared / "warc" / "articles-181.warc.gz"
     truth_path = args.shared / "warc" / "articles-181.ground-truth.json"
     if not (source.is_file() and truth_path.is_file()):
-        print(f"bench/extraction.py: skipped, no benchmark data ({source} and {truth_path.name} are needed; "
-              "they live in the shared data folder next to the repo).")
+        print(
+            f"bench/extraction.py: skipped, no benchmark data ({source} and {truth_path.name} are needed; "
+            "they live in the shared data folder next to the repo)."
+        )
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -404,8 +473,9 @@ def main() -> int:
     n_records = len(pages) * args.repeat
     speed = None
     if not args.skip_speed:
-        print(f"input: {len(pages)} pages x {args.repeat} = {n_records} records over {args.files} files ...",
-              flush=True)
+        print(
+            f"input: {len(pages)} pages x {args.repeat} = {n_records} records over {args.files} files ...", flush=True
+        )
         inputs = generate_inputs(source, pages, args.repeat, args.files)
         speed = measure_speed(inputs, n_records)
         if args.fsync_runs:
@@ -413,9 +483,13 @@ def main() -> int:
             speed["fsync"] = measure_fsync(inputs, args.fsync_runs)
     quality = measure_quality(source, truth_path, pages)
 
-    figures = {"input": {"pages": len(pages), "repeat": args.repeat, "records": n_records, "files": args.files},
-               "speed": speed, "quality": quality, "goals": {"w1_vs_plain": GOAL_VS_PLAIN, "w2_vs_w1": GOAL_SCALING},
-               "bench_seconds": time.perf_counter() - started}
+    figures = {
+        "input": {"pages": len(pages), "repeat": args.repeat, "records": n_records, "files": args.files},
+        "speed": speed,
+        "quality": quality,
+        "goals": {"w1_vs_plain": GOAL_VS_PLAIN, "w2_vs_w1": GOAL_SCALING},
+        "bench_seconds": time.perf_counter() - started,
+    }
     (OUT / "extraction.json").write_text(json.dumps(figures, indent=2, default=str))
     report(args, n_records, speed, quality)
     print(f"(bench took {figures['bench_seconds']:.0f}s)")

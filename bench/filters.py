@@ -49,16 +49,20 @@ def ctx(tmp: Path, name: str) -> StageContext:
 def extract_sample(tmp: Path) -> tuple[list[Document], float]:
     reader, extractor = WarcReader(), TrafilaturaExtractor(favor_precision=True)
     extractor.setup()
-    html = [d for p in sorted(WARC.glob("cc-sample-*.warc.gz")) + [WARC / "articles-181.warc.gz"]
-            for d in reader.read(str(p), ctx(tmp, "warc"))]
+    html = [
+        d
+        for p in sorted(WARC.glob("cc-sample-*.warc.gz")) + [WARC / "articles-181.warc.gz"]
+        for d in reader.read(str(p), ctx(tmp, "warc"))
+    ]
     t0 = time.perf_counter()
     docs = list(extractor.run(html, ctx(tmp, "trafilatura")))
     return docs, (time.perf_counter() - t0) / len(html)
 
 
 def corpus(texts: list[Document], n: int) -> list[Document]:
-    return [Document(id=f"{i}", text=f"{texts[i % len(texts)].text}\n[copy {i // len(texts)}]", url=None)
-            for i in range(n)]
+    return [
+        Document(id=f"{i}", text=f"{texts[i % len(texts)].text}\n[copy {i // len(texts)}]", url=None) for i in range(n)
+    ]
 
 
 def time_stage(name: str, docs: list[Document], tmp: Path, repeats: int) -> float:
@@ -113,18 +117,27 @@ def main() -> int:
             print(f"{name:<20}{len(docs) / seconds:>12,.0f}{100 * per_doc / extract_s:>17.2f}%")
         total = sum(results[n]["share_of_extraction"] for n in GOAL_STAGES if n in results)
         verdict = "PASS" if total < 0.10 else "FALLS SHORT"
-        print(f"{' + '.join(n for n in GOAL_STAGES if n in results)}: {100 * total:.2f}% of extraction "
-              f"(goal < 10%: {verdict})")
+        print(
+            f"{' + '.join(n for n in GOAL_STAGES if n in results)}: {100 * total:.2f}% of extraction "
+            f"(goal < 10%: {verdict})"
+        )
 
-        config = load_config(ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
-                             output=str(tmp / "massivetext"), workers=1)
+        config = load_config(
+            ROOT / "pipelines" / "massivetext.yaml",
+            inputs=[str(p) for p in sorted(WARC.glob("*.warc.gz"))],
+            output=str(tmp / "massivetext"),
+            workers=1,
+        )
         stages = run_pipeline(config, overwrite=True, quiet=True)
         wall = sum(s.seconds for s in stages)
         print("\npipelines/massivetext.yaml on the sample (1 worker), share of pipeline time per stage:")
         for s in stages:
-            print(f"  {s.name:<20}{s.seconds:>8.2f} s {100 * s.seconds / wall:>7.1f}%   {s.docs_in:>6,} → {s.docs_out:,}")
-    (OUT / "filters.json").write_text(json.dumps({"extraction_docs_per_s": 1 / extract_s, "stages": results,
-                                                  "goal_share": total}, indent=2))
+            print(
+                f"  {s.name:<20}{s.seconds:>8.2f} s {100 * s.seconds / wall:>7.1f}%   {s.docs_in:>6,} → {s.docs_out:,}"
+            )
+    (OUT / "filters.json").write_text(
+        json.dumps({"extraction_docs_per_s": 1 / extract_s, "stages": results, "goal_share": total}, indent=2)
+    )
     return 0
 
 

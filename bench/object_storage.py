@@ -52,8 +52,21 @@ def sample_inputs() -> list[str]:
 
 
 def run_once(output: str, inputs: list[str]) -> float:
-    cmd = [sys.executable, "-m", "corpusforge", "run", str(PIPELINE), "--input", *inputs, "--output", output,
-           "--workers", str(WORKERS), "--quiet", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "corpusforge",
+        "run",
+        str(PIPELINE),
+        "--input",
+        *inputs,
+        "--output",
+        output,
+        "--workers",
+        str(WORKERS),
+        "--quiet",
+        "--no-report",
+    ]
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -88,19 +101,28 @@ def main() -> int:
     shards = {p.relative_to(local).as_posix(): p.read_bytes() for p in sorted((local / "data").glob("*.parquet"))}
     identical = shards == {k: v for k, v in objects.items() if k.startswith("data/")}
     med = {k: statistics.median(v) for k, v in seconds.items()}
-    result = {"workers": WORKERS, "inputs": inputs, "repeat": args.repeat,
-              "seconds": {k: [round(x, 3) for x in v] for k, v in seconds.items()},
-              "median_seconds": {k: round(v, 3) for k, v in med.items()},
-              "ratio_s3_vs_local": round(med["s3"] / med["local"], 3),
-              "objects_written": len(objects), "identical_shards": identical,
-              "s3_server_cpu_seconds_per_run": round(server_cpu / args.repeat, 3)}
+    result = {
+        "workers": WORKERS,
+        "inputs": inputs,
+        "repeat": args.repeat,
+        "seconds": {k: [round(x, 3) for x in v] for k, v in seconds.items()},
+        "median_seconds": {k: round(v, 3) for k, v in med.items()},
+        "ratio_s3_vs_local": round(med["s3"] / med["local"], 3),
+        "objects_written": len(objects),
+        "identical_shards": identical,
+        "s3_server_cpu_seconds_per_run": round(server_cpu / args.repeat, 3),
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "object_storage.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n| massivetext ({WORKERS} workers) | local folder | s3:// (moto on loopback) | ratio | objects | "
-          f"S3 server CPU per run | identical shards |")
+    print(
+        f"\n| massivetext ({WORKERS} workers) | local folder | s3:// (moto on loopback) | ratio | objects | "
+        f"S3 server CPU per run | identical shards |"
+    )
     print("|---|---:|---:|---:|---:|---:|:---:|")
-    print(f"| median of {args.repeat} | {med['local']:.2f} s | {med['s3']:.2f} s | {result['ratio_s3_vs_local']:.2f} | "
-          f"{len(objects)} | {result['s3_server_cpu_seconds_per_run']:.2f} s | {'yes' if identical else 'NO'} |")
+    print(
+        f"| median of {args.repeat} | {med['local']:.2f} s | {med['s3']:.2f} s | {result['ratio_s3_vs_local']:.2f} | "
+        f"{len(objects)} | {result['s3_server_cpu_seconds_per_run']:.2f} s | {'yes' if identical else 'NO'} |"
+    )
     return 0 if identical else 1
 
 

@@ -35,8 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-PIPELINES = {"extract-only": ROOT / "pipelines" / "extract-only.yaml",
-             "massivetext": ROOT / "pipelines" / "massivetext.yaml"}
+PIPELINES = {
+    "extract-only": ROOT / "pipelines" / "extract-only.yaml",
+    "massivetext": ROOT / "pipelines" / "massivetext.yaml",
+}
 MODES = ("local", "ray", "ray-cold")
 GOAL = 1.15
 WORKERS = 2
@@ -74,8 +76,20 @@ def sample_inputs(scale: int) -> list[str]:
 def run_once(name: str, mode: str, inputs: list[str], address: str) -> dict:
     out = OUT / "ray" / f"{name}-{mode}"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "corpusforge", "run", str(PIPELINES[name]), "--input", *inputs,
-           "--output", str(out), "--workers", str(WORKERS), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "corpusforge",
+        "run",
+        str(PIPELINES[name]),
+        "--input",
+        *inputs,
+        "--output",
+        str(out),
+        "--workers",
+        str(WORKERS),
+        "--quiet",
+    ]
     if mode == "ray":
         cmd += ["--ray-address", address]
     elif mode == "ray-cold":
@@ -90,8 +104,7 @@ def run_once(name: str, mode: str, inputs: list[str], address: str) -> dict:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     stats = json.loads((out / "stats.json").read_text())
     shards = {p.name: p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))}
-    return {"seconds": seconds, "internal_seconds": stats["wall_seconds"], "stats": stats["stages"],
-            "shards": shards}
+    return {"seconds": seconds, "internal_seconds": stats["wall_seconds"], "stats": stats["stages"], "shards": shards}
 
 
 def per_core_rates(stages: list[dict]) -> dict:
@@ -116,17 +129,27 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    head = subprocess.Popen(
+        [sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     address = head.stdout.readline().strip()
     head_start = time.perf_counter() - t0
     if not address:
         sys.exit("the Ray instance did not start")
-    print(f"Ray instance ({WORKERS} CPUs) at {address}, started in {head_start:.1f} s; "
-          f"{len(inputs)} input file(s), {args.repeat} run(s) each", file=sys.stderr)
+    print(
+        f"Ray instance ({WORKERS} CPUs) at {address}, started in {head_start:.1f} s; "
+        f"{len(inputs)} input file(s), {args.repeat} run(s) each",
+        file=sys.stderr,
+    )
 
-    results: dict = {"workers": WORKERS, "inputs": inputs, "scale": args.scale, "repeat": args.repeat,
-                     "ray_instance_start_seconds": round(head_start, 2), "pipelines": {}}
+    results: dict = {
+        "workers": WORKERS,
+        "inputs": inputs,
+        "scale": args.scale,
+        "repeat": args.repeat,
+        "ray_instance_start_seconds": round(head_start, 2),
+        "pipelines": {},
+    }
     try:
         for name in args.pipelines:
             runs: dict[str, list[dict]] = {m: [] for m in MODES}
@@ -134,8 +157,11 @@ def main() -> int:
                 for mode in MODES:
                     run = run_once(name, mode, inputs, address)
                     runs[mode].append(run)
-                    print(f"  {name:<13} {mode:<9} run {r + 1}: {run['seconds']:6.2f} s "
-                          f"(inside: {run['internal_seconds']:.2f} s)", file=sys.stderr)
+                    print(
+                        f"  {name:<13} {mode:<9} run {r + 1}: {run['seconds']:6.2f} s "
+                        f"(inside: {run['internal_seconds']:.2f} s)",
+                        file=sys.stderr,
+                    )
             reference = runs["local"][0]["shards"]
             identical = all(run["shards"] == reference for m in MODES for run in runs[m])
             med = {m: statistics.median(run["seconds"] for run in runs[m]) for m in MODES}
@@ -157,25 +183,34 @@ def main() -> int:
     figures = OUT / ("ray_overhead.json" if args.scale == 1 else f"ray_overhead-x{args.scale}.json")
     figures.write_text(json.dumps(results, indent=2) + "\n")
 
-    print(f"\n| pipeline ({WORKERS} workers) | local | ray (instance up) | ratio | ray, own instance | ratio "
-          f"| identical shards |")
+    print(
+        f"\n| pipeline ({WORKERS} workers) | local | ray (instance up) | ratio | ray, own instance | ratio "
+        f"| identical shards |"
+    )
     print("|---|---:|---:|---:|---:|---:|:---:|")
     ok = True
     for name, r in results["pipelines"].items():
         m = r["median_seconds"]
         ok &= r["ratio_ray_vs_local"] <= GOAL and r["identical_shards"]
-        print(f"| {name} | {m['local']:.2f} s | {m['ray']:.2f} s | {r['ratio_ray_vs_local']:.2f} | "
-              f"{m['ray-cold']:.2f} s | {r['ratio_ray_cold_vs_local']:.2f} | {'yes' if r['identical_shards'] else 'NO'} |")
+        print(
+            f"| {name} | {m['local']:.2f} s | {m['ray']:.2f} s | {r['ratio_ray_vs_local']:.2f} | "
+            f"{m['ray-cold']:.2f} s | {r['ratio_ray_cold_vs_local']:.2f} | {'yes' if r['identical_shards'] else 'NO'} |"
+        )
     for name, r in results["pipelines"].items():
         pc = r["per_core"]
-        extra = (f", extraction alone {pc['extraction_pages_per_core_s']:.1f}"
-                 if "extraction_pages_per_core_s" in pc else "")
-        print(f"{name}: {pc['pipeline_pages_per_core_s']:.1f} pages per core-second for the whole pipeline{extra} "
-              f"({pc['pages']} pages, {pc['cpu_seconds']:.1f} CPU-s)")
+        extra = (
+            f", extraction alone {pc['extraction_pages_per_core_s']:.1f}" if "extraction_pages_per_core_s" in pc else ""
+        )
+        print(
+            f"{name}: {pc['pipeline_pages_per_core_s']:.1f} pages per core-second for the whole pipeline{extra} "
+            f"({pc['pages']} pages, {pc['cpu_seconds']:.1f} CPU-s)"
+        )
     for name, r in results["pipelines"].items():
         m = r["median_seconds"]
-        print(f"{name}: Ray's fixed cost ≈ {m['ray'] - m['local']:.1f} s per run on an instance that is up, "
-              f"{m['ray-cold'] - m['local']:.1f} s when it starts its own")
+        print(
+            f"{name}: Ray's fixed cost ≈ {m['ray'] - m['local']:.1f} s per run on an instance that is up, "
+            f"{m['ray-cold'] - m['local']:.1f} s when it starts its own"
+        )
     print(f"goal: ray within {GOAL - 1:.0%} of local: {'met' if ok else 'NOT met'}  → {figures}")
     return 0
 

@@ -33,8 +33,17 @@ SHARED = Path(os.environ.get("CORPUSFORGE_SHARED", ROOT.parent / "shared" / "dat
 SAMPLES = ("cc-sample-0000.warc.gz", "cc-sample-0001.warc.gz", "articles-181.warc.gz")
 PIPELINES = ("massivetext", "c4", "extract-only")
 # Files that record how long something took (or when), so they differ between any two runs.
-TIMED = {"stats.json", "report.html", "log.csv", "loss.png", "tokenize.json", "training.json",
-         "summary.json", ".corpusforge", ".lock"}
+TIMED = {
+    "stats.json",
+    "report.html",
+    "log.csv",
+    "loss.png",
+    "tokenize.json",
+    "training.json",
+    "summary.json",
+    ".corpusforge",
+    ".lock",
+}
 
 
 def cf(*args: str) -> None:
@@ -60,13 +69,47 @@ def produce(out: Path, manifest_path: Path) -> None:
         sys.exit(f"sample crawls missing: {missing} (set CORPUSFORGE_SHARED to shared/data)")
     out.mkdir(parents=True, exist_ok=True)
     for name in PIPELINES:
-        cf("run", f"pipelines/{name}.yaml", "--input", *inputs, "--output", str(out / name), "--workers", "2",
-           "--overwrite", "--quiet", "--no-report")
+        cf(
+            "run",
+            f"pipelines/{name}.yaml",
+            "--input",
+            *inputs,
+            "--output",
+            str(out / name),
+            "--workers",
+            "2",
+            "--overwrite",
+            "--quiet",
+            "--no-report",
+        )
     corpus = str(out / "massivetext" / "data" / "*.parquet")
-    cf("train-tokenizer", "tokenizers/bpe-50k.yaml", "--input", corpus, "--output", str(out / "tok"),
-       "--vocab-size", "4096", "--overwrite", "--quiet")
-    cf("tokenize", "--tokenizer", str(out / "tok"), "--input", corpus, "--output", str(out / "tokens"),
-       "--val-fraction", "0.1", "--workers", "2", "--overwrite", "--quiet")
+    cf(
+        "train-tokenizer",
+        "tokenizers/bpe-50k.yaml",
+        "--input",
+        corpus,
+        "--output",
+        str(out / "tok"),
+        "--vocab-size",
+        "4096",
+        "--overwrite",
+        "--quiet",
+    )
+    cf(
+        "tokenize",
+        "--tokenizer",
+        str(out / "tok"),
+        "--input",
+        corpus,
+        "--output",
+        str(out / "tokens"),
+        "--val-fraction",
+        "0.1",
+        "--workers",
+        "2",
+        "--overwrite",
+        "--quiet",
+    )
     recipe = next(p for p in ("pipelines/training", "pipelines/train") if (ROOT / p).is_dir())  # before the rename
     config = yaml.safe_load((ROOT / recipe / "tiny-sample.yaml").read_text())
     config |= {"data": str(out / "tokens"), "out_dir": str(out / "train"), "device": "cpu"}
@@ -97,8 +140,12 @@ def compare(a: Path, b: Path) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "corpusforge-same-bytes",
-                   help="folder for the runs (default: /tmp/corpusforge-same-bytes)")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "corpusforge-same-bytes",
+        help="folder for the runs (default: /tmp/corpusforge-same-bytes)",
+    )
     p.add_argument("--manifest", type=Path, help="write the hashes here")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     args = p.parse_args()

@@ -58,14 +58,30 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 # --- text ----------------------------------------------------------------------------------
 
+
 def real_documents() -> list[str]:
     """Extracted pages, then the speeches: the benchmark's whole real corpus, in a fixed order."""
     extracted = WORK / "extract"
     if not (extracted / "data").is_dir():
-        run_cli(["run", "pipelines/extract-only.yaml", "--input", *map(str, sorted((SHARED / "warc").glob("*.warc.gz"))),
-                 "--output", str(extracted), "--workers", "2", "--quiet"])
-    docs = [t for p in sorted((extracted / "data").glob("*.parquet"))
-            for t in pq.read_table(p, columns=["text"]).column("text").to_pylist() if t]
+        run_cli(
+            [
+                "run",
+                "pipelines/extract-only.yaml",
+                "--input",
+                *map(str, sorted((SHARED / "warc").glob("*.warc.gz"))),
+                "--output",
+                str(extracted),
+                "--workers",
+                "2",
+                "--quiet",
+            ]
+        )
+    docs = [
+        t
+        for p in sorted((extracted / "data").glob("*.parquet"))
+        for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()
+        if t
+    ]
     return docs + read_zip("state_union") + read_zip("inaugural")
 
 
@@ -106,11 +122,13 @@ def repeated(docs: list[str], target_bytes: int, seed: int = 0) -> list[str]:
 
 # --- running the CLI -----------------------------------------------------------------------
 
+
 def run_cli(args: list[str]) -> dict[str, Any]:
     """Run `corpusforge ARGS` in a fresh process: wall seconds and output."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "corpusforge", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "corpusforge", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"corpusforge {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
     return {"seconds": time.perf_counter() - start, "output": proc.stdout}
@@ -121,8 +139,13 @@ def train(recipe: str, inputs: list[str], out: Path, vocab_size: int | None = No
     run = run_cli(args + (["--vocab-size", str(vocab_size)] if vocab_size else []))
     info = json.loads((out / "training.json").read_text())
     # peak_rss_mb: VmHWM of the command's process (reading the shards included)
-    return {"vocab_size": info["vocab_size"], "text_mb": info["text_bytes"] / 1e6, "train_seconds": info["seconds"],
-            "wall_seconds": run["seconds"], "peak_rss_mb": info["peak_rss_mb"]}
+    return {
+        "vocab_size": info["vocab_size"],
+        "text_mb": info["text_bytes"] / 1e6,
+        "train_seconds": info["seconds"],
+        "wall_seconds": run["seconds"],
+        "peak_rss_mb": info["peak_rss_mb"],
+    }
 
 
 def supported_size(recipe: str, inputs: list[str]) -> int:
@@ -135,6 +158,7 @@ def supported_size(recipe: str, inputs: list[str]) -> int:
 
 # --- 1. compression at the largest supported vocabulary --------------------------------------
 
+
 def compression(train_paths: list[str], held_paths: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for recipe in RECIPES:
@@ -146,13 +170,23 @@ def compression(train_paths: list[str], held_paths: list[str]) -> dict[str, Any]
     folders = [WORK / "tok" / r for r in RECIPES] + [WORK / "tok" / "multiword-same"]
     stats = tokenizer_stats(folders, held_paths, quiet=True)
     for key, row in zip(list(RECIPES) + ["multiword-same-size"], stats["tokenizers"]):
-        result[key] |= {k: row[k] for k in ("bytes_per_token", "tokens_per_word", "vocab_used", "spanning_share",
-                                            "round_trip_failures", "tokens")}
+        result[key] |= {
+            k: row[k]
+            for k in (
+                "bytes_per_token",
+                "tokens_per_word",
+                "vocab_used",
+                "spanning_share",
+                "round_trip_failures",
+                "tokens",
+            )
+        }
     result["held_out"] = {"documents": stats["documents"], "mb": stats["text_bytes"] / 1e6, "words": stats["words"]}
     return result
 
 
 # --- 2. SentencePiece unigram vs BPE against our trainer --------------------------------------
+
 
 def sentencepiece_comparison(train_docs: list[str], held_docs: list[str], size: int, max_piece: int) -> dict[str, Any]:
     import sentencepiece as spm
@@ -177,11 +211,26 @@ def sentencepiece_comparison(train_docs: list[str], held_docs: list[str], size: 
         while True:
             try:
                 spm.SentencePieceTrainer.train(
-                    sentence_iterator=chunks(), model_writer=model, model_type=model_type, vocab_size=vocab,
-                    split_by_whitespace=False, split_digits=True, byte_fallback=True, max_sentencepiece_length=max_piece,
-                    normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
-                    max_sentence_length=16384, character_coverage=0.9999, num_threads=2, minloglevel=2,
-                    unk_id=0, bos_id=-1, eos_id=1, eos_piece="<|endoftext|>")
+                    sentence_iterator=chunks(),
+                    model_writer=model,
+                    model_type=model_type,
+                    vocab_size=vocab,
+                    split_by_whitespace=False,
+                    split_digits=True,
+                    byte_fallback=True,
+                    max_sentencepiece_length=max_piece,
+                    normalization_rule_name="identity",
+                    add_dummy_prefix=False,
+                    remove_extra_whitespaces=False,
+                    max_sentence_length=16384,
+                    character_coverage=0.9999,
+                    num_threads=2,
+                    minloglevel=2,
+                    unk_id=0,
+                    bos_id=-1,
+                    eos_id=1,
+                    eos_piece="<|endoftext|>",
+                )
                 break
             except RuntimeError as exc:  # unigram: "Vocabulary size too high (N). Please set it to a value <= M."
                 m = re.search(r"value <= (\d+)", str(exc))
@@ -193,9 +242,13 @@ def sentencepiece_comparison(train_docs: list[str], held_docs: list[str], size: 
         sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
         ids = sp.encode(held_docs)
         tokens = sum(map(len, ids))
-        result[model_type] = {"vocab_size": sp.get_piece_size(), "seconds": seconds, "tokens": tokens,
-                              "bytes_per_token": held_bytes / tokens,
-                              "round_trip_failures": sum(sp.decode(i) != d for i, d in zip(ids, held_docs))}
+        result[model_type] = {
+            "vocab_size": sp.get_piece_size(),
+            "seconds": seconds,
+            "tokens": tokens,
+            "bytes_per_token": held_bytes / tokens,
+            "round_trip_failures": sum(sp.decode(i) != d for i, d in zip(ids, held_docs)),
+        }
     return result
 
 
@@ -230,8 +283,9 @@ print(json.dumps({"tokens": sum(s[k]["tokens"] - s[k]["documents"] for k in ("tr
 
 def timed(code: str, args: list[str], threads: int) -> dict[str, float]:
     env = os.environ | {"RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false"}
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     return json.loads(proc.stdout)
@@ -241,6 +295,7 @@ def throughput(tokenizer: Path, paths: list[str], repeats: int) -> dict[str, Any
     rows: dict[str, Any] = {}
     tokenizer_json = str(tokenizer / "tokenizer.json")
     for n in (1, 2):
+
         def best(code: str, args: list[str], n: int = n) -> dict[str, float]:
             return min((timed(code, args, n) for _ in range(repeats)), key=lambda run: run["seconds"])
 
@@ -249,13 +304,18 @@ def throughput(tokenizer: Path, paths: list[str], repeats: int) -> dict[str, Any
         fast = best(BASELINE, [tokenizer_json, "encode_batch_fast", *paths])
         assert ours["tokens"] == plain["tokens"] == fast["tokens"], (ours, plain, fast)
         rate = {k: r["tokens"] / r["seconds"] for k, r in (("ours", ours), ("plain", plain), ("fast", fast))}
-        rows[f"workers_{n}"] = {"tokens": ours["tokens"], "tokenize_tokens_s": rate["ours"],
-                                "encode_batch_tokens_s": rate["plain"], "encode_batch_fast_tokens_s": rate["fast"],
-                                "ratio": rate["ours"] / rate["plain"]}
+        rows[f"workers_{n}"] = {
+            "tokens": ours["tokens"],
+            "tokenize_tokens_s": rate["ours"],
+            "encode_batch_tokens_s": rate["plain"],
+            "encode_batch_fast_tokens_s": rate["fast"],
+            "ratio": rate["ours"] / rate["plain"],
+        }
     return rows
 
 
 # --- main ----------------------------------------------------------------------------------
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -279,21 +339,29 @@ def main() -> None:
     def mb(ds: list[str]) -> float:
         return sum(len(d.encode("utf-8")) for d in ds) / 1e6
 
-    print(f"real text: {len(train_docs)} training documents ({mb(train_docs):.2f} MB), "
-          f"{len(held)} held out ({mb(held):.2f} MB)")
+    print(
+        f"real text: {len(train_docs)} training documents ({mb(train_docs):.2f} MB), "
+        f"{len(held)} held out ({mb(held):.2f} MB)"
+    )
 
     comp = compression(train_paths, held_paths)
     results["compression"] = comp
     gpt2, mw, same = comp["bpe-50k"], comp["multiword-256k"], comp["multiword-same-size"]
     print("\n1. held-out compression at the largest vocabulary the real text supports (min_frequency 2)")
-    print(f"{'tokenizer':<34} {'vocab':>8} {'bytes/token':>12} {'tokens':>9} {'vs BPE':>8} {'spanning':>9} "
-          f"{'train s':>8} {'peak MB':>8}")
+    print(
+        f"{'tokenizer':<34} {'vocab':>8} {'bytes/token':>12} {'tokens':>9} {'vs BPE':>8} {'spanning':>9} "
+        f"{'train s':>8} {'peak MB':>8}"
+    )
     for name, r in (("bpe-50k recipe", gpt2), ("multiword-256k recipe", mw), ("multiword at the BPE's size", same)):
-        print(f"{name:<34} {r['vocab_size']:>8,} {r['bytes_per_token']:>12.3f} {r['tokens']:>9,} "
-              f"{r['tokens'] / gpt2['tokens'] - 1:>+8.1%} {r['spanning_share']:>9.1%} {r['train_seconds']:>8.1f} "
-              f"{r['peak_rss_mb']:>8.0f}")
-    print(f"round-trip failures: {gpt2['round_trip_failures']} / {mw['round_trip_failures']} / {same['round_trip_failures']}"
-          f" of {comp['held_out']['documents']} held-out documents")
+        print(
+            f"{name:<34} {r['vocab_size']:>8,} {r['bytes_per_token']:>12.3f} {r['tokens']:>9,} "
+            f"{r['tokens'] / gpt2['tokens'] - 1:>+8.1%} {r['spanning_share']:>9.1%} {r['train_seconds']:>8.1f} "
+            f"{r['peak_rss_mb']:>8.0f}"
+        )
+    print(
+        f"round-trip failures: {gpt2['round_trip_failures']} / {mw['round_trip_failures']} / {same['round_trip_failures']}"
+        f" of {comp['held_out']['documents']} held-out documents"
+    )
 
     if not args.skip_spm:
         size = same["vocab_size"]
@@ -302,10 +370,14 @@ def main() -> None:
         print(f"\n2. multi-word trainers, split_by_whitespace=false, max piece 24, same text, vocab ~{size:,}")
         print(f"{'trainer':<34} {'vocab':>8} {'bytes/token':>12} {'train s':>8} {'round-trip fails':>17}")
         for name, r in (("SentencePiece unigram", spm_result["unigram"]), ("SentencePiece BPE", spm_result["bpe"])):
-            print(f"{name:<34} {r['vocab_size']:>8,} {r['bytes_per_token']:>12.3f} {r['seconds']:>8.1f} "
-                  f"{r['round_trip_failures']:>17}")
-        print(f"{'HF byte-level BPE (our recipe)':<34} {same['vocab_size']:>8,} {same['bytes_per_token']:>12.3f} "
-              f"{same['train_seconds']:>8.1f} {same['round_trip_failures']:>17}")
+            print(
+                f"{name:<34} {r['vocab_size']:>8,} {r['bytes_per_token']:>12.3f} {r['seconds']:>8.1f} "
+                f"{r['round_trip_failures']:>17}"
+            )
+        print(
+            f"{'HF byte-level BPE (our recipe)':<34} {same['vocab_size']:>8,} {same['bytes_per_token']:>12.3f} "
+            f"{same['train_seconds']:>8.1f} {same['round_trip_failures']:>17}"
+        )
 
     udhr = read_zip("udhr2")
     big = repeated(train_docs + udhr, int(args.train_mb * 1e6))
@@ -319,24 +391,32 @@ def main() -> None:
             print(f"{recipe}: {str(exc).splitlines()[-1]}")
             continue
         results["full_size"][recipe] = r
-        print(f"{recipe:<16} {r['vocab_size']:>8,} tokens from {r['text_mb']:.1f} MB: {r['train_seconds']:.1f} s "
-              f"training ({r['wall_seconds']:.1f} s command), peak RSS {r['peak_rss_mb']:,.0f} MB")
+        print(
+            f"{recipe:<16} {r['vocab_size']:>8,} tokens from {r['text_mb']:.1f} MB: {r['train_seconds']:.1f} s "
+            f"training ({r['wall_seconds']:.1f} s command), peak RSS {r['peak_rss_mb']:,.0f} MB"
+        )
 
     corpus = repeated(train_docs, int(args.tokenize_mb * 1e6), seed=1)
     tok_paths = write_shards(WORK / "tokenize-input", corpus, 8)
     repeats = 1 if args.quick else 2
-    print(f"\n4. tokenize throughput: {mb(corpus):.1f} MB in 8 shards, best of {repeats}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'tokenizer':<16} {'workers':>7} {'tokenize tok/s':>15} {'encode_batch tok/s':>19} {'ratio':>6} "
-          f"{'encode_batch_fast':>18}")
+    print(
+        f"\n4. tokenize throughput: {mb(corpus):.1f} MB in 8 shards, best of {repeats}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'tokenizer':<16} {'workers':>7} {'tokenize tok/s':>15} {'encode_batch tok/s':>19} {'ratio':>6} "
+        f"{'encode_batch_fast':>18}"
+    )
     results["throughput"] = {}
     for recipe in RECIPES:
         rows = throughput(WORK / "tok" / recipe, tok_paths, repeats)
         results["throughput"][recipe] = rows
         for w in (1, 2):
             r = rows[f"workers_{w}"]
-            print(f"{recipe:<16} {w:>7} {r['tokenize_tokens_s']:>15,.0f} {r['encode_batch_tokens_s']:>19,.0f} "
-                  f"{r['ratio']:>6.2f} {r['encode_batch_fast_tokens_s']:>18,.0f}")
+            print(
+                f"{recipe:<16} {w:>7} {r['tokenize_tokens_s']:>15,.0f} {r['encode_batch_tokens_s']:>19,.0f} "
+                f"{r['ratio']:>6.2f} {r['encode_batch_fast_tokens_s']:>18,.0f}"
+            )
 
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "tokenizers.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -79,11 +79,23 @@ def token_folder() -> Path:
 
 
 def make_config(args: argparse.Namespace, compile_: bool) -> TrainConfig:
-    return load_train_config(data={
-        "data": str(token_folder()), "out_dir": str(WORK / f"run-{'compiled' if compile_ else 'eager'}"),
-        "model": "tiny", "seq_len": args.seq_len, "batch_size": args.batch_size, "max_steps": 1_000_000,
-        "lr": 1e-3, "warmup_steps": 10, "eval_interval": 0, "checkpoint_interval": 0, "log_interval": 1_000_000,
-        "compile": compile_, "seed": 0})
+    return load_train_config(
+        data={
+            "data": str(token_folder()),
+            "out_dir": str(WORK / f"run-{'compiled' if compile_ else 'eager'}"),
+            "model": "tiny",
+            "seq_len": args.seq_len,
+            "batch_size": args.batch_size,
+            "max_steps": 1_000_000,
+            "lr": 1e-3,
+            "warmup_steps": 10,
+            "eval_interval": 0,
+            "checkpoint_interval": 0,
+            "log_interval": 1_000_000,
+            "compile": compile_,
+            "seed": 0,
+        }
+    )
 
 
 def ours(config: TrainConfig) -> tuple[Callable[[int], None], dict[str, Any]]:
@@ -143,17 +155,34 @@ def compare(args: argparse.Namespace, compile_: bool) -> dict[str, Any]:
     # Each window of ours sits next to one of plain in time: their ratio cancels load that comes
     # and goes (other processes on a shared machine); the median of those ratios is the figure.
     paired = statistics.median(o / p for o, p in zip(rates["ours"], rates["plain"]))
-    return {"compile": compile_, "tokens_per_step": tokens_per_step, "warmup_s": round(warmup_s, 1),
-            "ours_tokens_per_s": round(med["ours"]), "plain_tokens_per_s": round(med["plain"]),
-            "ratio": round(paired, 3),
-            "windows": {name: [round(r) for r in rs] for name, rs in rates.items()},
-            **runners["ours"][1]}
+    return {
+        "compile": compile_,
+        "tokens_per_step": tokens_per_step,
+        "warmup_s": round(warmup_s, 1),
+        "ours_tokens_per_s": round(med["ours"]),
+        "plain_tokens_per_s": round(med["plain"]),
+        "ratio": round(paired, 3),
+        "windows": {name: [round(r) for r in rs] for name, rs in rates.items()},
+        **runners["ours"][1],
+    }
 
 
 def peak_memory(args: argparse.Namespace, variant: str) -> dict[str, Any]:
     """Max RSS (and CUDA max allocated) of warmup + a few steps of one variant, in a fresh process."""
-    cmd = [sys.executable, __file__, "--memory-of", variant, "--threads", str(args.threads),
-           "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size), "--warmup", str(args.warmup)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-of",
+        variant,
+        "--threads",
+        str(args.threads),
+        "--seq-len",
+        str(args.seq_len),
+        "--batch-size",
+        str(args.batch_size),
+        "--warmup",
+        str(args.warmup),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
@@ -187,8 +216,12 @@ def _sync() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="torch intra-op threads for both loops (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch intra-op threads for both loops (default: all cores)",
+    )
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=5, help="steps per loop before timing")
@@ -205,11 +238,17 @@ def main() -> None:
         args.steps, args.windows = 3, 4
     token_folder()
 
-    results: dict[str, Any] = {"threads": args.threads, "torch": torch.__version__,
-                               "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                               "seq_len": args.seq_len, "batch_size": args.batch_size,
-                               "steps_per_window": args.steps, "windows": args.windows, "runs": []}
-    for compile_ in ([False] if args.no_compile else [False, True]):
+    results: dict[str, Any] = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "seq_len": args.seq_len,
+        "batch_size": args.batch_size,
+        "steps_per_window": args.steps,
+        "windows": args.windows,
+        "runs": [],
+    }
+    for compile_ in [False] if args.no_compile else [False, True]:
         label = "compiled" if compile_ else "eager"
         try:
             r = compare(args, compile_)
@@ -220,13 +259,17 @@ def main() -> None:
             continue
         r["memory"] = {who: peak_memory(args, f"{who}-{label}") for who in ("ours", "plain")}
         results["runs"].append(r)
-        print(f"{label:>8}: ours {r['ours_tokens_per_s']:>8,} tok/s   plain {r['plain_tokens_per_s']:>8,} tok/s   "
-              f"ratio {r['ratio']:.3f}   (warmup {r['warmup_s']} s; peak RSS ours "
-              f"{_mb(r['memory']['ours'])}, plain {_mb(r['memory']['plain'])})")
+        print(
+            f"{label:>8}: ours {r['ours_tokens_per_s']:>8,} tok/s   plain {r['plain_tokens_per_s']:>8,} tok/s   "
+            f"ratio {r['ratio']:.3f}   (warmup {r['warmup_s']} s; peak RSS ours "
+            f"{_mb(r['memory']['ours'])}, plain {_mb(r['memory']['plain'])})"
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "trainer.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"→ {OUT / 'trainer.json'}  ({args.threads} thread(s), {results['device']}, tiny preset, "
-          f"{args.batch_size} × {args.seq_len} tokens per step)")
+    print(
+        f"→ {OUT / 'trainer.json'}  ({args.threads} thread(s), {results['device']}, tiny preset, "
+        f"{args.batch_size} × {args.seq_len} tokens per step)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,9 +57,9 @@ DEFAULT_MODEL = "tiny"
 @dataclass(frozen=True)
 class Variant:
     name: str
-    shards: list[str]             # Parquet shards of the corpus
-    output: Path | None           # the pipeline output folder (gets ablation.json and the report)
-    source: str                   # what the user named
+    shards: list[str]  # Parquet shards of the corpus
+    output: Path | None  # the pipeline output folder (gets ablation.json and the report)
+    source: str  # what the user named
 
 
 def resolve_variant(arg: str, quiet: bool = False) -> Variant:
@@ -111,13 +111,18 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
                 parquet.append(m)
             elif p.suffix == ".zip":
                 with zipfile.ZipFile(p) as z:
-                    texts += [(f"{p.name}/{n}", z.read(n).decode("utf-8", "replace"))
-                              for n in sorted(z.namelist()) if n.endswith(".txt")]
+                    texts += [
+                        (f"{p.name}/{n}", z.read(n).decode("utf-8", "replace"))
+                        for n in sorted(z.namelist())
+                        if n.endswith(".txt")
+                    ]
             elif p.suffix == ".txt":
                 texts.append((p.name, p.read_text(encoding="utf-8", errors="replace")))
             else:
-                raise AblationError(f"--eval: {m}: expected Parquet shards, a pipeline output folder, "
-                                    ".txt files or a .zip of .txt files")
+                raise AblationError(
+                    f"--eval: {m}: expected Parquet shards, a pipeline output folder, "
+                    ".txt files or a .zip of .txt files"
+                )
     if texts:
         shard = work / "heldout-text.parquet"
         table = pa.table({"id": [t[0] for t in texts], "text": [t[1] for t in texts]})
@@ -134,8 +139,14 @@ def inputs_record(variants: list[Variant], recipe: str, vocab_size: int) -> Fing
     """What the shared tokenizer, and so every token shard and run, is made from; sizes and
     modification times too: a variant re-run into the same folder changes its shards."""
     inputs = sorted({s for v in variants for s in v.shards})
-    return Fingerprint(f"tokenizer/{INPUTS_RECORD}", {"recipe": recipe, "vocab_size": vocab_size, "inputs": [
-        [s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs]})
+    return Fingerprint(
+        f"tokenizer/{INPUTS_RECORD}",
+        {
+            "recipe": recipe,
+            "vocab_size": vocab_size,
+            "inputs": [[s, os.stat(s).st_size, os.stat(s).st_mtime_ns] for s in inputs],
+        },
+    )
 
 
 def shared_tokenizer(folder: RunFolder, record: Fingerprint, quiet: bool) -> Path:
@@ -147,11 +158,21 @@ def shared_tokenizer(folder: RunFolder, record: Fingerprint, quiet: bool) -> Pat
     if (folder.path / record.file).exists() and (tokenizer / TOKENIZER_FILE).exists():
         return tokenizer  # the record matches: `ablate` checked it
     wanted = record.values
-    info = train_tokenizer(wanted["recipe"], [s for s, _, _ in wanted["inputs"]], tokenizer,
-                           vocab_size=wanted["vocab_size"], overwrite=True, quiet=quiet, fit_vocab=True)
+    info = train_tokenizer(
+        wanted["recipe"],
+        [s for s, _, _ in wanted["inputs"]],
+        tokenizer,
+        vocab_size=wanted["vocab_size"],
+        overwrite=True,
+        quiet=quiet,
+        fit_vocab=True,
+    )
     if info["vocab_size"] < wanted["vocab_size"] and not quiet:
-        print(f"ablate: the variants' text supports {info['vocab_size']:,} tokens, not {wanted['vocab_size']:,}: "
-              "using that", flush=True)
+        print(
+            f"ablate: the variants' text supports {info['vocab_size']:,} tokens, not {wanted['vocab_size']:,}: "
+            "using that",
+            flush=True,
+        )
     folder.save(record)  # last: it also says the tokenizer is complete
     return tokenizer
 
@@ -175,25 +196,36 @@ def train_variant(tokens: Path, run: Path, budget: Budget, quiet: bool) -> dict[
     from corpusforge.train.config import load_train_config
     from corpusforge.train.trainer import train
 
-    config = load_train_config(data={
-        "data": str(tokens), "out_dir": str(run), "model": budget.model, "seq_len": budget.seq_len,
-        "batch_size": budget.batch_size, "max_steps": budget.steps, "lr": budget.lr,
-        "warmup_steps": max(1, budget.steps // 20), "eval_interval": 0, "seed": budget.seed,
-        "log_interval": max(1, budget.steps // 10), "device": "cpu"})
+    config = load_train_config(
+        data={
+            "data": str(tokens),
+            "out_dir": str(run),
+            "model": budget.model,
+            "seq_len": budget.seq_len,
+            "batch_size": budget.batch_size,
+            "max_steps": budget.steps,
+            "lr": budget.lr,
+            "warmup_steps": max(1, budget.steps // 20),
+            "eval_interval": 0,
+            "seed": budget.seed,
+            "log_interval": max(1, budget.steps // 10),
+            "device": "cpu",
+        }
+    )
     return train(config, resume=True, quiet=quiet)
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    stream: np.ndarray        # the held-out tokens, shards back to back (EOS between documents)
-    bytes_per_token: float    # the text's UTF-8 bytes over its tokens (EOS included)
+    stream: np.ndarray  # the held-out tokens, shards back to back (EOS between documents)
+    bytes_per_token: float  # the text's UTF-8 bytes over its tokens (EOS included)
 
     @classmethod
     def load(cls, folder: Path, max_tokens: int) -> HeldOut:
         from corpusforge.tokenizer.shards import TokenShards
 
         shards = TokenShards(folder, "train")
-        stream = np.concatenate([np.asarray(t[:max_tokens + 1]) for t in shards.tokens])[:max_tokens + 1]
+        stream = np.concatenate([np.asarray(t[: max_tokens + 1]) for t in shards.tokens])[: max_tokens + 1]
         text_bytes = sum(h["text_bytes"] for h in shards.headers)
         return cls(stream.astype(np.int64), text_bytes / shards.num_tokens)
 
@@ -211,23 +243,35 @@ def heldout_loss(run: Path, heldout: HeldOut, seq_len: int, batch: int = 16) -> 
     n = (len(stream) - 1) // seq_len
     if n == 0:
         raise AblationError(f"the held-out text has fewer than {seq_len + 1} tokens")
-    x = torch.from_numpy(stream[:n * seq_len].reshape(n, seq_len))
-    y = torch.from_numpy(stream[1:n * seq_len + 1].reshape(n, seq_len))
+    x = torch.from_numpy(stream[: n * seq_len].reshape(n, seq_len))
+    y = torch.from_numpy(stream[1 : n * seq_len + 1].reshape(n, seq_len))
     total = 0.0
     with torch.no_grad():
         for i in range(0, n, batch):
-            logits, _ = model(x[i:i + batch])
-            total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y[i:i + batch].reshape(-1),
-                                     reduction="sum").item()
+            logits, _ = model(x[i : i + batch])
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)).float(), y[i : i + batch].reshape(-1), reduction="sum"
+            ).item()
     predicted = n * seq_len
     loss = total / predicted
     return {"loss": loss, "bits_per_byte": loss / math.log(2) / heldout.bytes_per_token, "tokens": predicted}
 
 
-def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: str | Path,
-           recipe: str = "bpe-50k", vocab_size: int = 8192, model: str = DEFAULT_MODEL, seq_len: int = 128,
-           batch_size: int = 16, lr: float = 3e-3, seed: int = 0, overwrite: bool = False,
-           quiet: bool = False) -> dict[str, Any]:
+def ablate(
+    variants: list[str],
+    tokens: int,
+    eval_patterns: list[str],
+    output: str | Path,
+    recipe: str = "bpe-50k",
+    vocab_size: int = 8192,
+    model: str = DEFAULT_MODEL,
+    seq_len: int = 128,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> dict[str, Any]:
     if len(variants) < 2:
         raise AblationError("ablate compares at least two variants")
     if tokens < 1:
@@ -238,14 +282,30 @@ def ablate(variants: list[str], tokens: int, eval_patterns: list[str], output: s
     if len(set(names)) != len(names):
         raise AblationError(f"variants need distinct names (folder or config file names), got {names}")
     record = inputs_record(resolved, recipe, vocab_size)
-    with RunFolder(out, "ablation", ABLATION_ENTRIES, inputs=[s for v in resolved for s in v.shards],
-                   legacy=lambda f: (f / record.file).is_file()) as folder:
+    with RunFolder(
+        out,
+        "ablation",
+        ABLATION_ENTRIES,
+        inputs=[s for v in resolved for s in v.shards],
+        legacy=lambda f: (f / record.file).is_file(),
+    ) as folder:
         folder.start(overwrite, "an ablation of other corpora or settings", record)
         return _ablate(resolved, folder, record, tokens, eval_patterns, model, seq_len, batch_size, lr, seed, quiet)
 
 
-def _ablate(resolved: list[Variant], folder: RunFolder, record: Fingerprint, tokens: int, eval_patterns: list[str],
-            model: str, seq_len: int, batch_size: int, lr: float, seed: int, quiet: bool) -> dict[str, Any]:
+def _ablate(
+    resolved: list[Variant],
+    folder: RunFolder,
+    record: Fingerprint,
+    tokens: int,
+    eval_patterns: list[str],
+    model: str,
+    seq_len: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    quiet: bool,
+) -> dict[str, Any]:
     from corpusforge.engine.runner import output_folder
     from corpusforge.tokenizer.tokenize import tokenize
 
@@ -268,19 +328,35 @@ def _ablate(resolved: list[Variant], folder: RunFolder, record: Fingerprint, tok
         summary = tokenize(tokenizer, v.shards, tok_dir, seed=seed, quiet=True)
         run = out / "runs" / v.name
         if not quiet:
-            print(f"ablate: training {model} on {v.name} for {budget.steps:,} steps "
-                  f"({budget.steps * seq_len * batch_size:,} tokens)", flush=True)
+            print(
+                f"ablate: training {model} on {v.name} for {budget.steps:,} steps "
+                f"({budget.steps * seq_len * batch_size:,} tokens)",
+                flush=True,
+            )
         trained = train_variant(tok_dir, run, budget, quiet)
         scored = heldout_loss(run, scoring, seq_len)
         corpus_tokens = summary["train"]["tokens"]
-        rows.append({"variant": v.name, "source": v.source, "output": str(v.output) if v.output else None,
-                     "documents": summary["train"]["documents"],
-                     "corpus_tokens": corpus_tokens,
-                     "epochs": round(trained["tokens"] / corpus_tokens, 2) if corpus_tokens else None,
-                     "train_loss": _final_train_loss(run), "heldout_loss": scored["loss"],
-                     "heldout_bits_per_byte": scored["bits_per_byte"], "run": str(run)})
-    result = {"variants": rows, "heldout": heldout, "heldout_tokens": scored["tokens"],
-              "tokenizer": str(tokenizer), "budget": budget.__dict__ | {"steps": budget.steps}}
+        rows.append(
+            {
+                "variant": v.name,
+                "source": v.source,
+                "output": str(v.output) if v.output else None,
+                "documents": summary["train"]["documents"],
+                "corpus_tokens": corpus_tokens,
+                "epochs": round(trained["tokens"] / corpus_tokens, 2) if corpus_tokens else None,
+                "train_loss": _final_train_loss(run),
+                "heldout_loss": scored["loss"],
+                "heldout_bits_per_byte": scored["bits_per_byte"],
+                "run": str(run),
+            }
+        )
+    result = {
+        "variants": rows,
+        "heldout": heldout,
+        "heldout_tokens": scored["tokens"],
+        "tokenizer": str(tokenizer),
+        "budget": budget.__dict__ | {"steps": budget.steps},
+    }
     write_json_atomic(out / ABLATION_FILE, result)
     for v in resolved:
         if v.output is not None:
@@ -312,13 +388,17 @@ def _rewrite_report(output: Path, runs: list[str], quiet: bool) -> None:
 
 def format_ablation(result: dict[str, Any]) -> str:
     b = result["budget"]
-    lines = [f"same tokenizer, model {b['model']}, seed {b['seed']}, {b['steps']:,} steps × "
-             f"{b['seq_len'] * b['batch_size']:,} tokens; held-out: {result['heldout_tokens']:,} predicted tokens",
-             f"{'variant':<28} {'documents':>9} {'tokens':>10} {'epochs':>7} {'train loss':>10} "
-             f"{'held-out loss':>13} {'bits/byte':>9}"]
+    lines = [
+        f"same tokenizer, model {b['model']}, seed {b['seed']}, {b['steps']:,} steps × "
+        f"{b['seq_len'] * b['batch_size']:,} tokens; held-out: {result['heldout_tokens']:,} predicted tokens",
+        f"{'variant':<28} {'documents':>9} {'tokens':>10} {'epochs':>7} {'train loss':>10} "
+        f"{'held-out loss':>13} {'bits/byte':>9}",
+    ]
     best = min(r["heldout_loss"] for r in result["variants"])
     for r in result["variants"]:
         mark = " *" if r["heldout_loss"] == best else ""
-        lines.append(f"{r['variant']:<28} {r['documents']:>9,} {r['corpus_tokens']:>10,} {r['epochs']:>7} "
-                     f"{r['train_loss']:>10.4f} {r['heldout_loss']:>13.4f} {r['heldout_bits_per_byte']:>9.4f}{mark}")
+        lines.append(
+            f"{r['variant']:<28} {r['documents']:>9,} {r['corpus_tokens']:>10,} {r['epochs']:>7} "
+            f"{r['train_loss']:>10.4f} {r['heldout_loss']:>13.4f} {r['heldout_bits_per_byte']:>9.4f}{mark}"
+        )
     return "\n".join(lines)

@@ -13,8 +13,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from corpusforge.engine.config import load_config
     from corpusforge.engine.runner import run_pipeline
 
-    config = load_config(args.config, inputs=args.input, output=args.output, workers=args.workers,
-                         executor=args.executor, ray_address=args.ray_address)
+    config = load_config(
+        args.config,
+        inputs=args.input,
+        output=args.output,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+    )
     run_pipeline(config, overwrite=args.overwrite, quiet=args.quiet, report=not args.no_report)
     return 0
 
@@ -40,11 +46,20 @@ def cmd_phases(args: argparse.Namespace) -> int:
 def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     from corpusforge.tokenizer.train import train_tokenizer
 
-    info = train_tokenizer(args.recipe, args.input, args.output, vocab_size=args.vocab_size,
-                           max_bytes=args.max_bytes, overwrite=args.overwrite, quiet=args.quiet)
-    print(f"{info['recipe']['name']}: {info['vocab_size']:,} tokens from {info['text_bytes'] / 1e6:,.1f} MB "
-          f"({info['documents']:,} documents) in {info['seconds']:,.1f} s, peak memory {info['peak_rss_mb']:,} MB "
-          f"→ {args.output}/tokenizer.json")
+    info = train_tokenizer(
+        args.recipe,
+        args.input,
+        args.output,
+        vocab_size=args.vocab_size,
+        max_bytes=args.max_bytes,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
+    print(
+        f"{info['recipe']['name']}: {info['vocab_size']:,} tokens from {info['text_bytes'] / 1e6:,.1f} MB "
+        f"({info['documents']:,} documents) in {info['seconds']:,.1f} s, peak memory {info['peak_rss_mb']:,} MB "
+        f"→ {args.output}/tokenizer.json"
+    )
     return 0
 
 
@@ -58,10 +73,20 @@ def cmd_tokenizer_stats(args: argparse.Namespace) -> int:
 def cmd_tokenize(args: argparse.Namespace) -> int:
     from corpusforge.tokenizer.tokenize import format_summary, tokenize
 
-    summary = tokenize(args.tokenizer, args.input, args.output, workers=args.workers,
-                       val_fraction=args.val_fraction, seed=args.seed, dtype=args.dtype,
-                       text_key=args.text_key, overwrite=args.overwrite, quiet=args.quiet,
-                       executor=args.executor, ray_address=args.ray_address)
+    summary = tokenize(
+        args.tokenizer,
+        args.input,
+        args.output,
+        workers=args.workers,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        dtype=args.dtype,
+        text_key=args.text_key,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        executor=args.executor,
+        ray_address=args.ray_address,
+    )
     if not args.quiet:
         print(format_summary(summary, args.output))
     return 0
@@ -74,17 +99,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = train(load_train_config(args.config), resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
     if s["rank"] == 0 and not args.quiet:
         val = f"{s['val_loss']:.4f}" if s["val_loss"] is not None else "not measured (eval_interval 0)"
-        print(f"done: {s['step']:,} steps, {s['tokens']:,} tokens; validation loss {val} nats/token "
-              f"(unigram entropy of the training tokens: {s['unigram_entropy']:.4f}, the loss of a model that "
-              f"ignores context) → {s['out_dir']}/ (ckpt.pt, log.csv, loss.png)")
+        print(
+            f"done: {s['step']:,} steps, {s['tokens']:,} tokens; validation loss {val} nats/token "
+            f"(unigram entropy of the training tokens: {s['unigram_entropy']:.4f}, the loss of a model that "
+            f"ignores context) → {s['out_dir']}/ (ckpt.pt, log.csv, loss.png)"
+        )
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from corpusforge.train.generate import generate
 
-    print(generate(args.checkpoint, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                   top_k=args.top_k or None, seed=args.seed))
+    print(
+        generate(
+            args.checkpoint,
+            args.prompt,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k or None,
+            seed=args.seed,
+        )
+    )
     return 0
 
 
@@ -100,8 +135,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
             tokens, vocab = parse_count(args.tokens), None
         except ValueError as exc:
             raise CorpusforgeError(str(exc)) from None
-    p = plan_training(tokens, vocab_size=args.vocab_size or vocab or 50257, seq_len=args.seq_len, devices=args.gpus,
-             data=args.data or "output/tokens/CORPUS")
+    p = plan_training(
+        tokens,
+        vocab_size=args.vocab_size or vocab or 50257,
+        seq_len=args.seq_len,
+        devices=args.gpus,
+        data=args.data or "output/tokens/CORPUS",
+    )
     print(format_plan(p, gpu=args.gpu, devices=args.gpus))
     return 0
 
@@ -110,18 +150,31 @@ def cmd_export_hf(args: argparse.Namespace) -> int:
     from corpusforge.model.export_hf import export_hf
 
     out = export_hf(args.checkpoint, args.output, dtype=args.dtype, overwrite=args.overwrite)
-    print(f"wrote {out}/ (config.json, model.safetensors, tokenizer): "
-          f"AutoModelForCausalLM.from_pretrained({str(out)!r}) loads it")
+    print(
+        f"wrote {out}/ (config.json, model.safetensors, tokenizer): "
+        f"AutoModelForCausalLM.from_pretrained({str(out)!r}) loads it"
+    )
     return 0
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from corpusforge.ablate import ablate, format_ablation
 
-    result = ablate(args.variants, args.tokens, args.eval, args.output, recipe=args.recipe,
-                    vocab_size=args.vocab_size, model=args.model, seq_len=args.seq_len,
-                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, overwrite=args.overwrite,
-                    quiet=args.quiet)
+    result = ablate(
+        args.variants,
+        args.tokens,
+        args.eval,
+        args.output,
+        recipe=args.recipe,
+        vocab_size=args.vocab_size,
+        model=args.model,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
     print(format_ablation(result))
     return 0
 
@@ -147,114 +200,165 @@ def _byte_size(text: str) -> int:
 
 
 def _executor_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", choices=["local", "ray"],
-                        help="local: a process pool (default); ray: Ray tasks, on a local Ray instance of --workers "
-                             "CPUs, or on the cluster at --ray-address (same output bytes)")
-    parser.add_argument("--ray-address", metavar="ADDR",
-                        help="join this Ray cluster: auto (the one this node belongs to), HOST:6379 or "
-                             "ray://HOST:10001; implies --executor ray")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="local: a process pool (default); ray: Ray tasks, on a local Ray instance of --workers "
+        "CPUs, or on the cluster at --ray-address (same output bytes)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="join this Ray cluster: auto (the one this node belongs to), HOST:6379 or "
+        "ray://HOST:10001; implies --executor ray",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="corpusforge", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    run = sub.add_parser("run", help="run (or resume) a pipeline config",
-                         description="Run a pipeline config; rerunning the same command resumes a killed run.")
+    run = sub.add_parser(
+        "run",
+        help="run (or resume) a pipeline config",
+        description="Run a pipeline config; rerunning the same command resumes a killed run.",
+    )
     run.add_argument("config", help="pipeline YAML, e.g. pipelines/massivetext.yaml")
     run.add_argument("--input", nargs="+", metavar="GLOB", help="input files (overrides the config's input)")
     run.add_argument("--output", metavar="DIR", help="output folder (overrides the config's output)")
-    run.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the config's, else all cores)")
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the config's, else all cores)"
+    )
     _executor_args(run)
     run.add_argument("--overwrite", action="store_true", help="replace an output folder made with another config")
     run.add_argument("--quiet", action="store_true", help="no progress bars or summary table")
     run.add_argument("--no-report", action="store_true", help="do not write OUTPUT/report.html at the end")
     run.set_defaults(func=cmd_run)
 
-    phases = sub.add_parser("phases", help="show how a pipeline config is cut into phases",
-                            description="Validate a pipeline config and print its phases without running it.")
+    phases = sub.add_parser(
+        "phases",
+        help="show how a pipeline config is cut into phases",
+        description="Validate a pipeline config and print its phases without running it.",
+    )
     phases.add_argument("config")
     phases.add_argument("--input", nargs="+", metavar="GLOB")
     phases.add_argument("--output", metavar="DIR")
     phases.set_defaults(func=cmd_phases)
 
-    train_tok = sub.add_parser("train-tokenizer", help="train a tokenizer from a recipe on Parquet shards",
-                               description="Train a byte-level BPE tokenizer as a recipe in tokenizers/ says "
-                                           "(bpe-50k: GPT-2 style; multiword-256k: pieces spanning words), "
-                                           "streaming text from Parquet shards. Writes DIR/tokenizer.json.")
+    train_tok = sub.add_parser(
+        "train-tokenizer",
+        help="train a tokenizer from a recipe on Parquet shards",
+        description="Train a byte-level BPE tokenizer as a recipe in tokenizers/ says "
+        "(bpe-50k: GPT-2 style; multiword-256k: pieces spanning words), "
+        "streaming text from Parquet shards. Writes DIR/tokenizer.json.",
+    )
     train_tok.add_argument("recipe", help="a recipe name (bpe-50k, multiword-256k) or a YAML path")
-    train_tok.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards with a text column")
+    train_tok.add_argument(
+        "--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards with a text column"
+    )
     train_tok.add_argument("--output", required=True, metavar="DIR", help="folder for tokenizer.json and metadata")
     train_tok.add_argument("--vocab-size", type=int, metavar="N", help="override the recipe's vocabulary size")
-    train_tok.add_argument("--max-bytes", type=_byte_size, metavar="N",
-                           help="train on the first N bytes of text only (e.g. 32M)")
+    train_tok.add_argument(
+        "--max-bytes", type=_byte_size, metavar="N", help="train on the first N bytes of text only (e.g. 32M)"
+    )
     train_tok.add_argument("--overwrite", action="store_true", help="replace a tokenizer already in DIR")
     train_tok.add_argument("--quiet", action="store_true", help="no progress bar")
     train_tok.set_defaults(func=cmd_train_tokenizer)
 
-    tok_stats = sub.add_parser("tokenizer-stats", help="compare tokenizers on held-out shards",
-                               description="Bytes per token, tokens per word, vocabulary used, share of tokens "
-                                           "spanning a space and the round-trip check, side by side.")
-    tok_stats.add_argument("tokenizers", nargs="+", metavar="TOKENIZER", help="tokenizer folders (or tokenizer.json files)")
+    tok_stats = sub.add_parser(
+        "tokenizer-stats",
+        help="compare tokenizers on held-out shards",
+        description="Bytes per token, tokens per word, vocabulary used, share of tokens "
+        "spanning a space and the round-trip check, side by side.",
+    )
+    tok_stats.add_argument(
+        "tokenizers", nargs="+", metavar="TOKENIZER", help="tokenizer folders (or tokenizer.json files)"
+    )
     tok_stats.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="held-out Parquet shards")
     tok_stats.add_argument("--max-bytes", type=_byte_size, metavar="N", help="read only the first N bytes of text")
     tok_stats.add_argument("--quiet", action="store_true", help="no progress bar")
     tok_stats.set_defaults(func=cmd_tokenizer_stats)
 
-    tokenize = sub.add_parser("tokenize", help="turn Parquet shards into token shards (.bin/.idx) for training",
-                              description="Encode every document, append EOS, shuffle documents and split off a "
-                                          "validation set; one task per shard, resumable, deterministic.")
+    tokenize = sub.add_parser(
+        "tokenize",
+        help="turn Parquet shards into token shards (.bin/.idx) for training",
+        description="Encode every document, append EOS, shuffle documents and split off a "
+        "validation set; one task per shard, resumable, deterministic.",
+    )
     tokenize.add_argument("--tokenizer", required=True, metavar="DIR", help="a folder made by train-tokenizer")
     tokenize.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards with a text column")
     tokenize.add_argument("--output", required=True, metavar="DIR", help="folder for train/ and val/ token shards")
     tokenize.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     _executor_args(tokenize)
-    tokenize.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
-                          help="share of documents held out in val/ (default 0)")
+    tokenize.add_argument(
+        "--val-fraction", type=float, default=0.0, metavar="F", help="share of documents held out in val/ (default 0)"
+    )
     tokenize.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the shuffle and split (default 0)")
-    tokenize.add_argument("--dtype", default="auto", choices=["auto", "uint16", "uint32"],
-                          help="token dtype (auto: uint16 when the vocabulary fits in 65,536)")
+    tokenize.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "uint16", "uint32"],
+        help="token dtype (auto: uint16 when the vocabulary fits in 65,536)",
+    )
     tokenize.add_argument("--text-key", default="text", metavar="COLUMN", help="the text column (default text)")
     tokenize.add_argument("--overwrite", action="store_true", help="replace token shards made with other settings")
     tokenize.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tokenize.set_defaults(func=cmd_tokenize)
 
-    report = sub.add_parser("report", help="write OUTPUT/report.html: funnel, languages, lengths, dedup, contamination",
-                            description="One self-contained HTML page about a pipeline run (plots embedded, no "
-                                        "script, crawled text escaped); with --tokens and --runs also bytes per "
-                                        "token per tokenizer and loss curves. `corpusforge run` writes it too.")
+    report = sub.add_parser(
+        "report",
+        help="write OUTPUT/report.html: funnel, languages, lengths, dedup, contamination",
+        description="One self-contained HTML page about a pipeline run (plots embedded, no "
+        "script, crawled text escaped); with --tokens and --runs also bytes per "
+        "token per tokenizer and loss curves. `corpusforge run` writes it too.",
+    )
     report.add_argument("output", metavar="OUTPUT", help="a pipeline output folder")
     report.add_argument("--tokens", nargs="+", metavar="DIR", help="token shard folders (corpusforge tokenize outputs)")
     report.add_argument("--runs", nargs="+", metavar="DIR", help="training run folders holding a log.csv")
-    report.add_argument("--per-reason", type=int, default=3, metavar="N",
-                        help="rejected documents shown per drop reason (default 3)")
+    report.add_argument(
+        "--per-reason", type=int, default=3, metavar="N", help="rejected documents shown per drop reason (default 3)"
+    )
     report.set_defaults(func=cmd_report)
 
-    train = sub.add_parser("train", help="train the decoder on token shards (a YAML config; torchrun for DDP)",
-                           description="Train the decoder model on the token shards of `corpusforge tokenize`, as "
-                                       "a config in pipelines/training/ says; writes ckpt.pt, log.csv, loss.png and "
-                                       "config.yaml to its out_dir. Multi-GPU: torchrun --nproc_per_node N "
-                                       "-m corpusforge train CONFIG.")
+    train = sub.add_parser(
+        "train",
+        help="train the decoder on token shards (a YAML config; torchrun for DDP)",
+        description="Train the decoder model on the token shards of `corpusforge tokenize`, as "
+        "a config in pipelines/training/ says; writes ckpt.pt, log.csv, loss.png and "
+        "config.yaml to its out_dir. Multi-GPU: torchrun --nproc_per_node N "
+        "-m corpusforge train CONFIG.",
+    )
     train.add_argument("config", help="training YAML, e.g. pipelines/training/tiny-sample.yaml")
-    train.add_argument("--resume", action="store_true",
-                       help="continue from out_dir's checkpoint (the loss curve continues as if never stopped)")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from out_dir's checkpoint (the loss curve continues as if never stopped)",
+    )
     train.add_argument("--overwrite", action="store_true", help="start over, replacing a run already in out_dir")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(func=cmd_train)
 
-    gen = sub.add_parser("generate", help="sample text from a trained checkpoint",
-                         description="Continue a prompt with a trained model (stops at EOS).")
+    gen = sub.add_parser(
+        "generate",
+        help="sample text from a trained checkpoint",
+        description="Continue a prompt with a trained model (stops at EOS).",
+    )
     gen.add_argument("checkpoint", help="a run folder (out_dir) or its ckpt.pt")
     gen.add_argument("--prompt", default="", help="text to continue (default: empty, a new document)")
     gen.add_argument("--max-new-tokens", type=int, default=100, metavar="N", help="default 100")
     gen.add_argument("--temperature", type=float, default=0.8, metavar="T", help="default 0.8; 0: greedy")
-    gen.add_argument("--top-k", type=int, default=50, metavar="K", help="sample among the K likeliest (default 50; 0: all)")
+    gen.add_argument(
+        "--top-k", type=int, default=50, metavar="K", help="sample among the K likeliest (default 50; 0: all)"
+    )
     gen.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
     gen.set_defaults(func=cmd_generate)
 
-    plan_ = sub.add_parser("plan", help="size a model for a corpus (Chinchilla) and print its training config",
-                           description="Chinchilla's rule (~20 tokens per parameter, C ≈ 6·N·D) → a preset or "
-                                       "shape, the compute, a time estimate and a config for `corpusforge train`.")
+    plan_ = sub.add_parser(
+        "plan",
+        help="size a model for a corpus (Chinchilla) and print its training config",
+        description="Chinchilla's rule (~20 tokens per parameter, C ≈ 6·N·D) → a preset or "
+        "shape, the compute, a time estimate and a config for `corpusforge train`.",
+    )
     plan_.add_argument("--tokens", metavar="N", help="corpus size in tokens: 2.5B, 300M, 2.5e9")
     plan_.add_argument("--data", metavar="DIR", help="or a tokenize output folder: its tokens and vocabulary")
     plan_.add_argument("--vocab-size", type=int, metavar="V", help="vocabulary size (default 50257, or --data's)")
@@ -263,38 +367,66 @@ def build_parser() -> argparse.ArgumentParser:
     plan_.add_argument("--gpus", type=int, default=1, metavar="N", help="how many (default 1)")
     plan_.set_defaults(func=cmd_plan)
 
-    export = sub.add_parser("export-hf", help="export a checkpoint as a Hugging Face LlamaForCausalLM folder",
-                            description="Write config.json, model.safetensors and the tokenizer, loadable with "
-                                        "transformers' AutoModelForCausalLM (LLaMA-shaped models only).")
+    export = sub.add_parser(
+        "export-hf",
+        help="export a checkpoint as a Hugging Face LlamaForCausalLM folder",
+        description="Write config.json, model.safetensors and the tokenizer, loadable with "
+        "transformers' AutoModelForCausalLM (LLaMA-shaped models only).",
+    )
     export.add_argument("checkpoint", help="a run folder (out_dir) or its ckpt.pt")
     export.add_argument("output", metavar="OUT", help="folder to write")
-    export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
-                        help="weight dtype (default float32: the logits match the checkpoint's)")
+    export.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="weight dtype (default float32: the logits match the checkpoint's)",
+    )
     export.add_argument("--overwrite", action="store_true", help="replace an export already in OUT")
     export.set_defaults(func=cmd_export_hf)
 
-    abl = sub.add_parser("ablate", help="train the same small model on each corpus variant, compare held-out loss",
-                         description="For each variant (a pipeline output folder, or a pipeline config run first): "
-                                     "one shared tokenizer, the same model, seed and token budget, and the loss on "
-                                     "the same held-out text. Writes OUTPUT/ablation.json and an Ablation section "
-                                     "in each variant's report.html.")
+    abl = sub.add_parser(
+        "ablate",
+        help="train the same small model on each corpus variant, compare held-out loss",
+        description="For each variant (a pipeline output folder, or a pipeline config run first): "
+        "one shared tokenizer, the same model, seed and token budget, and the loss on "
+        "the same held-out text. Writes OUTPUT/ablation.json and an Ablation section "
+        "in each variant's report.html.",
+    )
     abl.add_argument("variants", nargs="+", metavar="VARIANT", help="pipeline output folders or pipeline configs")
-    abl.add_argument("--tokens", required=True, type=_token_count, metavar="N",
-                     help="training tokens per variant (e.g. 2M)")
-    abl.add_argument("--eval", required=True, nargs="+", metavar="HELDOUT",
-                     help="held-out text no variant saw: Parquet shards, an output folder, .txt files or a .zip of them")
-    abl.add_argument("--output", default="output/ablation", metavar="DIR",
-                     help="tokenizer, token shards and runs (default output/ablation)")
+    abl.add_argument(
+        "--tokens", required=True, type=_token_count, metavar="N", help="training tokens per variant (e.g. 2M)"
+    )
+    abl.add_argument(
+        "--eval",
+        required=True,
+        nargs="+",
+        metavar="HELDOUT",
+        help="held-out text no variant saw: Parquet shards, an output folder, .txt files or a .zip of them",
+    )
+    abl.add_argument(
+        "--output",
+        default="output/ablation",
+        metavar="DIR",
+        help="tokenizer, token shards and runs (default output/ablation)",
+    )
     abl.add_argument("--recipe", default="bpe-50k", help="tokenizer recipe (default bpe-50k)")
-    abl.add_argument("--vocab-size", type=int, default=8192, metavar="N",
-                     help="shared vocabulary (default 8192; smaller if the text supports fewer)")
+    abl.add_argument(
+        "--vocab-size",
+        type=int,
+        default=8192,
+        metavar="N",
+        help="shared vocabulary (default 8192; smaller if the text supports fewer)",
+    )
     abl.add_argument("--model", default="tiny", help="model preset (default tiny)")
     abl.add_argument("--seq-len", type=int, default=128, metavar="N")
     abl.add_argument("--batch-size", type=int, default=16, metavar="N")
     abl.add_argument("--lr", type=float, default=3e-3)
     abl.add_argument("--seed", type=int, default=0)
-    abl.add_argument("--overwrite", action="store_true",
-                     help="start over in an --output that holds an ablation of other corpora or settings")
+    abl.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an --output that holds an ablation of other corpora or settings",
+    )
     abl.add_argument("--quiet", action="store_true", help="no progress output")
     abl.set_defaults(func=cmd_ablate)
     return parser

@@ -44,9 +44,13 @@ class Key:
     doc: str = ""  # what the key is, for the message when it is missing
 
     def allows(self, value: Any) -> bool:
-        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                and (self.lt is None or value < self.lt) and (not self.one_of or value in self.one_of)
-                and not (self.non_empty and not value))
+        return (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.lt is None or value < self.lt)
+            and (not self.one_of or value in self.one_of)
+            and not (self.non_empty and not value)
+        )
 
     def describe(self, words: str) -> str:
         if self.one_of:
@@ -57,8 +61,17 @@ class Key:
         return f"{words} {' and '.join(bounds)}" if bounds else words
 
 
-def validate(target: Any, data: Any, where: str = "", source: str = "", *, error: type[ConfigError] = ConfigError,
-             quote_keys: bool = False, one_unknown: bool = False, partial: bool = False) -> dict[str, Any]:
+def validate(
+    target: Any,
+    data: Any,
+    where: str = "",
+    source: str = "",
+    *,
+    error: type[ConfigError] = ConfigError,
+    quote_keys: bool = False,
+    one_unknown: bool = False,
+    partial: bool = False,
+) -> dict[str, Any]:
     """Check `data` against `target` (a dataclass, or a class's constructor); return every
     argument, converted, with the defaults filled in (with `partial`: only the keys given).
 
@@ -91,8 +104,11 @@ def validate(target: Any, data: Any, where: str = "", source: str = "", *, error
             try:
                 full[key] = _value(data[key], hint)
             except _Mismatch:
-                fail(f"'{name(key)}' must be {_describe(hint, True)}, got {data[key]!r}" if quote_keys
-                     else f"{name(key)}: expected {_describe(hint, False)}, got {data[key]!r}")
+                fail(
+                    f"'{name(key)}' must be {_describe(hint, True)}, got {data[key]!r}"
+                    if quote_keys
+                    else f"{name(key)}: expected {_describe(hint, False)}, got {data[key]!r}"
+                )
         elif partial:
             continue
         elif default is not _REQUIRED:
@@ -107,13 +123,24 @@ def _params(target: Any) -> dict[str, tuple[Any, Any]]:
     """{key: (type hint, default or _REQUIRED)} of a dataclass's fields or a class's constructor."""
     if dataclasses.is_dataclass(target):
         hints = typing.get_type_hints(target, include_extras=True)
-        return {f.name: (hints[f.name], f.default if f.default is not dataclasses.MISSING
-                         else _REQUIRED if f.default_factory is dataclasses.MISSING else f.default_factory())
-                for f in dataclasses.fields(target) if f.init and f.metadata.get("config_key", True)}
+        return {
+            f.name: (
+                hints[f.name],
+                f.default
+                if f.default is not dataclasses.MISSING
+                else _REQUIRED
+                if f.default_factory is dataclasses.MISSING
+                else f.default_factory(),
+            )
+            for f in dataclasses.fields(target)
+            if f.init and f.metadata.get("config_key", True)
+        }
     hints = typing.get_type_hints(target.__init__, include_extras=True)
-    return {n: (hints.get(n, Any), _REQUIRED if p.default is p.empty else p.default)
-            for n, p in inspect.signature(target.__init__).parameters.items()
-            if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {
+        n: (hints.get(n, Any), _REQUIRED if p.default is p.empty else p.default)
+        for n, p in inspect.signature(target.__init__).parameters.items()
+        if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
 
 
 class _Mismatch(Exception):
@@ -151,8 +178,11 @@ def _convert(value: Any, hint: Any, lenient: bool) -> Any:
             return tuple(_convert(v, args[0], lenient) for v in value) if args else tuple(value)
     elif origin is dict or hint is dict:
         if isinstance(value, dict):
-            return {_convert(k, args[0], lenient): _convert(v, args[1], lenient) for k, v in value.items()} \
-                if args else value
+            return (
+                {_convert(k, args[0], lenient): _convert(v, args[1], lenient) for k, v in value.items()}
+                if args
+                else value
+            )
     elif hint is Any:
         return value
     elif hint is type(None):

@@ -43,26 +43,40 @@ def article_pages(warc_dir: Path) -> list[tuple[str, bytes, bytes]]:
         for rec in ArchiveIterator(f):
             if rec.rec_type == "response":
                 url = rec.rec_headers.get_header("WARC-Target-URI")
-                pages.append((url, rec.http_headers.get_header("Content-Type") or "text/html",
-                              rec.content_stream().read()))
+                pages.append(
+                    (url, rec.http_headers.get_header("Content-Type") or "text/html", rec.content_stream().read())
+                )
     return pages
 
 
-def write_warc(path: Path, responses: list[tuple[str, bytes]], content_type: str = "text/html; charset=utf-8",
-               status: str = "200 OK", extra: list[tuple[str, str, bytes]] = (), gzip: bool = True) -> Path:
+def write_warc(
+    path: Path,
+    responses: list[tuple[str, bytes]],
+    content_type: str = "text/html; charset=utf-8",
+    status: str = "200 OK",
+    extra: list[tuple[str, str, bytes]] = (),
+    gzip: bool = True,
+) -> Path:
     """Write response records (url, payload[, content type]) plus `extra` (rec_type, url, payload)."""
     with open(path, "wb") as out:
         writer = WARCWriter(out, gzip=gzip)
         for url, payload, *ctype in responses:
             content_type_ = ctype[0] if ctype else content_type
-            http = StatusAndHeaders(status, [("Content-Type", content_type_),
-                                              ("Content-Length", str(len(payload)))], protocol="HTTP/1.1")
-            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
-                                            warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url + str(len(payload)))}>"})
+            http = StatusAndHeaders(
+                status, [("Content-Type", content_type_), ("Content-Length", str(len(payload)))], protocol="HTTP/1.1"
+            )
+            rec = writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(payload),
+                http_headers=http,
+                warc_headers_dict={
+                    "WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url + str(len(payload)))}>"
+                },
+            )
             writer.write_record(rec)
         for rec_type, url, payload in extra:
-            rec = writer.create_warc_record(url, rec_type, payload=io.BytesIO(payload),
-                                            warc_content_type="text/plain")
+            rec = writer.create_warc_record(url, rec_type, payload=io.BytesIO(payload), warc_content_type="text/plain")
             writer.write_record(rec)
     return path
 
@@ -157,7 +171,9 @@ def s3_endpoint() -> str | None:
 def s3(s3_endpoint) -> str:
     """A fresh s3:// folder in the test bucket."""
     if s3_endpoint is None:
-        pytest.skip("moto is not installed (pip install 'moto[server]', in the dev extra): object-storage output untested")
+        pytest.skip(
+            "moto is not installed (pip install 'moto[server]', in the dev extra): object-storage output untested"
+        )
     from s3_server import BUCKET
 
     return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"

@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 BUCKET = "corpus"
-ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-       "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @contextmanager
@@ -29,8 +34,9 @@ def s3_server() -> Iterator[str]:
     saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(ENV | {"AWS_ENDPOINT_URL": endpoint})
     try:
-        fs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http",
-                        allow_bucket_creation=True).create_dir(BUCKET)
+        fs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True).create_dir(
+            BUCKET
+        )
         yield endpoint
     finally:
         for k, v in saved.items():
@@ -51,5 +57,5 @@ def read_tree(uri: str) -> dict[str, bytes]:
     for info in infos:
         if info.type == fs.FileType.File:
             with filesystem.open_input_stream(info.path, compression=None) as f:
-                out[info.path[len(base) + 1:]] = f.read()
+                out[info.path[len(base) + 1 :]] = f.read()
     return out

@@ -27,8 +27,17 @@ def variants(tmp_path_factory) -> tuple[Path, Path]:
     assert 20 < len(long) < len(texts)
     for name, docs in (("all", texts), ("long", long)):
         write_parquet(root / "src" / f"{name}.parquet", docs)
-        run_pipeline(load_config(data={"input": str(root / "src" / f"{name}.parquet"), "output": str(root / name),
-                                       "workers": 1, "stages": ["parquet_reader", "parquet_writer"]}), quiet=True)
+        run_pipeline(
+            load_config(
+                data={
+                    "input": str(root / "src" / f"{name}.parquet"),
+                    "output": str(root / name),
+                    "workers": 1,
+                    "stages": ["parquet_reader", "parquet_writer"],
+                }
+            ),
+            quiet=True,
+        )
     return root / "all", root / "long"
 
 
@@ -38,8 +47,17 @@ def test_two_variants_end_to_end(variants, tmp_path: Path, capsys) -> None:
     for i, text in enumerate(speeches("inaugural")[-4:]):  # four addresses neither variant contains
         (heldout / f"speech-{i}.txt").write_text(text)
     out = tmp_path / "ablation"
-    result = ablate([str(v) for v in variants], 16_384, [str(heldout / "*.txt")], out, vocab_size=1024,
-                    model="micro", seq_len=64, batch_size=8, quiet=True)
+    result = ablate(
+        [str(v) for v in variants],
+        16_384,
+        [str(heldout / "*.txt")],
+        out,
+        vocab_size=1024,
+        model="micro",
+        seq_len=64,
+        batch_size=8,
+        quiet=True,
+    )
 
     rows = {r["variant"]: r for r in result["variants"]}
     assert set(rows) == {"all", "long"}
@@ -62,8 +80,17 @@ def test_two_variants_end_to_end(variants, tmp_path: Path, capsys) -> None:
     assert "all" in table and "long" in table and "held-out loss" in table
 
     # a rerun reuses the tokenizer, the token shards and the finished runs: the same numbers
-    again = ablate([str(v) for v in variants], 16_384, [str(heldout / "*.txt")], out, vocab_size=1024,
-                   model="micro", seq_len=64, batch_size=8, quiet=True)
+    again = ablate(
+        [str(v) for v in variants],
+        16_384,
+        [str(heldout / "*.txt")],
+        out,
+        vocab_size=1024,
+        model="micro",
+        seq_len=64,
+        batch_size=8,
+        quiet=True,
+    )
     assert [r["heldout_loss"] for r in again["variants"]] == [r["heldout_loss"] for r in result["variants"]]
 
 

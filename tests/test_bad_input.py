@@ -38,17 +38,28 @@ def lines_of_speech(n: int) -> list[str]:
     """n JSON lines of real text (paragraphs of the State of the Union addresses)."""
     paragraphs = [p for s in speeches() for p in s.split("\n\n") if len(p.split()) > 20]
     assert len(paragraphs) >= n
-    return [json.dumps({"id": f"p{i}", "text": p, "url": f"https://example.org/{i}"})
-            for i, p in enumerate(paragraphs[:n])]
+    return [
+        json.dumps({"id": f"p{i}", "text": p, "url": f"https://example.org/{i}"}) for i, p in enumerate(paragraphs[:n])
+    ]
 
 
 def pipeline(inputs: list[Path], out: Path, reader: str | dict = "jsonl_reader") -> dict[str, dict]:
-    run_pipeline(load_config(data={"input": [str(p) for p in inputs], "output": str(out), "workers": 1,
-                                   "stages": [reader, "parquet_writer"]}), quiet=True)
+    run_pipeline(
+        load_config(
+            data={
+                "input": [str(p) for p in inputs],
+                "output": str(out),
+                "workers": 1,
+                "stages": [reader, "parquet_writer"],
+            }
+        ),
+        quiet=True,
+    )
     return {s["name"]: s for s in json.loads((out / "stats.json").read_text())["stages"]}
 
 
 # --- JSONL ------------------------------------------------------------------------------------
+
 
 def test_one_invalid_byte_loses_one_line(tmp_path: Path) -> None:
     lines = [line.encode() for line in lines_of_speech(40)]
@@ -99,7 +110,7 @@ def test_bad_records_are_counted_and_the_run_completes(tmp_path: Path) -> None:
         '{"id": "t", "text": 12345}',
         '{"id": "n", "text": null}',
         '{"id": "k", "body": "no text key"}',
-        '[1, 2, 3]',
+        "[1, 2, 3]",
         '{"id": "j", "text": "not json',
         '{"id": "m", "text": "metadata of the wrong type", "score": "high"}',
     ]
@@ -108,14 +119,20 @@ def test_bad_records_are_counted_and_the_run_completes(tmp_path: Path) -> None:
     path.write_text("\n".join(good[:15] + bad + good[15:]) + "\n")
     stats = pipeline([path], tmp_path / "out", {"jsonl_reader": {"metadata": {"score": "float"}}})
     assert stats["jsonl_reader"]["dropped"] == {
-        "jsonl_reader:invalid_unicode": 1, "jsonl_reader:bad_url": 1, "jsonl_reader:bad_text": 1,
-        "jsonl_reader:empty": 1, "jsonl_reader:no_text": 1, "jsonl_reader:bad_line": 2,
-        "jsonl_reader:bad_metadata": 1}
+        "jsonl_reader:invalid_unicode": 1,
+        "jsonl_reader:bad_url": 1,
+        "jsonl_reader:bad_text": 1,
+        "jsonl_reader:empty": 1,
+        "jsonl_reader:no_text": 1,
+        "jsonl_reader:bad_line": 2,
+        "jsonl_reader:bad_metadata": 1,
+    }
     table = pq.read_table(tmp_path / "out" / "data")
     assert table["id"].to_pylist() == [f"p{i}" for i in range(30)]
 
 
 # --- Parquet ----------------------------------------------------------------------------------
+
 
 def test_parquet_text_column_of_another_type_is_named_before_any_work(tmp_path: Path) -> None:
     bad = tmp_path / "numbers.parquet"
@@ -140,9 +157,10 @@ def test_corrupt_parquet_is_counted_and_named(tmp_path: Path, caplog) -> None:
 
 # --- WARC -------------------------------------------------------------------------------------
 
+
 def _udhr(code: str, chars: int = 1500) -> str:
     with zipfile.ZipFile(UDHR) as z:
-        return z.read(f"udhr2/{code}.txt").decode("utf-8")[300:300 + chars]
+        return z.read(f"udhr2/{code}.txt").decode("utf-8")[300 : 300 + chars]
 
 
 def test_mislabelled_pages_decode_right_and_say_how(tmp_path: Path) -> None:
@@ -161,8 +179,9 @@ def test_mislabelled_pages_decode_right_and_say_how(tmp_path: Path) -> None:
         (html(german).encode("utf-8"), "text/html; charset=iso-8859-1", "Würde", "utf8"),
         (html(german).encode("utf-8"), "text/html; charset=utf-8", "Würde", "header"),
     ]
-    path = write_warc(tmp_path / "labels.warc.gz", [(f"http://x.org/{i}", page, label)
-                                                   for i, (page, label, _, _) in enumerate(cases)])
+    path = write_warc(
+        tmp_path / "labels.warc.gz", [(f"http://x.org/{i}", page, label) for i, (page, label, _, _) in enumerate(cases)]
+    )
     docs, dropped = read(WarcReader(), path)
     assert len(docs) == len(cases) and not dropped
     for doc, (_, label, expected, source) in zip(docs, cases):
@@ -174,8 +193,10 @@ def test_mislabelled_pages_decode_right_and_say_how(tmp_path: Path) -> None:
 
 def _lying_warc(tmp_path: Path, gzipped: bool, victim: int, delta: int) -> Path:
     """A WARC of six real pages whose response `victim` claims `delta` more bytes than it has."""
-    pages = [f"<html><body><p>page {i}: {json.loads(line)['text']}</p></body></html>".encode()
-             for i, line in enumerate(lines_of_speech(6))]
+    pages = [
+        f"<html><body><p>page {i}: {json.loads(line)['text']}</p></body></html>".encode()
+        for i, line in enumerate(lines_of_speech(6))
+    ]
     clean = write_warc(tmp_path / "clean.warc", [(f"http://x.org/{i}", p) for i, p in enumerate(pages)], gzip=False)
     records = [b"WARC/1." + r for r in clean.read_bytes().split(b"WARC/1.")[1:]]
     target = f"WARC-Target-URI: http://x.org/{victim}\r\n".encode()
@@ -222,14 +243,16 @@ def test_corrupt_member_is_counted_once_at_its_offset(tmp_path: Path, caplog) ->
     assert f"unreadable from offset {garbage} " in caplog.text
 
     inside = bytearray(raw)  # garbage inside a member: its record is counted once, as damaged
-    inside[starts[5] + 30:starts[5] + 70] = b"\x00garbage" * 5
+    inside[starts[5] + 30 : starts[5] + 70] = b"\x00garbage" * 5
     path.write_bytes(bytes(inside))
     docs, dropped = read(WarcReader(), path)
     assert [d.id for d in docs] == [d.id for d in clean_docs]  # member 5 is not a page
     assert sum(dropped.values()) == sum(clean_dropped.values())
     damage = {k: v for k, v in dropped.items() if k not in clean_dropped}
-    assert sum(damage.values()) == 1 and set(damage) <= {"warc_reader:corrupt_gzip_member",
-                                                          "warc_reader:length_mismatch"}, dropped
+    assert sum(damage.values()) == 1 and set(damage) <= {
+        "warc_reader:corrupt_gzip_member",
+        "warc_reader:length_mismatch",
+    }, dropped
 
 
 def test_a_text_file_is_one_bad_file_and_an_empty_one_is_recorded(tmp_path: Path) -> None:
@@ -247,13 +270,15 @@ def test_a_text_file_is_one_bad_file_and_an_empty_one_is_recorded(tmp_path: Path
 
 # --- files corpusforge reads back -------------------------------------------------------------
 
+
 def test_poisoned_saved_config_is_an_error_naming_it(tmp_path: Path, capsys) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines_of_speech(5)) + "\n")
     config = tmp_path / "run.yaml"
     out = tmp_path / "out"
-    config.write_text(json.dumps({"input": str(path), "output": str(out), "workers": 1,
-                                  "stages": ["jsonl_reader", "parquet_writer"]}))
+    config.write_text(
+        json.dumps({"input": str(path), "output": str(out), "workers": 1, "stages": ["jsonl_reader", "parquet_writer"]})
+    )
     assert main(["run", str(config), "--quiet", "--no-report"]) == 0
     (out / "config.yaml").write_text("hash: !!python/object/apply:os.system ['echo pwned']\nstages: []\n")
     assert main(["run", str(config), "--quiet", "--no-report"]) == 2

@@ -44,10 +44,22 @@ def test_clean_page_kept_and_normalised(tmp_path):
     assert out[0].text == "\n".join(BODY)
 
 
-@pytest.mark.parametrize("end, kept", [
-    (".", True), ("!", True), ("?", True), ('"', True), ("'", True),
-    (":", False), (",", False), ("", False), ("...", False), ("…", False), (")", False),
-])
+@pytest.mark.parametrize(
+    "end, kept",
+    [
+        (".", True),
+        ("!", True),
+        ("?", True),
+        ('"', True),
+        ("'", True),
+        (":", False),
+        (",", False),
+        ("", False),
+        ("...", False),
+        ("…", False),
+        (")", False),
+    ],
+)
 def test_terminal_punctuation(tmp_path, end, kept):
     line = f"This line ends in a particular way{end}"
     out, _ = run(C4Filter(), [page(line)], tmp_path)
@@ -56,13 +68,16 @@ def test_terminal_punctuation(tmp_path, end, kept):
     assert line in out[0].text.splitlines()
 
 
-@pytest.mark.parametrize("line, threshold, kept", [
-    ("Two words.", 3, False),
-    ("Three whole words.", 3, True),
-    ("Two words.", 2, True),
-    ("One.", 2, False),
-    ("One.", 0, True),
-])
+@pytest.mark.parametrize(
+    "line, threshold, kept",
+    [
+        ("Two words.", 3, False),
+        ("Three whole words.", 3, True),
+        ("Two words.", 2, True),
+        ("One.", 2, False),
+        ("One.", 0, True),
+    ],
+)
 def test_min_words_per_line(tmp_path, line, threshold, kept):
     out, _ = run(C4Filter(min_words_per_line=threshold), [page(line)], tmp_path)
     assert (line in out[0].text.splitlines()) is kept
@@ -76,14 +91,17 @@ def test_javascript_lines(tmp_path):
     assert line in out[0].text
 
 
-@pytest.mark.parametrize("line", [
-    "By using this site you agree to our Terms of Use.",
-    "Read our privacy policy before you sign up.",
-    "See our Cookie Policy for more details.",
-    "This website uses cookies to improve your experience.",
-    "We explain our use of cookies on this page.",
-    "We use cookies to personalise content and ads.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By using this site you agree to our Terms of Use.",
+        "Read our privacy policy before you sign up.",
+        "See our Cookie Policy for more details.",
+        "This website uses cookies to improve your experience.",
+        "We explain our use of cookies on this page.",
+        "We use cookies to personalise content and ads.",
+    ],
+)
 def test_policy_lines(tmp_path, line):
     out, _ = run(C4Filter(), [page(line)], tmp_path)
     assert out[0].text == "\n".join(BODY)
@@ -115,8 +133,9 @@ def test_curly_bracket(tmp_path):
     # ... nor one in a javascript line, removed before the bracket rule looks at it.
     out, c = run(C4Filter(), [page("In JavaScript an object is written {a: 1} like this.")], tmp_path)
     assert len(out) == 1 and not c.stats.dropped
-    out, c = run(C4Filter(filter_javascript=False),
-                 [page("In JavaScript an object is written {a: 1} like this.")], tmp_path)
+    out, c = run(
+        C4Filter(filter_javascript=False), [page("In JavaScript an object is written {a: 1} like this.")], tmp_path
+    )
     assert out == [] and c.stats.dropped == {"c4:curly_bracket": 1}
 
 
@@ -153,8 +172,9 @@ def test_citations(tmp_path):
 
 def test_max_word_length(tmp_path):
     at, above = "x" * 20, "y" * 21
-    out, _ = run(C4Filter(max_word_length=20), [page(f"A word {at} fits here.", f"A word {above} is too long.")],
-                 tmp_path)
+    out, _ = run(
+        C4Filter(max_word_length=20), [page(f"A word {at} fits here.", f"A word {above} is too long.")], tmp_path
+    )
     assert at in out[0].text and above not in out[0].text
     out, _ = run(C4Filter(max_word_length=None), [page(f"A word {above * 100} is fine.")], tmp_path)
     assert above in out[0].text
@@ -181,24 +201,37 @@ def test_annotate_mode_keeps_text_and_records(tmp_path):
 
 
 def test_drop_mode_counts_every_reason(tmp_path):
-    texts = [page(), page("Lorem ipsum dolor sit amet, it is a placeholder."), page("Code { goes here }."),
-             page(body=BODY[:1]), "Nothing here", page("Click here")]
+    texts = [
+        page(),
+        page("Lorem ipsum dolor sit amet, it is a placeholder."),
+        page("Code { goes here }."),
+        page(body=BODY[:1]),
+        "Nothing here",
+        page("Click here"),
+    ]
     out, c = run(C4Filter(), texts, tmp_path)
     assert [d.id for d in out] == ["0", "5"]
-    assert c.stats.dropped == {"c4:lorem_ipsum": 1, "c4:curly_bracket": 1, "c4:too_few_sentences": 1,
-                               "c4:no_lines_left": 1}
+    assert c.stats.dropped == {
+        "c4:lorem_ipsum": 1,
+        "c4:curly_bracket": 1,
+        "c4:too_few_sentences": 1,
+        "c4:no_lines_left": 1,
+    }
     assert all("c4_reason" not in d.metadata for d in out)
 
 
-@pytest.mark.parametrize("line, n", [
-    ("One sentence here.", 1),
-    ("First one. Second one! Third one?", 3),
-    ('He said "stop." Then he left.', 2),
-    ("It cost 3.5 dollars, e.g. the price of tea. Yes.", 2),
-    ("No end mark at all", 1),
-    ("...", 0),
-    ("Wait... What happened?", 2),
-])
+@pytest.mark.parametrize(
+    "line, n",
+    [
+        ("One sentence here.", 1),
+        ("First one. Second one! Third one?", 3),
+        ('He said "stop." Then he left.', 2),
+        ("It cost 3.5 dollars, e.g. the price of tea. Yes.", 2),
+        ("No end mark at all", 1),
+        ("...", 0),
+        ("Wait... What happened?", 2),
+    ],
+)
 def test_count_sentences(line, n):
     assert count_sentences(line) == n
 

@@ -24,8 +24,11 @@ def warc_file(tmp_path: Path) -> str:
 
 
 def cfg(warc_file: str, tmp_path: Path, stages=None, **top) -> dict:
-    data = {"input": warc_file, "output": str(tmp_path / "out"),
-            "stages": stages or ["warc_reader", "trafilatura", "parquet_writer"]}
+    data = {
+        "input": warc_file,
+        "output": str(tmp_path / "out"),
+        "stages": stages or ["warc_reader", "trafilatura", "parquet_writer"],
+    }
     data.update(top)
     return data
 
@@ -34,18 +37,34 @@ def cfg(warc_file: str, tmp_path: Path, stages=None, **top) -> dict:
     "stages, top, message",
     [
         (["warc_reader", "trafilatur", "parquet_writer"], {}, "stages[1]: unknown stage 'trafilatur'"),
-        (["warc_reader", {"trafilatura": {"favour_precision": True}}, "parquet_writer"], {},
-         "stages[1].trafilatura: unknown key(s) ['favour_precision']"),
-        (["warc_reader", {"trafilatura": {"max_html_bytes": "big"}}, "parquet_writer"], {},
-         "stages[1].trafilatura.max_html_bytes: expected int, got 'big'"),
-        (["warc_reader", {"trafilatura": {"favor_precision": "yes"}}, "parquet_writer"], {},
-         "stages[1].trafilatura.favor_precision: expected bool"),
-        (["warc_reader", {"trafilatura": {"favor_precision": True, "favor_recall": True}}, "parquet_writer"], {},
-         "stages[1].trafilatura: favor_precision and favor_recall exclude each other"),
+        (
+            ["warc_reader", {"trafilatura": {"favour_precision": True}}, "parquet_writer"],
+            {},
+            "stages[1].trafilatura: unknown key(s) ['favour_precision']",
+        ),
+        (
+            ["warc_reader", {"trafilatura": {"max_html_bytes": "big"}}, "parquet_writer"],
+            {},
+            "stages[1].trafilatura.max_html_bytes: expected int, got 'big'",
+        ),
+        (
+            ["warc_reader", {"trafilatura": {"favor_precision": "yes"}}, "parquet_writer"],
+            {},
+            "stages[1].trafilatura.favor_precision: expected bool",
+        ),
+        (
+            ["warc_reader", {"trafilatura": {"favor_precision": True, "favor_recall": True}}, "parquet_writer"],
+            {},
+            "stages[1].trafilatura: favor_precision and favor_recall exclude each other",
+        ),
         (["trafilatura", "parquet_writer"], {}, "stages[0]: the first stage must be a reader"),
         (["warc_reader", "trafilatura"], {}, "the last stage must be parquet_writer"),
         (["warc_reader", "parquet_writer", "parquet_writer"], {}, "stages[1]: parquet_writer may only be"),
-        ([{"warc_reader": {}, "trafilatura": {}}, "parquet_writer"], {}, "stages[0]: a stage is a name or a one-key mapping"),
+        (
+            [{"warc_reader": {}, "trafilatura": {}}, "parquet_writer"],
+            {},
+            "stages[0]: a stage is a name or a one-key mapping",
+        ),
         (None, {"worker": 2}, "unknown key(s) ['worker']"),
         (None, {"workers": 0}, "'workers' must be a positive integer"),
         (None, {"input": "/nonexistent/*.warc.gz"}, "input: no file matches '/nonexistent/*.warc.gz'"),
@@ -60,7 +79,9 @@ def test_bad_config_names_the_key(warc_file, tmp_path, stages, top, message):
 
 def test_cli_reports_config_error_without_traceback(tmp_path, warc_file, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"fast": 3}}, "parquet_writer"])))
+    path.write_text(
+        yaml.safe_dump(cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"fast": 3}}, "parquet_writer"]))
+    )
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: stages[1].trafilatura.fast: expected bool, got 3")
@@ -78,8 +99,12 @@ def test_missing_config_file_and_bad_yaml(tmp_path):
 
 def test_defaults_are_resolved_into_the_hash(warc_file, tmp_path):
     a = load_config(data=cfg(warc_file, tmp_path))
-    b = load_config(data=cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"favor_precision": False}}, "parquet_writer"]))
-    c = load_config(data=cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"favor_precision": True}}, "parquet_writer"]))
+    b = load_config(
+        data=cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"favor_precision": False}}, "parquet_writer"])
+    )
+    c = load_config(
+        data=cfg(warc_file, tmp_path, ["warc_reader", {"trafilatura": {"favor_precision": True}}, "parquet_writer"])
+    )
     assert a.hash() == b.hash() != c.hash()
     assert a.stages[1].args["max_html_bytes"] == 5_000_000
     # workers do not change the output, so they do not change the hash
@@ -89,7 +114,10 @@ def test_defaults_are_resolved_into_the_hash(warc_file, tmp_path):
 @pytest.mark.parametrize("name", ["massivetext.yaml", "extract-only.yaml"])
 def test_shipped_pipelines_validate(name, tmp_path, warc_file, monkeypatch):
     monkeypatch.chdir(ROOT)  # the configs' paths are relative to the repo root
-    if "decontaminate" in (ROOT / "pipelines" / name).read_text() and not (ROOT.parent / "shared" / "data" / "evalsets").is_dir():
+    if (
+        "decontaminate" in (ROOT / "pipelines" / name).read_text()
+        and not (ROOT.parent / "shared" / "data" / "evalsets").is_dir()
+    ):
         pytest.skip("the config decontaminates against ../shared/data/evalsets, which is absent")
     config = load_config(ROOT / "pipelines" / name, inputs=[warc_file], output=str(tmp_path / "o"))
     assert config.stages[0].name == "warc_reader"
@@ -121,12 +149,14 @@ def test_executor_forms_and_overrides(warc_file, tmp_path):
     assert (local.executor, local.ray_address, local.workers) == ("local", None, 3)
     short = load_config(data=cfg(warc_file, tmp_path, executor="ray", workers=3))
     assert (short.executor, short.ray_address, short.workers) == ("ray", None, 3)
-    full = load_config(data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto", "workers": 5},
-                                workers=3))
+    full = load_config(
+        data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto", "workers": 5}, workers=3)
+    )
     assert (full.executor, full.ray_address, full.workers) == ("ray", "auto", 5)  # executor.workers wins
     # command-line overrides win over the file; --ray-address alone means ray
-    over = load_config(data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto"}),
-                       executor="local", workers=2)
+    over = load_config(
+        data=cfg(warc_file, tmp_path, executor={"type": "ray", "address": "auto"}), executor="local", workers=2
+    )
     assert (over.executor, over.ray_address, over.workers) == ("local", None, 2)
     joined = load_config(data=cfg(warc_file, tmp_path), ray_address="ray://head:10001")
     assert (joined.executor, joined.ray_address) == ("ray", "ray://head:10001")
@@ -144,10 +174,12 @@ def test_choose_executor_is_the_one_check(tmp_path):
 
     assert choose_executor(None, "auto", 3) == ("ray", "auto", 3)
     assert choose_executor(None, None, 2) == ("local", None, 2)
-    for args, message in [(("local", "auto"), "--ray-address needs --executor ray"),
-                          (("dask",), "--executor must be one of local, ray, got 'dask'"),
-                          (("ray", ""), "--ray-address must be 'auto', a cluster address"),
-                          (("ray", None, 0), "--workers must be a positive integer, got 0")]:
+    for args, message in [
+        (("local", "auto"), "--ray-address needs --executor ray"),
+        (("dask",), "--executor must be one of local, ray, got 'dask'"),
+        (("ray", ""), "--ray-address must be 'auto', a cluster address"),
+        (("ray", None, 0), "--workers must be a positive integer, got 0"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             choose_executor(*args)
     # checked before the tokenizer is even loaded
@@ -182,7 +214,9 @@ def test_input_uris_and_output_paths(tmp_path):
         load_config(data={"input": f"{base}/*.jsonl", "output": "o", "stages": stages})
     remote = load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out/", "stages": stages})
     assert isinstance(remote.output, RemotePath) and str(remote.output / "data") == "s3://bucket/out/data"
-    with pytest.raises(ConfigError, match=r"outputs may be a local path, a shared filesystem, or on s3://.*not on hdfs://"):
+    with pytest.raises(
+        ConfigError, match=r"outputs may be a local path, a shared filesystem, or on s3://.*not on hdfs://"
+    ):
         load_config(data={"input": f"{base}/a.warc.gz", "output": "hdfs://host:8020/out", "stages": stages})
     with pytest.raises(ConfigError, match="options in the URI are not supported for outputs"):
         load_config(data={"input": f"{base}/a.warc.gz", "output": "s3://bucket/out?region=x", "stages": stages})
@@ -209,9 +243,11 @@ def test_readers_open_uris_like_paths(tmp_path):
         ctx = StageContext(task=0, source=path, work_dir=tmp_path, stats=StageStats("r"))
         return [(d.id, d.text, d.url, d.metadata) for d in reader.read(path, ctx)]
 
-    cases = [(JsonlReader(text_key="prompt", id_key="task_id"), evalsets / "humaneval.jsonl.gz"),
-             (JsonlReader(text_key="question"), evalsets / "gsm8k_test.jsonl"),
-             (ParquetReader(), parquet)]
+    cases = [
+        (JsonlReader(text_key="prompt", id_key="task_id"), evalsets / "humaneval.jsonl.gz"),
+        (JsonlReader(text_key="question"), evalsets / "gsm8k_test.jsonl"),
+        (ParquetReader(), parquet),
+    ]
     for reader, path in cases:
         plain = read(reader, str(path))
         assert len(plain) > 1 and read(reader, f"file://{path}") == plain
@@ -220,4 +256,9 @@ def test_readers_open_uris_like_paths(tmp_path):
 
 def test_stage_labels_number_the_repeats_of_a_name():
     assert stage_labels(["jsonl_reader", "exact_dedup", "c4", "exact_dedup", "exact_dedup"]) == [
-        "jsonl_reader", "exact_dedup", "c4", "exact_dedup#2", "exact_dedup#3"]
+        "jsonl_reader",
+        "exact_dedup",
+        "c4",
+        "exact_dedup#2",
+        "exact_dedup#3",
+    ]

@@ -29,11 +29,14 @@ from corpusforge.stages.dedup.minhash import hash64
 EVALSETS = SHARED / "evalsets"
 GSM8K = EVALSETS / "gsm8k_test.jsonl"
 HUMANEVAL = EVALSETS / "humaneval.jsonl.gz"
-SETS = [{"name": "gsm8k", "path": str(GSM8K), "fields": ["question", "answer"]},
-        {"name": "humaneval", "path": str(HUMANEVAL), "fields": ["prompt", "canonical_solution"]}]
+SETS = [
+    {"name": "gsm8k", "path": str(GSM8K), "fields": ["question", "answer"]},
+    {"name": "humaneval", "path": str(HUMANEVAL), "fields": ["prompt", "canonical_solution"]},
+]
 
 
 # --- real data ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def evalsets() -> dict[str, list[dict]]:
@@ -58,6 +61,7 @@ def web_texts(warc_dir) -> list[tuple[str, str]]:
 
 
 # --- edits that must not hide a leak --------------------------------------------------------
+
 
 def change_case(text: str, rng: random.Random) -> str:
     return rng.choice([str.upper, str.lower, str.title, str.swapcase])(text)
@@ -88,8 +92,14 @@ def everything(text: str, rng: random.Random) -> str:
     return rewrap(change_case(change_punctuation(text, rng), rng), rng)
 
 
-VARIANTS = {"verbatim": lambda t, r: t, "case": change_case, "punctuation": change_punctuation,
-            "whitespace": change_whitespace, "line_breaks": rewrap, "all": everything}
+VARIANTS = {
+    "verbatim": lambda t, r: t,
+    "case": change_case,
+    "punctuation": change_punctuation,
+    "whitespace": change_whitespace,
+    "line_breaks": rewrap,
+    "all": everything,
+}
 
 
 def plant(host: str, text: str) -> str:
@@ -104,8 +114,13 @@ def write_jsonl(path: Path, docs: list[dict]) -> Path:
 
 
 def config(inputs, out, workers=1, **keys) -> dict:
-    return {"input": [str(p) for p in inputs], "output": str(out), "workers": workers, "rejected": 3,
-            "stages": ["jsonl_reader", {"decontaminate": {"test_sets": SETS, **keys}}, "parquet_writer"]}
+    return {
+        "input": [str(p) for p in inputs],
+        "output": str(out),
+        "workers": workers,
+        "rejected": 3,
+        "stages": ["jsonl_reader", {"decontaminate": {"test_sets": SETS, **keys}}, "parquet_writer"],
+    }
 
 
 def run(data: dict):
@@ -113,6 +128,7 @@ def run(data: dict):
 
 
 # --- the main check: every plant found, nothing else ------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory, evalsets, web_texts, speech_paragraphs):
@@ -133,8 +149,10 @@ def planted(tmp_path_factory, evalsets, web_texts, speech_paragraphs):
             docs.append({"id": doc_id, "url": url, "text": plant(host, text)})
             expected[doc_id] = (name, row, variant)
     rng.shuffle(docs)
-    files = [write_jsonl(folder / "clean.jsonl", clean[: len(clean) // 2]),
-             write_jsonl(folder / "mixed.jsonl", clean[len(clean) // 2:] + docs)]
+    files = [
+        write_jsonl(folder / "clean.jsonl", clean[: len(clean) // 2]),
+        write_jsonl(folder / "mixed.jsonl", clean[len(clean) // 2 :] + docs),
+    ]
     return files, expected, {d["id"] for d in clean}
 
 
@@ -182,8 +200,10 @@ def test_drop_counts_each_set_in_the_summary(tmp_path, planted):
     out = tmp_path / "drop"
     stats = run(config(files, out))
     n_gsm = sum(1 for v in expected.values() if v[0] == "gsm8k")
-    assert stats["decontaminate"].dropped == {"decontaminate:gsm8k": n_gsm,
-                                              "decontaminate:humaneval": len(expected) - n_gsm}
+    assert stats["decontaminate"].dropped == {
+        "decontaminate:gsm8k": n_gsm,
+        "decontaminate:humaneval": len(expected) - n_gsm,
+    }
     assert set(pq.read_table(out / "data")["id"].to_pylist()) == clean_ids
     sample = (out / "rejected" / "decontaminate-gsm8k.jsonl").read_text().splitlines()
     assert len(sample) == 3
@@ -191,17 +211,26 @@ def test_drop_counts_each_set_in_the_summary(tmp_path, planted):
 
 # --- redaction --------------------------------------------------------------------------------
 
+
 def test_redaction_cuts_the_leak_and_keeps_the_rest(tmp_path, evalsets, web_texts):
     hosts = sorted((t for _, t in web_texts), key=len, reverse=True)
     question = evalsets["gsm8k"][7]["question"]
     before, after = hosts[0][:1500], hosts[0][1500:3000].rstrip()
     single = before + "\n" + question + "\n" + after
     # eleven leaks 600 characters apart: twelve pieces, more than max_pieces
-    many = "".join(hosts[1][i * 600:(i + 1) * 600] + "\n" + evalsets["gsm8k"][100 + i]["question"] + "\n"
-                   for i in range(11)) + hosts[1][6600:7200]
+    many = (
+        "".join(
+            hosts[1][i * 600 : (i + 1) * 600] + "\n" + evalsets["gsm8k"][100 + i]["question"] + "\n" for i in range(11)
+        )
+        + hosts[1][6600:7200]
+    )
     short = "A short note.\n" + question + "\nThe end."
-    inputs = [write_jsonl(tmp_path / "in.jsonl", [{"id": "single", "text": single}, {"id": "many", "text": many},
-                                                  {"id": "short", "text": short}])]
+    inputs = [
+        write_jsonl(
+            tmp_path / "in.jsonl",
+            [{"id": "single", "text": single}, {"id": "many", "text": many}, {"id": "short", "text": short}],
+        )
+    ]
     out = tmp_path / "out"
     stats = run(config(inputs, out, mode="redact"))
     assert stats["decontaminate"].dropped == {"decontaminate:too_many_pieces": 1, "decontaminate:nothing_left": 1}
@@ -211,7 +240,7 @@ def test_redaction_cuts_the_leak_and_keeps_the_rest(tmp_path, evalsets, web_text
     cut = 200 + 50 + 3
     keep = 1500 - cut
     assert text.startswith(before[:keep]) and text.endswith(after[-keep:])
-    head, tail = text[:len(text) // 2], text[len(text) // 2:]
+    head, tail = text[: len(text) // 2], text[len(text) // 2 :]
     assert len(head.split("\n\n")[0]) <= 1300 and len(tail.split("\n\n")[-1]) <= 1300
     assert len(text) >= 2 * keep
     assert " ".join(normalize_words(question)[:13]) not in " ".join(normalize_words(text))
@@ -226,14 +255,19 @@ def test_redact_pieces():
     assert redact(text, [(1000, 1010)], margin=200, min_piece=200) == ([text[:800].strip(), text[1214:].strip()], 2)
     # a window reaching the start leaves no piece before it
     assert redact(text, [(100, 110), (1000, 1010)], margin=200, min_piece=200) == (
-        [text[314:800].strip(), text[1214:].strip()], 2)
+        [text[314:800].strip(), text[1214:].strip()],
+        2,
+    )
     # overlapping windows merge; the 99-character head is a piece, but too short to keep
     assert redact(text, [(300, 310), (700, 710)], margin=200, min_piece=200) == ([text[914:].strip()], 2)
     assert redact(text, [(300, 310), (700, 710)], margin=200, min_piece=50) == (
-        [text[:100].strip(), text[914:].strip()], 2)
+        [text[:100].strip(), text[914:].strip()],
+        2,
+    )
 
 
 # --- boilerplate ------------------------------------------------------------------------------
+
 
 def test_ngrams_in_more_than_max_doc_frequency_documents_are_ignored(tmp_path, evalsets, speech_paragraphs):
     common = evalsets["gsm8k"][3]["question"]
@@ -259,22 +293,34 @@ def test_ngrams_in_more_than_max_doc_frequency_documents_are_ignored(tmp_path, e
 
 # --- short items, document-level sets ----------------------------------------------------------
 
+
 def test_short_items_match_only_as_whole_word_sequences(tmp_path, speech_paragraphs):
     sentence = "We must never forget the lessons of the past"  # 9 words: shorter than 13
-    sets = [{"name": "short", "path": str(write_jsonl(tmp_path / "s.jsonl", [{"q": sentence}, {"q": "too short"}])),
-             "fields": ["q"]}]
+    sets = [
+        {
+            "name": "short",
+            "path": str(write_jsonl(tmp_path / "s.jsonl", [{"q": sentence}, {"q": "too short"}])),
+            "fields": ["q"],
+        }
+    ]
     host = speech_paragraphs[0]
-    docs = [{"id": "whole", "text": plant(host, sentence.upper() + "!")},
-            {"id": "prefix", "text": plant(host, "we must never forget the lessons of the")},
-            {"id": "glued", "text": plant(host, "We must never forget the lessons of the pasta")},
-            {"id": "clean", "text": host}]
+    docs = [
+        {"id": "whole", "text": plant(host, sentence.upper() + "!")},
+        {"id": "prefix", "text": plant(host, "we must never forget the lessons of the")},
+        {"id": "glued", "text": plant(host, "We must never forget the lessons of the pasta")},
+        {"id": "clean", "text": host},
+    ]
     out = tmp_path / "out"
     data = config([write_jsonl(tmp_path / "in.jsonl", docs)], out, mode="annotate")
     data["stages"][1]["decontaminate"]["test_sets"] = sets
     run(data)
     table = pq.read_table(out / "data").to_pydict()
-    assert dict(zip(table["id"], table["decontaminate_sets"])) == {"whole": "short", "prefix": None,
-                                                                     "glued": None, "clean": None}
+    assert dict(zip(table["id"], table["decontaminate_sets"])) == {
+        "whole": "short",
+        "prefix": None,
+        "glued": None,
+        "clean": None,
+    }
     report = json.loads((out / "contamination.json").read_text())["test_sets"][0]
     assert report["texts_too_short"] == 1 and report["items_indexed"] == 1
 
@@ -282,14 +328,24 @@ def test_short_items_match_only_as_whole_word_sequences(tmp_path, speech_paragra
 def test_jaccard_mode_drops_near_copies_of_test_documents(tmp_path, speech_paragraphs):
     long = [p for p in speech_paragraphs if 160 <= len(p.split()) <= 300]
     test_docs, others = long[:30], long[30:60]
-    sets = [{"name": "passages", "path": str(write_jsonl(tmp_path / "t.jsonl", [{"text": p} for p in test_docs])),
-             "fields": ["text"], "match": "jaccard"}]
+    sets = [
+        {
+            "name": "passages",
+            "path": str(write_jsonl(tmp_path / "t.jsonl", [{"text": p} for p in test_docs])),
+            "fields": ["text"],
+            "match": "jaccard",
+        }
+    ]
     words = test_docs[1].split()
     words[len(words) // 2] = "zebra"
-    docs = [{"id": "copy", "text": test_docs[0].upper()},
+    docs = (
+        [
+            {"id": "copy", "text": test_docs[0].upper()},
             {"id": "one-word-changed", "text": " ".join(words)},  # ~ 0.85
             {"id": "half", "text": " ".join(test_docs[2].split()[: len(test_docs[2].split()) // 2])},  # ~ 0.45
-            ] + [{"id": f"clean-{i}", "text": p} for i, p in enumerate(others)]
+        ]
+        + [{"id": f"clean-{i}", "text": p} for i, p in enumerate(others)]
+    )
     inputs = [write_jsonl(tmp_path / "in.jsonl", docs)]
     data = config(inputs, tmp_path / "drop")
     data["stages"][1]["decontaminate"]["test_sets"] = sets + SETS
@@ -309,10 +365,15 @@ def test_jaccard_mode_drops_near_copies_of_test_documents(tmp_path, speech_parag
 
 # --- test-set files and config errors ----------------------------------------------------------
 
+
 def test_jsonl_gz_csv_and_parquet_give_the_same_index(tmp_path, evalsets):
     rows = evalsets["gsm8k"][:200]
-    paths = {"jsonl": tmp_path / "g.jsonl", "gz": tmp_path / "g.jsonl.gz", "csv": tmp_path / "g.csv",
-             "parquet": tmp_path / "g.parquet"}
+    paths = {
+        "jsonl": tmp_path / "g.jsonl",
+        "gz": tmp_path / "g.jsonl.gz",
+        "csv": tmp_path / "g.csv",
+        "parquet": tmp_path / "g.parquet",
+    }
     write_jsonl(paths["jsonl"], rows)
     with gzip.open(paths["gz"], "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
@@ -337,7 +398,7 @@ def test_index_lookups(tmp_path, evalsets):
     idx = Decontaminator(test_sets=SETS).index(tmp_path)
     assert isinstance(idx, NgramIndex) and np.all(idx.hashes[1:] >= idx.hashes[:-1])
     words = normalize_words(evalsets["humaneval"][0]["prompt"])
-    grams = np.array([ngram_hash(words[i:i + 13]) for i in range(len(words) - 12)], dtype=np.uint64)
+    grams = np.array([ngram_hash(words[i : i + 13]) for i in range(len(words) - 12)], dtype=np.uint64)
     ids = idx.probe(grams)
     assert len(ids) == len(set(grams.tolist()))
     _, items = idx.owners_of(ids)
@@ -353,29 +414,40 @@ def test_normalization_words_spans_and_hash():
     assert "48224" in words and "friends" in words and "for" in words
     same, starts, ends = words_with_spans(text)
     assert same == words and len(starts) == len(words)
-    assert text[starts[1]:ends[1]] == "DUCKS"
+    assert text[starts[1] : ends[1]] == "DUCKS"
     assert ngram_hash(words[:13]) == hash64(" ".join(words[:13]))
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"path": "nope.jsonl", "fields": ["q"]}, "test set 'x' (nope.jsonl): file not found"),
-    ({"fields": ["q"]}, "test set 'x': 'path' (the test set's file) is missing"),
-    ({"path": str(GSM8K), "fields": ["question", "solution"]}, "test set 'x' ({gsm}): field(s) ['solution'] not found"),
-    ({"path": str(GSM8K), "fields": []}, "'fields' must be a non-empty list"),
-    ({"path": str(GSM8K), "fields": ["question"], "match": "fuzzy"}, "'match' must be one of ngram, jaccard"),
-    ({"path": str(GSM8K), "fields": ["question"], "weight": 2}, "unknown key(s) ['weight']"),
-    ({"path": "x.txt", "fields": ["q"]}, "unknown format"),
-    ({"path": "EMPTY", "fields": ["q"]}, "the test set is empty"),
-    ({"path": "EMPTY_CSV", "fields": ["q"]}, "the test set is empty"),
-    ({"path": "NO_FIELD_CSV", "fields": ["Best Answer"]},
-     "field(s) ['Best Answer'] not found; fields of its first record: Best, Question"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"path": "nope.jsonl", "fields": ["q"]}, "test set 'x' (nope.jsonl): file not found"),
+        ({"fields": ["q"]}, "test set 'x': 'path' (the test set's file) is missing"),
+        (
+            {"path": str(GSM8K), "fields": ["question", "solution"]},
+            "test set 'x' ({gsm}): field(s) ['solution'] not found",
+        ),
+        ({"path": str(GSM8K), "fields": []}, "'fields' must be a non-empty list"),
+        ({"path": str(GSM8K), "fields": ["question"], "match": "fuzzy"}, "'match' must be one of ngram, jaccard"),
+        ({"path": str(GSM8K), "fields": ["question"], "weight": 2}, "unknown key(s) ['weight']"),
+        ({"path": "x.txt", "fields": ["q"]}, "unknown format"),
+        ({"path": "EMPTY", "fields": ["q"]}, "the test set is empty"),
+        ({"path": "EMPTY_CSV", "fields": ["q"]}, "the test set is empty"),
+        (
+            {"path": "NO_FIELD_CSV", "fields": ["Best Answer"]},
+            "field(s) ['Best Answer'] not found; fields of its first record: Best, Question",
+        ),
+    ],
+)
 def test_bad_test_sets_are_clear_config_errors(tmp_path, evalsets, bad, message):
     (tmp_path / "empty.jsonl").write_text("\n")
     (tmp_path / "empty.csv").write_text("q,a\n")
     (tmp_path / "tqa.csv").write_text("Question,Best\nWhat happens if you eat watermelon seeds?,Nothing\n")
-    path = {"EMPTY": str(tmp_path / "empty.jsonl"), "EMPTY_CSV": str(tmp_path / "empty.csv"),
-            "NO_FIELD_CSV": str(tmp_path / "tqa.csv")}.get(bad.get("path"), bad.get("path"))
+    path = {
+        "EMPTY": str(tmp_path / "empty.jsonl"),
+        "EMPTY_CSV": str(tmp_path / "empty.csv"),
+        "NO_FIELD_CSV": str(tmp_path / "tqa.csv"),
+    }.get(bad.get("path"), bad.get("path"))
     entry = {"name": "x", **bad} | ({"path": path} if "path" in bad else {})
     inputs = [write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])]
     data = config(inputs, tmp_path / "out")
@@ -386,14 +458,17 @@ def test_bad_test_sets_are_clear_config_errors(tmp_path, evalsets, bad, message)
     assert message.format(gsm=GSM8K) in str(err.value)
 
 
-@pytest.mark.parametrize("keys, message", [
-    ({"test_sets": []}, "test_sets is empty"),
-    ({"test_sets": SETS + SETS[:1]}, "test set 'gsm8k': the name is used twice"),
-    ({"test_sets": [{"name": "a b", "path": str(GSM8K), "fields": ["question"]}]}, "'name' must be a short name"),
-    ({"min_words": 20}, "min_words must be between 1 and ngram (13)"),
-    ({"max_doc_frequency": 0}, "max_doc_frequency must be >= 1"),
-    ({"mode": "remove"}, "decontaminate.mode: expected one of 'drop', 'redact', 'annotate'"),
-])
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        ({"test_sets": []}, "test_sets is empty"),
+        ({"test_sets": SETS + SETS[:1]}, "test set 'gsm8k': the name is used twice"),
+        ({"test_sets": [{"name": "a b", "path": str(GSM8K), "fields": ["question"]}]}, "'name' must be a short name"),
+        ({"min_words": 20}, "min_words must be between 1 and ngram (13)"),
+        ({"max_doc_frequency": 0}, "max_doc_frequency must be >= 1"),
+        ({"mode": "remove"}, "decontaminate.mode: expected one of 'drop', 'redact', 'annotate'"),
+    ],
+)
 def test_bad_stage_keys(tmp_path, evalsets, keys, message):
     data = config([write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])], tmp_path / "out")
     data["stages"][1]["decontaminate"].update(keys)

@@ -18,8 +18,13 @@ def write_jsonl(path: Path, texts: list[str], prefix: str) -> Path:
 
 
 def config(inputs, out, workers=2, **dedup) -> dict:
-    return {"input": [str(p) for p in inputs], "output": str(out), "workers": workers, "rejected": 2,
-            "stages": ["jsonl_reader", {"exact_dedup": {"partitions": 4, **dedup}}, "parquet_writer"]}
+    return {
+        "input": [str(p) for p in inputs],
+        "output": str(out),
+        "workers": workers,
+        "rejected": 2,
+        "stages": ["jsonl_reader", {"exact_dedup": {"partitions": 4, **dedup}}, "parquet_writer"],
+    }
 
 
 def make_inputs(tmp_path: Path, paras: list[str]) -> list[Path]:
@@ -60,8 +65,12 @@ def test_first_occurrence_kept_duplicates_counted(tmp_path, speech_paragraphs):
     sample = (out / "rejected" / "exact_dedup-duplicate.jsonl").read_text().splitlines()
     assert len(sample) == 2
     summary = json.loads((out / "exact_dedup.json").read_text())  # written by finish() for the report
-    assert summary == {"stage": "exact_dedup", "documents": dedup.docs_in, "duplicates": sum(dedup.dropped.values()),
-                       "cluster_sizes": {"2": 61}}
+    assert summary == {
+        "stage": "exact_dedup",
+        "documents": dedup.docs_in,
+        "duplicates": sum(dedup.dropped.values()),
+        "cluster_sizes": {"2": 61},
+    }
     assert summary["documents"] - summary["duplicates"] == len(texts)
 
 

@@ -34,14 +34,32 @@ def tokenizer(tmp_path_factory) -> dict:
     write_parquet(work / "part-0.parquet", texts)
     train_tokenizer("bpe-50k", [str(work)], work / "tok", vocab_size=300, quiet=True)
     loaded = load_tokenizer(work / "tok")
-    return {"name": loaded.name, "sha256": loaded.sha256, "eos": loaded.eos, "eos_id": loaded.eos_id,
-            "vocab_size": loaded.vocab_size, "json": loaded.path.read_text()}
+    return {
+        "name": loaded.name,
+        "sha256": loaded.sha256,
+        "eos": loaded.eos,
+        "eos_id": loaded.eos_id,
+        "vocab_size": loaded.vocab_size,
+        "json": loaded.path.read_text(),
+    }
 
 
 def checkpoint(tmp_path: Path, tokenizer: dict, **options) -> tuple[Path, Decoder]:
     """A checkpoint of a model with weights far from init (norm gains too), so any mismatch shows."""
-    config = ModelConfig(**({"vocab_size": 320, "n_layer": 2, "n_head": 4, "d_model": 64, "max_seq_len": 48,
-                             "mlp_multiple": 32, "rope_theta": 500.0} | options))
+    config = ModelConfig(
+        **(
+            {
+                "vocab_size": 320,
+                "n_layer": 2,
+                "n_head": 4,
+                "d_model": 64,
+                "max_seq_len": 48,
+                "mlp_multiple": 32,
+                "rope_theta": 500.0,
+            }
+            | options
+        )
+    )
     torch.manual_seed(0)
     model = Decoder(config)
     with torch.no_grad():
@@ -83,11 +101,14 @@ def test_exported_tokenizer_is_ours(tmp_path: Path, tokenizer: dict) -> None:
     assert hf_tok.decode(ids) == text
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"parallel_block": True}, "parallel_block is true"),
-    ({"rotary_pct": 0.5}, "rotary_pct is 0.5"),
-    ({"bias": True}, "bias is true"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"parallel_block": True}, "parallel_block is true"),
+        ({"rotary_pct": 0.5}, "rotary_pct is 0.5"),
+        ({"bias": True}, "bias is true"),
+    ],
+)
 def test_non_llama_options_are_refused(tmp_path: Path, tokenizer: dict, options: dict, message: str) -> None:
     ckpt, _ = checkpoint(tmp_path, tokenizer, **options)
     with pytest.raises(TrainError, match=f"no LlamaForCausalLM equivalent: {message}"):
@@ -110,8 +131,9 @@ def test_rope_matches_hugging_face_llama() -> None:
 
     config = ModelConfig(vocab_size=10, n_head=4, d_model=32, max_seq_len=24, rope_theta=500.0)
     cos, sin = rope_tables(config)
-    hf = LlamaRotaryEmbedding(LlamaConfig(hidden_size=32, num_attention_heads=4, rope_theta=500.0,
-                                          max_position_embeddings=24))
+    hf = LlamaRotaryEmbedding(
+        LlamaConfig(hidden_size=32, num_attention_heads=4, rope_theta=500.0, max_position_embeddings=24)
+    )
     q, k = torch.randn(2, 4, 24, 8), torch.randn(2, 4, 24, 8)
     hf_cos, hf_sin = hf(q, torch.arange(24)[None])
     hq, hk = apply_rotary_pos_emb(q, k, hf_cos, hf_sin)

@@ -24,8 +24,15 @@ FAULT_RUN = ROOT / "tests" / "fault_run.py"
 
 def cli(args: list[str], fault: str, cwd: Path) -> subprocess.CompletedProcess:
     env = os.environ | {"CORPUSFORGE_FAULT": fault, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(FAULT_RUN), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          start_new_session=True, timeout=600)  # its own process group: the kill spares pytest
+    return subprocess.run(
+        [sys.executable, str(FAULT_RUN), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=600,
+    )  # its own process group: the kill spares pytest
 
 
 def rename_count(args: list[str], tmp_path: Path) -> int:
@@ -44,8 +51,11 @@ def points(total: int, every: bool) -> list[str]:
 
 
 def digests(folder: Path, patterns: list[str]) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for pattern in patterns for p in sorted(folder.glob(pattern))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for pattern in patterns
+        for p in sorted(folder.glob(pattern))
+    }
 
 
 def reference_run(tmp_path: Path, make_args) -> tuple[Path, int]:
@@ -71,18 +81,32 @@ def kill_and_resume(tmp_path: Path, make_args, fault: str, resume_flag: list[str
 
 # --- a pipeline run: every phase (streaming, exact dedup, MinHash), the rejected sample ---------
 
+
 @pytest.fixture(scope="module")
 def pipeline_setup(tmp_path_factory) -> tuple[Path, list[str]]:
     root = tmp_path_factory.mktemp("fault-pipeline")
     texts = [p for s in speeches()[:24] for p in s.split("\n\n") if len(p.split()) > 30]
     for i in range(3):  # overlapping files: exact and near duplicates across tasks
-        chunk = texts[i * 60:i * 60 + 90]
-        (root / f"in-{i}.jsonl").write_text("\n".join(json.dumps({"text": t + (" Thank you." if i == 2 else "")})
-                                                      for t in chunk) + "\n")
+        chunk = texts[i * 60 : i * 60 + 90]
+        (root / f"in-{i}.jsonl").write_text(
+            "\n".join(json.dumps({"text": t + (" Thank you." if i == 2 else "")}) for t in chunk) + "\n"
+        )
     config = root / "pipeline.yaml"
-    config.write_text(yaml.safe_dump({"input": str(root / "in-*.jsonl"), "workers": 1, "rejected": 2, "stages": [
-        "jsonl_reader", "exact_dedup", {"minhash_dedup": {"ngram": 5, "threshold": 0.7}},
-        {"parquet_writer": {"max_rows": 40}}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": str(root / "in-*.jsonl"),
+                "workers": 1,
+                "rejected": 2,
+                "stages": [
+                    "jsonl_reader",
+                    "exact_dedup",
+                    {"minhash_dedup": {"ngram": 5, "threshold": 0.7}},
+                    {"parquet_writer": {"max_rows": 40}},
+                ],
+            }
+        )
+    )
     return config, root
 
 
@@ -118,6 +142,7 @@ def test_killed_pipeline_at_every_rename(tmp_path: Path, pipeline_setup) -> None
 
 # --- tokenize -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> tuple[Path, Path]:
     from corpusforge.tokenizer.train import train_tokenizer
@@ -125,7 +150,7 @@ def shards(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("fault-tokens")
     texts = list(speeches()[:30])
     for i in range(3):
-        write_parquet(root / "pq" / f"part-{i}.parquet", texts[i * 10:(i + 1) * 10])
+        write_parquet(root / "pq" / f"part-{i}.parquet", texts[i * 10 : (i + 1) * 10])
     train_tokenizer("bpe-50k", [str(root / "pq")], root / "tok", vocab_size=512, quiet=True)
     return root / "pq", root / "tok"
 
@@ -134,8 +159,20 @@ def _check_tokenize(tmp_path: Path, shards, every: bool) -> None:
     pq_dir, tok = shards
 
     def args(out: Path) -> list[str]:
-        return ["tokenize", "--tokenizer", str(tok), "--input", str(pq_dir), "--output", str(out), "--workers", "1",
-                "--val-fraction", "0.2", "--quiet"]
+        return [
+            "tokenize",
+            "--tokenizer",
+            str(tok),
+            "--input",
+            str(pq_dir),
+            "--output",
+            str(out),
+            "--workers",
+            "1",
+            "--val-fraction",
+            "0.2",
+            "--quiet",
+        ]
 
     reference, total = reference_run(tmp_path, args)
     want = digests(reference, ["train/*", "val/*", "summary.json", "tokenizer.json", "tokenize.json"])
@@ -155,6 +192,7 @@ def test_killed_tokenize_at_every_rename(tmp_path: Path, shards) -> None:
 
 # --- train: checkpoints are the same bytes whether or not the run was killed ----------------
 
+
 def _check_train(tmp_path: Path, shards, every: bool) -> None:
     pytest.importorskip("torch")
     from corpusforge.tokenizer.tokenize import tokenize
@@ -165,10 +203,24 @@ def _check_train(tmp_path: Path, shards, every: bool) -> None:
 
     def args(out: Path) -> list[str]:
         config = tmp_path / f"{out.name}.yaml"
-        config.write_text(yaml.safe_dump({
-            "data": str(tokens), "out_dir": str(out), "model": "micro", "seq_len": 16, "batch_size": 2,
-            "max_steps": 6, "warmup_steps": 1, "eval_interval": 3, "eval_iters": 1, "checkpoint_interval": 2,
-            "seed": 3, "device": "cpu"}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "data": str(tokens),
+                    "out_dir": str(out),
+                    "model": "micro",
+                    "seq_len": 16,
+                    "batch_size": 2,
+                    "max_steps": 6,
+                    "warmup_steps": 1,
+                    "eval_interval": 3,
+                    "eval_iters": 1,
+                    "checkpoint_interval": 2,
+                    "seed": 3,
+                    "device": "cpu",
+                }
+            )
+        )
         return ["train", str(config), "--quiet"]
 
     def losses(run: Path) -> list[tuple[str, ...]]:

@@ -208,8 +208,11 @@ def test_columns_declare_every_recorded_key():
 
 
 def test_config_keys_validate():
-    args = validate(GopherQualityFilter, {"min_words": 20, "min_mean_word_length": 2,
-                                               "stop_words": ["a"], "mode": "annotate"}, "stages[1]")
+    args = validate(
+        GopherQualityFilter,
+        {"min_words": 20, "min_mean_word_length": 2, "stop_words": ["a"], "mode": "annotate"},
+        "stages[1]",
+    )
     stage = GopherQualityFilter(**args)
     assert stage.min_words == 20 and stage.min_mean_word_length == 2.0 and stage.annotate
     with pytest.raises(ValueError):

@@ -22,10 +22,19 @@ from corpusforge.stages.filters.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS,
 STATE_UNION = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "state_union.zip"
 
 DEFAULTS = {
-    "dup_line_frac": 0.30, "dup_para_frac": 0.30, "dup_line_char_frac": 0.20, "dup_para_char_frac": 0.20,
-    "top_2gram_frac": 0.20, "top_3gram_frac": 0.18, "top_4gram_frac": 0.16,
-    "dup_5gram_frac": 0.15, "dup_6gram_frac": 0.14, "dup_7gram_frac": 0.13,
-    "dup_8gram_frac": 0.12, "dup_9gram_frac": 0.11, "dup_10gram_frac": 0.10,
+    "dup_line_frac": 0.30,
+    "dup_para_frac": 0.30,
+    "dup_line_char_frac": 0.20,
+    "dup_para_char_frac": 0.20,
+    "top_2gram_frac": 0.20,
+    "top_3gram_frac": 0.18,
+    "top_4gram_frac": 0.16,
+    "dup_5gram_frac": 0.15,
+    "dup_6gram_frac": 0.14,
+    "dup_7gram_frac": 0.13,
+    "dup_8gram_frac": 0.12,
+    "dup_9gram_frac": 0.11,
+    "dup_10gram_frac": 0.10,
 }
 
 

@@ -19,9 +19,24 @@ UDHR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text
 
 # UDHR file (udhr2/<name>.txt, ISO 639-3 names) → the lid.176 label.
 EXPECTED = {
-    "eng": "en", "deu": "de", "fra": "fr", "spa": "es", "rus": "ru", "jpn": "ja",
-    "cmn_hans": "zh", "cmn_hant": "zh", "arb": "ar", "hin": "hi", "por_BR": "pt",
-    "por_PT": "pt", "ita": "it", "nld": "nl", "pol": "pl", "tur": "tr", "kor": "ko", "vie": "vi",
+    "eng": "en",
+    "deu": "de",
+    "fra": "fr",
+    "spa": "es",
+    "rus": "ru",
+    "jpn": "ja",
+    "cmn_hans": "zh",
+    "cmn_hant": "zh",
+    "arb": "ar",
+    "hin": "hi",
+    "por_BR": "pt",
+    "por_PT": "pt",
+    "ita": "it",
+    "nld": "nl",
+    "pol": "pl",
+    "tur": "tr",
+    "kor": "ko",
+    "vie": "vi",
 }
 
 
@@ -103,8 +118,7 @@ def test_annotate_keeps_everything_with_reasons(udhr, tmp_path):
     assert [d.id for d in out] == ["fra", "eng", "pol", "vie"]
     reasons = {d.id: d.metadata["language_reason"] for d in out}
     # fra scores 0.98 on the whole text: below 0.99.
-    assert reasons == {"fra": "low_score", "eng": "wrong_language", "pol": "wrong_language",
-                       "vie": "wrong_language"}
+    assert reasons == {"fra": "low_score", "eng": "wrong_language", "pol": "wrong_language", "vie": "wrong_language"}
     assert not c.stats.dropped
     assert set(stage.columns()) == {"language", "language_score", "language_reason"}
     assert set(LanguageFilter().columns()) == {"language", "language_score"}

@@ -14,11 +14,21 @@ from corpusforge.engine.runner import run_pipeline
 def test_massivetext_on_the_real_crawls(warc_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the config's test-set paths are relative to the repo root
     out = tmp_path / "out"
-    config = load_config(ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in sample_warcs()],
-                         output=str(out), workers=2)
+    config = load_config(
+        ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in sample_warcs()], output=str(out), workers=2
+    )
     stats = {s.name: s for s in run_pipeline(config, quiet=True)}
-    assert list(stats) == ["warc_reader", "trafilatura", "language", "gopher_quality", "gopher_repetition",
-                           "exact_dedup", "minhash_dedup", "decontaminate", "parquet_writer"]
+    assert list(stats) == [
+        "warc_reader",
+        "trafilatura",
+        "language",
+        "gopher_quality",
+        "gopher_repetition",
+        "exact_dedup",
+        "minhash_dedup",
+        "decontaminate",
+        "parquet_writer",
+    ]
     for s in stats.values():
         assert s.docs_in == s.docs_out + sum(s.dropped.values()), s.name
 
@@ -48,5 +58,7 @@ def test_massivetext_on_the_real_crawls(warc_dir, tmp_path, monkeypatch):
 
     rejected = {p.stem for p in (out / "rejected").glob("*.jsonl")}
     assert "language-wrong_language" in rejected
-    sample = [json.loads(line) for line in (out / "rejected" / "language-wrong_language.jsonl").read_text().splitlines()]
+    sample = [
+        json.loads(line) for line in (out / "rejected" / "language-wrong_language.jsonl").read_text().splitlines()
+    ]
     assert 1 <= len(sample) <= 20 and all(d["metadata"]["language"] != "en" for d in sample)

@@ -31,9 +31,18 @@ from corpusforge.stages.dedup.minhash import (
 from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator
 
 UDHR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "text" / "udhr2.zip"
-ODD = ["", "   ", "too short", "İstanbul ΣΟΦΟΣ σοφός ½ ﬁne… “quoted” — dash\u00a0nbsp", "snake_case __x__ a-b",
-       "emoji🙂x 𝐀𝐁𝐂 𝟙 😀", "ﻣﺮﺣﺒﺎ مَرْحَبًا", "全角ＡＢＣ１２３、日本語。", "lone \ud800 surrogate",
-       "tab\tnew\nline\r\x0bend"]
+ODD = [
+    "",
+    "   ",
+    "too short",
+    "İstanbul ΣΟΦΟΣ σοφός ½ ﬁne… “quoted” — dash\u00a0nbsp",
+    "snake_case __x__ a-b",
+    "emoji🙂x 𝐀𝐁𝐂 𝟙 😀",
+    "ﻣﺮﺣﺒﺎ مَرْحَبًا",
+    "全角ＡＢＣ１２３、日本語。",
+    "lone \ud800 surrogate",
+    "tab\tnew\nline\r\x0bend",
+]
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +100,11 @@ def test_verify_checks_members_against_each_other_not_only_the_head(monkeypatch,
     # one bucket: entries 0..3 = an unrelated head, two near copies of each other, a copy of the head
     similar = {(1, 2), (0, 3)}
     stage = MinHashDeduplicator()
-    monkeypatch.setattr(stage, "_estimated_jaccard",
-                        lambda a, b, _: np.array([1.0 if (x - 10, y - 10) in similar else 0.3 for x, y in zip(a, b)]))
+    monkeypatch.setattr(
+        stage,
+        "_estimated_jaccard",
+        lambda a, b, _: np.array([1.0 if (x - 10, y - 10) in similar else 0.3 for x, y in zip(a, b)]),
+    )
     head, members, nodes = np.zeros(4, dtype=np.int64), np.arange(1, 4), np.arange(4, dtype=np.int64) + 10
     a, b = stage._verified_pairs(head, members, nodes, tmp_path)
     assert set(zip((a - 10).tolist(), (b - 10).tolist())) == similar
@@ -114,7 +126,7 @@ def corpus(tmp_path, speech_paragraphs) -> tuple[list[Path], dict[str, str]]:
     files = []
     for f in range(3):
         rows = []
-        for i, text in enumerate(base[f * 80:(f + 1) * 80]):
+        for i, text in enumerate(base[f * 80 : (f + 1) * 80]):
             rows.append({"id": f"u{f}-{i}", "text": text})
             kinds[f"u{f}-{i}"] = "unique"
         for i in range(10):  # copies of documents of the previous file (or this one, for file 0)
@@ -137,8 +149,12 @@ def jaccard(a: str, b: str, ngram: int = 5) -> float:
 
 def config(files, out, workers=2, **keys) -> dict:
     """A pipeline with minhash_dedup; verify is on unless the test turns it off."""
-    return {"input": [str(p) for p in files], "output": str(out), "workers": workers,
-            "stages": ["jsonl_reader", {"minhash_dedup": {"partitions": 4, **keys}}, "parquet_writer"]}
+    return {
+        "input": [str(p) for p in files],
+        "output": str(out),
+        "workers": workers,
+        "stages": ["jsonl_reader", {"minhash_dedup": {"partitions": 4, **keys}}, "parquet_writer"],
+    }
 
 
 def kept_ids(out: Path) -> set[str]:
@@ -187,8 +203,16 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
     text = next(p for p in speech_paragraphs if len(p.split()) > 120)
     longer = text + " And one more closing sentence to make it longer."
     path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"id": "short", "text": text}, {"id": "long", "text": longer}, {"id": "other", "text": speech_paragraphs[5]}]))
+    path.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"id": "short", "text": text},
+                {"id": "long", "text": longer},
+                {"id": "other", "text": speech_paragraphs[5]},
+            ]
+        )
+    )
     run_pipeline(load_config(data=config([path], tmp_path / "first")), quiet=True)
     assert kept_ids(tmp_path / "first") == {"short", "other"}
     run_pipeline(load_config(data=config([path], tmp_path / "longest", keep="longest", verify=False)), quiet=True)

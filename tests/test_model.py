@@ -16,8 +16,12 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def small(**overrides) -> ModelConfig:
-    return ModelConfig(**({"vocab_size": VOCAB, "n_layer": 2, "n_head": 4, "d_model": 32, "max_seq_len": 24,
-                           "mlp_multiple": 16} | overrides))
+    return ModelConfig(
+        **(
+            {"vocab_size": VOCAB, "n_layer": 2, "n_head": 4, "d_model": 32, "max_seq_len": 24, "mlp_multiple": 16}
+            | overrides
+        )
+    )
 
 
 def randomized(config: ModelConfig, seed: int = 0) -> Decoder:
@@ -81,13 +85,14 @@ def test_partial_rotary_leaves_the_other_dimensions_alone() -> None:
     cos, sin = rope_tables(config)
     x = torch.randn(1, 1, 24, config.head_dim)
     y = apply_rope(x, cos[:24], sin[:24])
-    assert torch.equal(y[..., config.rotary_dim:], x[..., config.rotary_dim:])
+    assert torch.equal(y[..., config.rotary_dim :], x[..., config.rotary_dim :])
     assert torch.equal(y[:, :, 0], x[:, :, 0])  # position 0: rotation by angle 0
-    assert not torch.allclose(y[:, :, 5, :config.rotary_dim], x[:, :, 5, :config.rotary_dim])
+    assert not torch.allclose(y[:, :, 5, : config.rotary_dim], x[:, :, 5, : config.rotary_dim])
     # A rotation keeps each pair's length.
     half = config.rotary_dim // 2
+
     def pair_lengths(t: torch.Tensor) -> torch.Tensor:
-        return t[..., :half] ** 2 + t[..., half:config.rotary_dim] ** 2
+        return t[..., :half] ** 2 + t[..., half : config.rotary_dim] ** 2
 
     assert torch.allclose(pair_lengths(y), pair_lengths(x), atol=1e-5)
 
@@ -127,8 +132,10 @@ def test_invalid_shapes_are_refused() -> None:
 def test_generate_is_seeded_greedy_is_argmax_and_stops_at_eos() -> None:
     model = randomized(small())
     prompt = torch.tensor([[1, 2, 3]])
-    runs = [model.generate(prompt, 30, temperature=1.0, top_k=5, generator=torch.Generator().manual_seed(s))
-            for s in (7, 7, 8)]
+    runs = [
+        model.generate(prompt, 30, temperature=1.0, top_k=5, generator=torch.Generator().manual_seed(s))
+        for s in (7, 7, 8)
+    ]
     assert runs[0].shape == (1, 33) and torch.equal(runs[0][:, :3], prompt)
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
     greedy = model.generate(prompt, 1, temperature=0)

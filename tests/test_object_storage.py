@@ -52,8 +52,7 @@ def local_files(config_file, tmp_path_factory) -> dict[str, bytes]:
 
 def corpus(files: dict[str, bytes]) -> dict[str, bytes]:
     """What must be byte-identical: the shards, the contamination report, the rejected sample."""
-    return {k: v for k, v in files.items()
-            if k.startswith(("data/", "rejected/")) or k == "contamination.json"}
+    return {k: v for k, v in files.items() if k.startswith(("data/", "rejected/")) or k == "contamination.json"}
 
 
 def counts(files: dict[str, bytes]) -> list:
@@ -120,8 +119,12 @@ def test_test_sets_on_s3_read_like_local_files(s3):
     with filesystem.open_output_stream(key, compression=None) as f:  # as is, not gzipped again
         f.write(local.read_bytes())
     fields = ["prompt", "canonical_solution"]
-    remote, here = parse_test_sets([{"name": "remote", "path": f"{s3}/humaneval.jsonl.gz", "fields": fields},
-                                    {"name": "h", "path": str(local), "fields": fields}])
+    remote, here = parse_test_sets(
+        [
+            {"name": "remote", "path": f"{s3}/humaneval.jsonl.gz", "fields": fields},
+            {"name": "h", "path": str(local), "fields": fields},
+        ]
+    )
     check(remote)
     assert list(read_items(remote)) == list(read_items(here))
     missing = parse_test_sets([{"name": "h", "path": f"{s3}/nothing.jsonl", "fields": fields}])[0]
@@ -155,8 +158,11 @@ def test_tokenize_reads_and_writes_object_storage(s3, tmp_path):
     local = tokenize(tok, [str(p) for p in shards], tmp_path / "local", **settings)
     remote = tokenize(tok, [f"{s3}/corpus/*.parquet"], f"{s3}/tokens", **settings)
     assert remote["train"] == local["train"] and remote["val"] == local["val"]
-    expected = {str(p.relative_to(tmp_path / "local")): p.read_bytes()
-                for p in sorted((tmp_path / "local").rglob("*")) if p.is_file() and p.parent.name in ("train", "val")}
+    expected = {
+        str(p.relative_to(tmp_path / "local")): p.read_bytes()
+        for p in sorted((tmp_path / "local").rglob("*"))
+        if p.is_file() and p.parent.name in ("train", "val")
+    }
     got = read_tree(f"{s3}/tokens")
     assert any(k.startswith("val/") for k in expected)
 

@@ -22,9 +22,16 @@ from corpusforge.errors import OutputMismatchError
 
 
 def extract_config(inputs, output, workers=2, **trafilatura) -> dict:
-    return {"input": [str(p) for p in inputs], "output": str(output), "workers": workers,
-            "stages": ["warc_reader", {"trafilatura": {"favor_precision": True, **trafilatura}},
-                       {"parquet_writer": {"max_rows": 25}}]}
+    return {
+        "input": [str(p) for p in inputs],
+        "output": str(output),
+        "workers": workers,
+        "stages": [
+            "warc_reader",
+            {"trafilatura": {"favor_precision": True, **trafilatura}},
+            {"parquet_writer": {"max_rows": 25}},
+        ],
+    }
 
 
 def run(data: dict, **kw):
@@ -111,9 +118,14 @@ def test_rerun_of_a_finished_run_does_no_work(split_articles, tmp_path):
 
 
 def _cli(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "corpusforge", "run", str(config), "--quiet", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "corpusforge", "run", str(config), "--quiet", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _markers(out: Path) -> list[Path]:
@@ -166,8 +178,9 @@ def test_killed_run_resumes_to_the_same_shards(kill_setup, tmp_path):
     assert not list(out.rglob(".*.tmp")), "no temporary files are left behind"
     stats = json.loads((out / "stats.json").read_text())
     ref_stats = json.loads((reference / "stats.json").read_text())
-    assert [(s["name"], s["in"], s["out"]) for s in stats["stages"]] == \
-           [(s["name"], s["in"], s["out"]) for s in ref_stats["stages"]]
+    assert [(s["name"], s["in"], s["out"]) for s in stats["stages"]] == [
+        (s["name"], s["in"], s["out"]) for s in ref_stats["stages"]
+    ]
 
 
 def test_killed_worker_fails_clearly_and_resumes(kill_setup, tmp_path):
@@ -196,20 +209,29 @@ def test_bad_input_is_counted_and_skipped(warc_dir, tmp_path, article_pages):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a-truncated.warc.gz").write_bytes(raw[: len(raw) * 2 // 3])
-    (folder / "b-garbage.warc.gz").write_bytes(raw[: len(raw) // 2] + b"\x00garbage\xff" * 500 + raw[len(raw) // 2:])
-    write_warc(folder / "c-mixed.warc.gz", [
-        (url, html, ctype),
-        ("http://x.org/a.pdf", b"%PDF-1.4 binary", "application/pdf"),
-        ("http://x.org/empty", b""),
-        ("http://x.org/nothing", b"<html><body><script>var x=1;</script></body></html>"),
-        ("http://x.org/huge", b"<html><body><p>" + b"word " * (4 * 1024 * 1024) + b"</p></body></html>"),
-    ])
+    (folder / "b-garbage.warc.gz").write_bytes(raw[: len(raw) // 2] + b"\x00garbage\xff" * 500 + raw[len(raw) // 2 :])
+    write_warc(
+        folder / "c-mixed.warc.gz",
+        [
+            (url, html, ctype),
+            ("http://x.org/a.pdf", b"%PDF-1.4 binary", "application/pdf"),
+            ("http://x.org/empty", b""),
+            ("http://x.org/nothing", b"<html><body><script>var x=1;</script></body></html>"),
+            ("http://x.org/huge", b"<html><body><p>" + b"word " * (4 * 1024 * 1024) + b"</p></body></html>"),
+        ],
+    )
     out = tmp_path / "out"
     run(extract_config(sorted(folder.glob("*.warc.gz")), out))
     stats = {s["name"]: s for s in json.loads((out / "stats.json").read_text())["stages"]}
     dropped = stats["warc_reader"]["dropped"] | stats["trafilatura"]["dropped"]
-    for reason in ("warc_reader:truncated_record", "warc_reader:corrupt_gzip_member", "warc_reader:content_type",
-                   "warc_reader:empty", "trafilatura:html_too_large", "trafilatura:no_text"):
+    for reason in (
+        "warc_reader:truncated_record",
+        "warc_reader:corrupt_gzip_member",
+        "warc_reader:content_type",
+        "warc_reader:empty",
+        "trafilatura:html_too_large",
+        "trafilatura:no_text",
+    ):
         assert dropped.get(reason, 0) >= 1, reason
     assert stats["parquet_writer"]["out"] > 10
     urls = set(pq.read_table(out / "data")["url"].to_pylist())

@@ -58,8 +58,12 @@ def inputs(tmp_path_factory, article_pages) -> list[str]:
     pages = [(url, payload, ctype) for url, ctype, payload in article_pages]
     write_warc(folder / "articles-a.warc.gz", pages[0:14])
     write_warc(folder / "articles-b.warc.gz", pages[9:22])  # pages 9-13 in both files
-    return [str(SHARED / "warc" / "cc-sample-0000.warc.gz"), str(SHARED / "warc" / "cc-sample-0001.warc.gz"),
-            str(folder / "articles-a.warc.gz"), str(folder / "articles-b.warc.gz")]
+    return [
+        str(SHARED / "warc" / "cc-sample-0000.warc.gz"),
+        str(SHARED / "warc" / "cc-sample-0001.warc.gz"),
+        str(folder / "articles-a.warc.gz"),
+        str(folder / "articles-b.warc.gz"),
+    ]
 
 
 def pipeline_config(inputs: list[str], out: Path, **over) -> dict:
@@ -75,8 +79,9 @@ def outputs(out: Path) -> dict[str, bytes]:
 
 
 def counts(out: Path) -> list:
-    return [(s["name"], s["in"], s["out"], s["dropped"])
-            for s in json.loads((out / "stats.json").read_text())["stages"]]
+    return [
+        (s["name"], s["in"], s["out"], s["dropped"]) for s in json.loads((out / "stats.json").read_text())["stages"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +116,11 @@ def test_pipeline_on_ray_writes_to_object_storage(local_run, inputs, s3):
     expected = outputs(local_run)
     assert {k: remote.get(k) for k in expected} == expected
     assert sorted(k for k in remote if k.startswith(("data/", "rejected/"))) == sorted(
-        k for k in expected if k.startswith(("data/", "rejected/")))
-    assert [(s["name"], s["in"], s["out"], s["dropped"])
-            for s in json.loads(remote["stats.json"])["stages"]] == counts(local_run)
+        k for k in expected if k.startswith(("data/", "rejected/"))
+    )
+    assert [(s["name"], s["in"], s["out"], s["dropped"]) for s in json.loads(remote["stats.json"])["stages"]] == counts(
+        local_run
+    )
 
 
 def _workers_of_this_instance(title: bytes) -> list[int]:
@@ -258,8 +265,13 @@ def test_progress_reports_are_batched_per_task():
 
 def test_application_error_names_the_file_and_a_rerun_resumes(tmp_path, split_articles):
     files = split_articles(8, 2, tmp_path / "in")
-    data = {"input": [str(f) for f in files], "output": str(tmp_path / "out"), "workers": 2,
-            "executor": "ray", "stages": ["warc_reader", "trafilatura", "parquet_writer"]}
+    data = {
+        "input": [str(f) for f in files],
+        "output": str(tmp_path / "out"),
+        "workers": 2,
+        "executor": "ray",
+        "stages": ["warc_reader", "trafilatura", "parquet_writer"],
+    }
     config = load_config(data=data)
     hidden = files[1].rename(files[1].with_suffix(".hidden"))  # vanishes after the config was read
     with pytest.raises(TaskFailedError) as err:
@@ -280,12 +292,36 @@ def test_tokenize_on_ray_gives_the_same_token_files(tmp_path):
     tok = trained("multiword-256k", 2000)
     shards = sorted(str(p) for p in extracted_shards().glob("*.parquet"))
     local = tokenize(tok, shards, tmp_path / "local", workers=2, val_fraction=0.1, seed=3, quiet=True)
-    assert main(["tokenize", "--tokenizer", str(tok), "--input", *shards, "--output", str(tmp_path / "ray"),
-                 "--workers", "2", "--val-fraction", "0.1", "--seed", "3", "--executor", "ray", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tokenize",
+                "--tokenizer",
+                str(tok),
+                "--input",
+                *shards,
+                "--output",
+                str(tmp_path / "ray"),
+                "--workers",
+                "2",
+                "--val-fraction",
+                "0.1",
+                "--seed",
+                "3",
+                "--executor",
+                "ray",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
 
     def files(folder: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-                if p.is_file() and p.parent.name in ("train", "val")}
+        return {
+            str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.parent.name in ("train", "val")
+        }
 
     expected = files(tmp_path / "local")
     assert any(k.startswith("val/") for k in expected) and len(expected) >= 6
@@ -300,8 +336,9 @@ def test_file_uri_inputs_read_through_pyarrow_fs(local_run, inputs, tmp_path):
     out = tmp_path / "uri"
     inputs = inputs[2:]  # the two article files
     uris = [f"file://{Path(p).resolve()}" for p in inputs]
-    data = pipeline_config(uris, out, executor="ray", stages=[
-        "warc_reader", {"trafilatura": {"favor_precision": True}}, "parquet_writer"])
+    data = pipeline_config(
+        uris, out, executor="ray", stages=["warc_reader", {"trafilatura": {"favor_precision": True}}, "parquet_writer"]
+    )
     plain = tmp_path / "plain"
     run_pipeline(load_config(data=data | {"input": inputs, "output": str(plain), "executor": "local"}), quiet=True)
     run_pipeline(load_config(data=data), quiet=True)
@@ -309,9 +346,11 @@ def test_file_uri_inputs_read_through_pyarrow_fs(local_run, inputs, tmp_path):
 
 
 def test_local_runs_do_not_import_ray():
-    code = ("import sys; import corpusforge.cli, corpusforge.engine.runner, corpusforge.tokenizer.tokenize; "
-            "from corpusforge.engine.executor import make_executor; make_executor('local', 2).close(); "
-            "assert 'ray' not in sys.modules, 'ray imported'")
+    code = (
+        "import sys; import corpusforge.cli, corpusforge.engine.runner, corpusforge.tokenizer.tokenize; "
+        "from corpusforge.engine.executor import make_executor; make_executor('local', 2).close(); "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -321,8 +360,13 @@ def test_cli_starts_and_stops_its_own_ray_instance(local_run, inputs, tmp_path):
     --workers CPUs and shuts it down (a separate process: this module's instance is apart)."""
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(pipeline_config(inputs, tmp_path / "out")))
-    done = subprocess.run([sys.executable, "-m", "corpusforge", "run", str(config), "--executor", "ray",
-                           "--workers", "2", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "corpusforge", "run", str(config), "--executor", "ray", "--workers", "2", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert outputs(tmp_path / "out") == outputs(local_run)
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["executor"] == "ray"

@@ -13,13 +13,29 @@ from corpusforge.engine.runner import run_pipeline
 
 def test_parquet_shards_read_back_unchanged(split_articles, tmp_path):
     first = tmp_path / "extracted"
-    run_pipeline(load_config(data={
-        "input": [str(p) for p in split_articles(20, 2)], "output": str(first), "workers": 1,
-        "stages": ["warc_reader", "trafilatura", "parquet_writer"]}), quiet=True)
+    run_pipeline(
+        load_config(
+            data={
+                "input": [str(p) for p in split_articles(20, 2)],
+                "output": str(first),
+                "workers": 1,
+                "stages": ["warc_reader", "trafilatura", "parquet_writer"],
+            }
+        ),
+        quiet=True,
+    )
     second = tmp_path / "again"
-    run_pipeline(load_config(data={
-        "input": str(first / "data" / "*.parquet"), "output": str(second), "workers": 1,
-        "stages": ["parquet_reader", "parquet_writer"]}), quiet=True)
+    run_pipeline(
+        load_config(
+            data={
+                "input": str(first / "data" / "*.parquet"),
+                "output": str(second),
+                "workers": 1,
+                "stages": ["parquet_reader", "parquet_writer"],
+            }
+        ),
+        quiet=True,
+    )
     a, b = pq.read_table(first / "data"), pq.read_table(second / "data")
     assert a.schema == b.schema
     assert a.to_pylist() == b.to_pylist()
@@ -35,10 +51,17 @@ def test_jsonl_with_metadata_types_and_bad_lines(tmp_path):
     lines = [json.dumps(r) for r in rows] + ["{not json"]
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     out = tmp_path / "out"
-    stats = run_pipeline(load_config(data={
-        "input": str(path), "output": str(out), "workers": 1,
-        "stages": [{"jsonl_reader": {"metadata": {"score": "float", "source": "string"}}}, "parquet_writer"]}),
-        quiet=True)
+    stats = run_pipeline(
+        load_config(
+            data={
+                "input": str(path),
+                "output": str(out),
+                "workers": 1,
+                "stages": [{"jsonl_reader": {"metadata": {"score": "float", "source": "string"}}}, "parquet_writer"],
+            }
+        ),
+        quiet=True,
+    )
     table = pq.read_table(out / "data")
     assert table.to_pylist() == [
         {"id": "a", "text": "first document", "url": "http://a", "score": 0.5, "source": "x"},
@@ -53,10 +76,17 @@ def test_parquet_row_groups_capped_by_bytes(tmp_path):
     path.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
 
     def run(out):
-        run_pipeline(load_config(data={
-            "input": str(path), "output": str(out), "workers": 1,
-            "stages": ["jsonl_reader", {"parquet_writer": {"row_group_bytes": 2500, "row_group_rows": 5}}]}),
-            quiet=True)
+        run_pipeline(
+            load_config(
+                data={
+                    "input": str(path),
+                    "output": str(out),
+                    "workers": 1,
+                    "stages": ["jsonl_reader", {"parquet_writer": {"row_group_bytes": 2500, "row_group_rows": 5}}],
+                }
+            ),
+            quiet=True,
+        )
         return sorted((out / "data").glob("*.parquet"))
 
     first, again = run(tmp_path / "a"), run(tmp_path / "b")

@@ -21,22 +21,38 @@ from corpusforge.report import REPORT_FILE, build_report, write_report
 
 MARK = "cf-adversarial-doc"
 SCRIPT = "<script>alert(1)</script>"
-SECTION_IDS = ["overview", "funnel", "languages", "lengths", "duplicates", "contamination", "rejected", "tokens",
-               "training"]
+SECTION_IDS = [
+    "overview",
+    "funnel",
+    "languages",
+    "lengths",
+    "duplicates",
+    "contamination",
+    "rejected",
+    "tokens",
+    "training",
+]
 
 
 def adversarial_page() -> bytes:
     """An English-looking page whose extracted text holds markup, broken UTF-8 and a 1 MB line."""
     head = htmllib.escape(f"{MARK} {SCRIPT} <img src=x onerror=alert(2)> </pre><b>bold</b> ").encode()
-    return (b'<html><head><meta charset="utf-8"><title>Adversarial</title></head><body><article>'
-            b"<h1>Adversarial page</h1><p>" + head + b"\xff\xfe\xc3\x28 broken \xed\xa0\x80 bytes "
-            + b"word " * 210_000 + b"</p></article></body></html>")
+    return (
+        b'<html><head><meta charset="utf-8"><title>Adversarial</title></head><body><article>'
+        b"<h1>Adversarial page</h1><p>"
+        + head
+        + b"\xff\xfe\xc3\x28 broken \xed\xa0\x80 bytes "
+        + b"word " * 210_000
+        + b"</p></article></body></html>"
+    )
 
 
 def article_html(title: str, paragraphs: list[str]) -> bytes:
     body = "".join(f"<p>{htmllib.escape(p)}</p>" for p in paragraphs)
-    return (f'<html><head><meta charset="utf-8"><title>{htmllib.escape(title)}</title></head><body><article>'
-            f"<h1>{htmllib.escape(title)}</h1>{body}</article></body></html>").encode()
+    return (
+        f'<html><head><meta charset="utf-8"><title>{htmllib.escape(title)}</title></head><body><article>'
+        f"<h1>{htmllib.escape(title)}</h1>{body}</article></body></html>"
+    ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +64,21 @@ def sample_run(tmp_path_factory, article_pages, speech_paragraphs):
     gsm8k = json.loads((SHARED / "evalsets" / "gsm8k_test.jsonl").read_text().splitlines()[0])
     pages = [(url, payload, ctype) for url, ctype, payload in article_pages[:30]]
     url0, payload0, ctype0 = pages[0]
-    pages.append((url0 + "?copy=1", payload0, ctype0))                                   # exact duplicate
+    pages.append((url0 + "?copy=1", payload0, ctype0))  # exact duplicate
     pages.append(("http://near.example/1", article_html("Near copy", speech_paragraphs[:6]), "text/html"))
-    pages.append(("http://near.example/2", article_html("Near copy", speech_paragraphs[:6] + ["Updated."]),
-                  "text/html"))                                                             # near duplicate
-    pages.append(("http://math.example/homework",
-                  article_html("Homework help", speech_paragraphs[10:14] + [gsm8k["question"], gsm8k["answer"]]),
-                  "text/html"))                                                             # contaminated
-    pages.append(('http://adversarial.example/"><script>alert(3)</script>', adversarial_page(),
-                  "text/html; charset=utf-8"))
+    pages.append(
+        ("http://near.example/2", article_html("Near copy", speech_paragraphs[:6] + ["Updated."]), "text/html")
+    )  # near duplicate
+    pages.append(
+        (
+            "http://math.example/homework",
+            article_html("Homework help", speech_paragraphs[10:14] + [gsm8k["question"], gsm8k["answer"]]),
+            "text/html",
+        )
+    )  # contaminated
+    pages.append(
+        ('http://adversarial.example/"><script>alert(3)</script>', adversarial_page(), "text/html; charset=utf-8")
+    )
     planted = write_warc(base / "planted.warc.gz", pages)
 
     cfg = yaml.safe_load((ROOT / "pipelines" / "massivetext.yaml").read_text())
@@ -65,8 +87,12 @@ def sample_run(tmp_path_factory, article_pages, speech_paragraphs):
             for ts in stage["decontaminate"]["test_sets"]:
                 ts["path"] = str((ROOT / ts["path"]).resolve())
     out = base / "out"
-    cfg |= {"input": [str(WARC_DIR / "cc-sample-0000.warc.gz"), str(WARC_DIR / "cc-sample-0001.warc.gz"),
-                      str(planted)], "output": str(out), "workers": 2, "rejected": 20}
+    cfg |= {
+        "input": [str(WARC_DIR / "cc-sample-0000.warc.gz"), str(WARC_DIR / "cc-sample-0001.warc.gz"), str(planted)],
+        "output": str(out),
+        "workers": 2,
+        "rejected": 20,
+    }
     run_pipeline(load_config(data=cfg), quiet=True)
     assert main(["report", str(out)]) == 0
     return out
@@ -85,8 +111,10 @@ def section_of(page: str, anchor: str) -> str:
 
 def cells(table_html: str) -> list[list[str]]:
     rows = re.findall(r"<tr>(.*?)</tr>", table_html, re.DOTALL)
-    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.DOTALL)]
-            for r in rows]
+    return [
+        [htmllib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.DOTALL)]
+        for r in rows
+    ]
 
 
 def test_every_section_is_there_and_self_contained(report_html):
@@ -118,14 +146,16 @@ def test_languages_and_lengths_are_plausible(sample_run, report_html):
     langs = section_of(report_html, "languages")
     kept = cells(langs.split("<h3>Kept</h3>")[1].split("</table>")[0])
     assert kept[1][:2] == ["en", f"{table.num_rows:,}"]  # the filter keeps English only
-    assert "Dropped by the language filter" in langs      # the Dolma crawls are multilingual
+    assert "Dropped by the language filter" in langs  # the Dolma crawls are multilingual
 
     lengths = section_of(report_html, "lengths")
     rows = {r[0]: r for r in cells(lengths.split("</table>")[0])}
     after = rows["after filtering (output)"]
     assert after[1] == f"{table.num_rows:,}"
     words = sorted(len(t.split()) for t in table["text"].to_pylist())
-    assert after[4] == f"{words[len(words) // 2]:,}" or abs(int(after[4].replace(",", "")) - words[len(words) // 2]) <= 1
+    assert (
+        after[4] == f"{words[len(words) // 2]:,}" or abs(int(after[4].replace(",", "")) - words[len(words) // 2]) <= 1
+    )
     before = rows["before filtering"]
     stats = {s["name"]: s for s in json.loads((sample_run / "stats.json").read_text())["stages"]}
     assert int(before[1].replace(",", "")) == stats["language"]["in"]  # every extracted document, weighted
@@ -152,7 +182,9 @@ def test_dedup_summaries_match_the_stats_and_a_missing_one_is_rewritten_by_a_rer
     for stage in ("exact_dedup", "minhash_dedup"):
         summary = json.loads((sample_run / f"{stage}.json").read_text())
         assert summary["documents"] == stats[stage]["in"]
-        assert summary["duplicates"] == sum(stats[stage]["dropped"].values()) == stats[stage]["in"] - stats[stage]["out"]
+        assert (
+            summary["duplicates"] == sum(stats[stage]["dropped"].values()) == stats[stage]["in"] - stats[stage]["out"]
+        )
         assert sum(summary["cluster_sizes"].values()) >= 1
 
     old = tmp_path / "old-run"  # as a run from before the summaries left it
@@ -188,13 +220,48 @@ def test_hostile_inputs_written_directly(tmp_path):
     out = tmp_path / "out"
     (out / "rejected").mkdir(parents=True)
     evil = SCRIPT + "\ud800\udfff\x00\x1b[31m" + "x" * 1_000_000
-    line = json.dumps({"reason": "q:<b>r</b>", "id": "<i>id</i>", "url": "javascript:alert(1)", "text": evil,
-                       "truncated": False, "metadata": {"language": "<script>", "k": "\udc80"}})
+    line = json.dumps(
+        {
+            "reason": "q:<b>r</b>",
+            "id": "<i>id</i>",
+            "url": "javascript:alert(1)",
+            "text": evil,
+            "truncated": False,
+            "metadata": {"language": "<script>", "k": "\udc80"},
+        }
+    )
     (out / "rejected" / "q-r.jsonl").write_text(line + "\n{not json\n", encoding="utf-8")
-    (out / "contamination.json").write_text(json.dumps({"action": "drop", "test_sets": [
-        {"name": "<script>s</script>", "mode": "ngram", "examples": [{"id": "d", "url": "u", "matched": evil}]}]}))
-    (out / "stats.json").write_text(json.dumps({"stages": [
-        {"name": "q", "in": 2, "out": 1, "bytes_in": 10, "bytes_out": 5, "dropped": {"q:<b>r</b>": 1}, "seconds": 0}]}))
+    (out / "contamination.json").write_text(
+        json.dumps(
+            {
+                "action": "drop",
+                "test_sets": [
+                    {
+                        "name": "<script>s</script>",
+                        "mode": "ngram",
+                        "examples": [{"id": "d", "url": "u", "matched": evil}],
+                    }
+                ],
+            }
+        )
+    )
+    (out / "stats.json").write_text(
+        json.dumps(
+            {
+                "stages": [
+                    {
+                        "name": "q",
+                        "in": 2,
+                        "out": 1,
+                        "bytes_in": 10,
+                        "bytes_out": 5,
+                        "dropped": {"q:<b>r</b>": 1},
+                        "seconds": 0,
+                    }
+                ]
+            }
+        )
+    )
     page = build_report(out)
     page.encode("utf-8")  # no lone surrogate survives
     assert "<script" not in page.lower() and "<b>r</b>" not in page and "<i>id</i>" not in page
@@ -225,18 +292,30 @@ def test_tokens_and_training_runs(tmp_path):
     for name, bpt in (("bpe-50k", 4.1), ("multiword-256k", 5.3)):
         d = tmp_path / name
         d.mkdir()
-        (d / "summary.json").write_text(json.dumps({
-            "tokenizer": name, "dtype": "uint32", "eos_id": 0, "shards": 1, "rows": 10, "empty": 0,
-            "encoded_to_nothing": 0, "train": {"documents": 9, "tokens": 1009, "text_bytes": int(1000 * bpt),
-                                               "bytes_per_token": bpt},
-            "val": {"documents": 1, "tokens": 0, "text_bytes": 0, "bytes_per_token": None}}))
+        (d / "summary.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer": name,
+                    "dtype": "uint32",
+                    "eos_id": 0,
+                    "shards": 1,
+                    "rows": 10,
+                    "empty": 0,
+                    "encoded_to_nothing": 0,
+                    "train": {"documents": 9, "tokens": 1009, "text_bytes": int(1000 * bpt), "bytes_per_token": bpt},
+                    "val": {"documents": 1, "tokens": 0, "text_bytes": 0, "bytes_per_token": None},
+                }
+            )
+        )
         (d / "tokenize.json").write_text(json.dumps({"vocab_size": 50_257 if "50k" in name else 256_000}))
         toks.append(str(d))
     run = tmp_path / "run-a"
     run.mkdir()
     rows = ["step,tokens,loss,val_loss,lr,tokens_per_s,mfu"]
-    rows += [f"{s},{s * 4096},{10 / (1 + s / 10):.4f},{'' if s % 5 else f'{10 / (1 + s / 10) + 0.1:.4f}'},3e-4,"
-             f"12000,0.31" for s in range(1, 41)]
+    rows += [
+        f"{s},{s * 4096},{10 / (1 + s / 10):.4f},{'' if s % 5 else f'{10 / (1 + s / 10) + 0.1:.4f}'},3e-4,12000,0.31"
+        for s in range(1, 41)
+    ]
     (run / "log.csv").write_text("\n".join(rows) + "\n")
     bad = tmp_path / "run-b"
     bad.mkdir()
@@ -279,8 +358,14 @@ def test_run_writes_the_report_and_survives_a_report_failure(sample_run, tmp_pat
 
 
 def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
-                 "chromium-headless-shell"):
+    for name in (
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+        "chrome",
+        "chromium-headless-shell",
+    ):
         if path := shutil.which(name):
             return path
     return None
@@ -291,10 +376,22 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
     if browser is None:
         pytest.skip("no Chromium or Chrome on this machine (e.g. `apt-get install chromium`): screenshot not taken")
     shot = tmp_path / "report.png"
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1200,4000", f"--screenshot={shot}",
-                           (sample_run / REPORT_FILE).resolve().as_uri()],
-                          check=False, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,4000",
+            f"--screenshot={shot}",
+            (sample_run / REPORT_FILE).resolve().as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.exists(), proc.stderr[-2000:]
     import numpy as np
     from PIL import Image

@@ -30,8 +30,11 @@ def jsonl_input(folder: Path, n: int = 40) -> Path:
 
 def config_file(tmp_path: Path, inputs: str, out: Path, name: str = "run.yaml", stages=None) -> Path:
     path = tmp_path / name
-    path.write_text(yaml.safe_dump({"input": inputs, "output": str(out), "workers": 1,
-                                    "stages": stages or ["jsonl_reader", "parquet_writer"]}))
+    path.write_text(
+        yaml.safe_dump(
+            {"input": inputs, "output": str(out), "workers": 1, "stages": stages or ["jsonl_reader", "parquet_writer"]}
+        )
+    )
     return path
 
 
@@ -49,8 +52,18 @@ def test_overwrite_never_deletes_a_folder_it_does_not_own(tmp_path: Path, capsys
     (p / "work" / "notes.txt").write_text("mine")
     before = tree(p)
     for extra in (["--overwrite"], []):
-        code = main(["run", str(ROOT / "pipelines" / "extract-only.yaml"), "--input", f"{p}/data/sample/*.warc.gz",
-                     "--output", str(p), "--quiet", *extra])
+        code = main(
+            [
+                "run",
+                str(ROOT / "pipelines" / "extract-only.yaml"),
+                "--input",
+                f"{p}/data/sample/*.warc.gz",
+                "--output",
+                str(p),
+                "--quiet",
+                *extra,
+            ]
+        )
         assert code == 2
         err = capsys.readouterr().err
         assert str(p) in err and "Traceback" not in err
@@ -85,9 +98,22 @@ def test_overwrite_clears_only_what_a_run_writes(tmp_path: Path) -> None:
     source = jsonl_input(tmp_path / "in")
     assert main(["run", str(config_file(tmp_path, str(source), out)), "--quiet"]) == 0
     (out / "my-notes.txt").write_text("kept")
-    assert main(["run", str(config_file(tmp_path, str(source), out, "b.yaml",
-                                        ["jsonl_reader", {"parquet_writer": {"max_rows": 7}}])),
-                 "--overwrite", "--quiet", "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(
+                    config_file(
+                        tmp_path, str(source), out, "b.yaml", ["jsonl_reader", {"parquet_writer": {"max_rows": 7}}]
+                    )
+                ),
+                "--overwrite",
+                "--quiet",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     assert (out / "my-notes.txt").read_text() == "kept"
     assert not (out / "report.html").exists(), "the old run's report was cleared"
     assert len(list((out / "data").glob("*.parquet"))) == 6 and not (out / LOCK).exists()
@@ -99,8 +125,11 @@ def test_a_live_run_holds_the_folder(tmp_path: Path) -> None:
     source = jsonl_input(tmp_path / "in")
     with output_folder(out):  # another run, alive
         for extra in ([], ["--overwrite"]):
-            with pytest.raises(FolderError, match=rf"being written by another corpusforge run \(pid {os.getpid()} "
-                                                  rf"on {socket.gethostname()}, started "):
+            with pytest.raises(
+                FolderError,
+                match=rf"being written by another corpusforge run \(pid {os.getpid()} "
+                rf"on {socket.gethostname()}, started ",
+            ):
                 from corpusforge.engine.config import load_config
                 from corpusforge.engine.runner import run_pipeline
 
@@ -114,8 +143,13 @@ def test_a_live_run_holds_the_folder(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "corpusforge.cli", *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "corpusforge.cli", *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_two_runs_started_together_never_mix(tmp_path: Path) -> None:
@@ -153,23 +187,90 @@ def test_tokenize_train_and_export_follow_the_same_rules(tmp_path: Path, capsys)
     (theirs / "train").mkdir()
     (theirs / "train" / "keep.bin").write_bytes(b"mine")
     before = tree(theirs)
-    assert main(["tokenize", "--tokenizer", str(tmp_path / "tok"), "--input", str(pq_dir), "--output", str(theirs),
-                 "--overwrite", "--quiet"]) == 2
-    assert main(["train-tokenizer", "bpe-50k", "--input", str(pq_dir), "--output", str(theirs), "--overwrite",
-                 "--vocab-size", "400", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "tokenize",
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                "--input",
+                str(pq_dir),
+                "--output",
+                str(theirs),
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "train-tokenizer",
+                "bpe-50k",
+                "--input",
+                str(pq_dir),
+                "--output",
+                str(theirs),
+                "--overwrite",
+                "--vocab-size",
+                "400",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert tree(theirs) == before
 
     tokens = tmp_path / "tokens"
-    assert main(["tokenize", "--tokenizer", str(tmp_path / "tok"), "--input", str(pq_dir), "--output", str(tokens),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tokenize",
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                "--input",
+                str(pq_dir),
+                "--output",
+                str(tokens),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with RunFolder(tokens, "tokens", ()):  # tokenize is live there
-        assert main(["tokenize", "--tokenizer", str(tmp_path / "tok"), "--input", str(pq_dir), "--output",
-                     str(tokens), "--quiet"]) == 2
+        assert (
+            main(
+                [
+                    "tokenize",
+                    "--tokenizer",
+                    str(tmp_path / "tok"),
+                    "--input",
+                    str(pq_dir),
+                    "--output",
+                    str(tokens),
+                    "--quiet",
+                ]
+            )
+            == 2
+        )
         assert "being written by another corpusforge run" in capsys.readouterr().err
 
     run_yaml = tmp_path / "train.yaml"
-    run_yaml.write_text(yaml.safe_dump({"data": str(tokens), "out_dir": str(theirs), "model": "micro", "seq_len": 16,
-                                        "batch_size": 2, "max_steps": 2, "eval_interval": 0, "device": "cpu"}))
+    run_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "data": str(tokens),
+                "out_dir": str(theirs),
+                "model": "micro",
+                "seq_len": 16,
+                "batch_size": 2,
+                "max_steps": 2,
+                "eval_interval": 0,
+                "device": "cpu",
+            }
+        )
+    )
     assert main(["train", str(run_yaml), "--overwrite", "--quiet"]) == 2
     assert tree(theirs) == before
     run = tmp_path / "run"
@@ -197,9 +298,20 @@ def test_a_swapped_tokenizer_is_refused_by_train(tmp_path: Path, capsys) -> None
     tokenize(tmp_path / "tok", [str(pq_dir)], tmp_path / "tokens", workers=1, quiet=True)
     shutil.copy(tmp_path / "other" / "tokenizer.json", tmp_path / "tokens" / "tokenizer.json")
     run_yaml = tmp_path / "train.yaml"
-    run_yaml.write_text(yaml.safe_dump({"data": str(tmp_path / "tokens"), "out_dir": str(tmp_path / "run"),
-                                        "model": "micro", "seq_len": 16, "batch_size": 2, "max_steps": 2,
-                                        "eval_interval": 0, "device": "cpu"}))
+    run_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "data": str(tmp_path / "tokens"),
+                "out_dir": str(tmp_path / "run"),
+                "model": "micro",
+                "seq_len": 16,
+                "batch_size": 2,
+                "max_steps": 2,
+                "eval_interval": 0,
+                "device": "cpu",
+            }
+        )
+    )
     assert main(["train", str(run_yaml), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "is not the tokenizer these token shards were made with" in err and "tokenize.json" in err

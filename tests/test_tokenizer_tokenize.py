@@ -34,9 +34,11 @@ def tok_dir() -> Path:
 def inputs(tmp_path_factory) -> list[str]:
     """The extracted shards plus one with an empty and a null text (skipped, counted), a blank one
     (kept: it is text) and one spelling out the EOS token."""
-    extra = write_parquet(tmp_path_factory.mktemp("extra") / "zz-extra.parquet",
-                          ["", "a page that spells <|endoftext|> out", None, "short", "   "],
-                          ids=["e0", "e1", "e2", "e3", "e4"])
+    extra = write_parquet(
+        tmp_path_factory.mktemp("extra") / "zz-extra.parquet",
+        ["", "a page that spells <|endoftext|> out", None, "short", "   "],
+        ids=["e0", "e1", "e2", "e3", "e4"],
+    )
     return sorted(str(p) for p in extracted_shards().glob("*.parquet")) + [str(extra)]
 
 
@@ -45,8 +47,11 @@ def input_docs(inputs: list[str]) -> list[str]:
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.parent.name in ("train", "val")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.parent.name in ("train", "val")
+    }
 
 
 def test_token_files_decode_back_to_the_documents(tok_dir: Path, inputs: list[str], tmp_path: Path) -> None:
@@ -64,8 +69,9 @@ def test_token_files_decode_back_to_the_documents(tok_dir: Path, inputs: list[st
             # EOS after every document and nowhere else: the stream splits exactly at the ends.
             assert np.array_equal(np.flatnonzero(tokens == EOS) + 1, ends)
             starts = np.concatenate([np.zeros(1, np.uint64), ends[:-1]]).astype(np.int64)
-            decoded += tok.decode_batch([tokens[s:e - 1].tolist() for s, e in zip(starts, ends.astype(np.int64))],
-                                        skip_special_tokens=False)
+            decoded += tok.decode_batch(
+                [tokens[s : e - 1].tolist() for s, e in zip(starts, ends.astype(np.int64))], skip_special_tokens=False
+            )
     expected = input_docs(inputs)
     assert sorted(decoded) == sorted(expected)
     assert summary["empty"] == 2 and summary["rows"] == len(expected) + 2 and summary["encoded_to_nothing"] == 0
@@ -147,14 +153,31 @@ def test_changed_settings_need_overwrite(tok_dir: Path, tmp_path: Path, capsys) 
 def test_resume_after_kill_gives_identical_files(tok_dir: Path, tmp_path: Path) -> None:
     # Four ~1 MB shards so the run lasts a few seconds; kill it once the first task is done.
     texts = extracted_texts()
-    inputs = [str(write_parquet(tmp_path / "in" / f"s{k}.parquet", texts, ids=[f"{k}/{i}" for i in range(len(texts))]))
-              for k in range(4)]
+    inputs = [
+        str(write_parquet(tmp_path / "in" / f"s{k}.parquet", texts, ids=[f"{k}/{i}" for i in range(len(texts))]))
+        for k in range(4)
+    ]
     reference = tmp_path / "reference"
     tokenize(tok_dir, inputs, reference, workers=1, val_fraction=0.05, quiet=True)
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "corpusforge", "tokenize", "--tokenizer", str(tok_dir), "--input", *inputs,
-           "--output", str(out), "--workers", "1", "--val-fraction", "0.05", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "corpusforge",
+        "tokenize",
+        "--tokenizer",
+        str(tok_dir),
+        "--input",
+        *inputs,
+        "--output",
+        str(out),
+        "--workers",
+        "1",
+        "--val-fraction",
+        "0.05",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_marker, deadline = out / "work" / "task-00000.json", time.monotonic() + 60
     while not first_marker.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -59,13 +59,19 @@ def test_shipped_recipes() -> None:
     assert "site-packages" in tokenizers.__file__
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": "x", "vocab_size": 1000, "pre_tokenizer": "bert"}, "pre_tokenizer: expected one of gpt2, none"),
-    ({"name": "x", "vocab_size": 1000, "splt_digits": True}, "unknown key(s) ['splt_digits']"),
-    ({"name": "x", "vocab_size": 100}, "vocab_size: expected an integer >= 258"),
-    ({"vocab_size": 1000}, "missing required key 'name'"),
-    ({"name": "x", "vocab_size": 1000, "max_piece_length": 1}, "max_piece_length: expected null or an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "x", "vocab_size": 1000, "pre_tokenizer": "bert"}, "pre_tokenizer: expected one of gpt2, none"),
+        ({"name": "x", "vocab_size": 1000, "splt_digits": True}, "unknown key(s) ['splt_digits']"),
+        ({"name": "x", "vocab_size": 100}, "vocab_size: expected an integer >= 258"),
+        ({"vocab_size": 1000}, "missing required key 'name'"),
+        (
+            {"name": "x", "vocab_size": 1000, "max_piece_length": 1},
+            "max_piece_length: expected null or an integer >= 2",
+        ),
+    ],
+)
 def test_recipe_errors_name_the_key(data: dict, message: str) -> None:
     with pytest.raises(RecipeError, match=re.escape(message)):
         parse_recipe(data, "r.yaml")
@@ -107,8 +113,9 @@ def test_tokenizer_json_loads_and_encodes_identically(multiword: Path, bpe: Path
         fast = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
         auto = AutoTokenizer.from_pretrained(str(folder))  # reads tokenizer_config.json: EOS, split_special_tokens
         expected = [e.ids for e in ours.encode_batch(texts, add_special_tokens=False)]
-        assert [e.ids for e in hf.encode_batch(plain, add_special_tokens=False)] == \
-            [e for t, e in zip(texts, expected) if t in plain]
+        assert [e.ids for e in hf.encode_batch(plain, add_special_tokens=False)] == [
+            e for t, e in zip(texts, expected) if t in plain
+        ]
         assert fast(plain, add_special_tokens=False)["input_ids"] == [e for t, e in zip(texts, expected) if t in plain]
         assert auto(texts, add_special_tokens=False)["input_ids"] == expected
         assert auto.eos_token == "<|endoftext|>" and auto.eos_token_id == 0
@@ -119,8 +126,8 @@ def test_multiword_pieces_span_words_and_bpe_pieces_do_not(bpe: Path, multiword:
     mw = load_tokenizer(multiword).tokenizer
     pieces = [mw.decode([i]) for i in range(mw.get_vocab_size())]
     spanning = [p for p in pieces if re.search(r"\S\s+\S", p)]
-    assert len(spanning) > 100, spanning[:10]                  # e.g. "of the ", "New York"
-    assert not [p for p in pieces if re.search(r"\d.|.\d", p, re.DOTALL)]   # digits are split
+    assert len(spanning) > 100, spanning[:10]  # e.g. "of the ", "New York"
+    assert not [p for p in pieces if re.search(r"\d.|.\d", p, re.DOTALL)]  # digits are split
     assert max(len(p.encode("utf-8")) for p in pieces if p != "<|endoftext|>") <= 24  # max_piece_length
     gpt2 = load_tokenizer(bpe).tokenizer
     assert not [p for i in range(gpt2.get_vocab_size()) if re.search(r"\S\s+\S", p := gpt2.decode([i]))]
@@ -144,16 +151,38 @@ def test_max_bytes_samples_the_first_bytes(tmp_path: Path, capsys) -> None:
     info = train_tokenizer("multiword-256k", [shards], tmp_path / "a", vocab_size=600, max_bytes=200_000, quiet=True)
     assert 200_000 <= info["text_bytes"] < 300_000 and info["truncated_by_max_bytes"]
     # Too large for the sample: the error points at --max-bytes, through the CLI, without a traceback.
-    code = main(["train-tokenizer", "bpe-50k", "--input", shards, "--output", str(tmp_path / "b"),
-                 "--max-bytes", "50K", "--quiet"])
+    code = main(
+        [
+            "train-tokenizer",
+            "bpe-50k",
+            "--input",
+            shards,
+            "--output",
+            str(tmp_path / "b"),
+            "--max-bytes",
+            "50K",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "raise --max-bytes" in err and "Traceback" not in err
 
 
 def test_existing_tokenizer_needs_overwrite(tmp_path: Path, capsys) -> None:
     shards = str(extracted_shards())
-    args = ["train-tokenizer", "bpe-50k", "--input", shards, "--output", str(tmp_path / "t"),
-            "--vocab-size", "500", "--max-bytes", "100K", "--quiet"]
+    args = [
+        "train-tokenizer",
+        "bpe-50k",
+        "--input",
+        shards,
+        "--output",
+        str(tmp_path / "t"),
+        "--vocab-size",
+        "500",
+        "--max-bytes",
+        "100K",
+        "--quiet",
+    ]
     assert main(args) == 0 and "500 tokens" in capsys.readouterr().out
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0

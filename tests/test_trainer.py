@@ -50,8 +50,19 @@ def tokens(tmp_path_factory) -> Path:
 
 
 def config(tokens: Path, out: Path, **overrides) -> TrainConfig:
-    data = {"data": str(tokens), "out_dir": str(out), "model": "micro", "seq_len": 32, "batch_size": 4,
-            "max_steps": 8, "lr": 1e-2, "warmup_steps": 2, "eval_interval": 4, "eval_iters": 2, "seed": 1}
+    data = {
+        "data": str(tokens),
+        "out_dir": str(out),
+        "model": "micro",
+        "seq_len": 32,
+        "batch_size": 4,
+        "max_steps": 8,
+        "lr": 1e-2,
+        "warmup_steps": 2,
+        "eval_interval": 4,
+        "eval_iters": 2,
+        "seed": 1,
+    }
     return load_train_config(data=data | overrides)
 
 
@@ -63,20 +74,23 @@ def read_log(run: Path) -> list[dict[str, str]]:
 # -- config ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"learning_rate": 1e-3}, "unknown key 'learning_rate'"),
-    ({"lr": "fast"}, "'lr' must be a number"),
-    ({"batch_size": 2.5}, "'batch_size' must be an integer"),
-    ({"compile": "yes"}, "'compile' must be true or false"),
-    ({"max_tokens": 1000}, "exactly one of 'max_steps' and 'max_tokens'"),
-    ({"warmup_steps": -1}, "'warmup_steps' must be an integer >= 0"),
-    ({"min_lr": 1.0}, "'min_lr' must be between 0 and lr"),
-    ({"device": "tpu"}, "'device' must be one of"),
-    ({"model": "7B"}, "model.preset '7B' is not one of"),
-    ({"model": {"preset": "tiny", "n_layers": 3}}, "unknown key 'model.n_layers'; did you mean 'model.n_layer'"),
-    ({"model": {"n_layer": 2}}, "needs a preset or n_layer, n_head and d_model"),
-    ({"model": {"preset": "tiny", "rotary_pct": "half"}}, "'model.rotary_pct' must be a number"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"learning_rate": 1e-3}, "unknown key 'learning_rate'"),
+        ({"lr": "fast"}, "'lr' must be a number"),
+        ({"batch_size": 2.5}, "'batch_size' must be an integer"),
+        ({"compile": "yes"}, "'compile' must be true or false"),
+        ({"max_tokens": 1000}, "exactly one of 'max_steps' and 'max_tokens'"),
+        ({"warmup_steps": -1}, "'warmup_steps' must be an integer >= 0"),
+        ({"min_lr": 1.0}, "'min_lr' must be between 0 and lr"),
+        ({"device": "tpu"}, "'device' must be one of"),
+        ({"model": "7B"}, "model.preset '7B' is not one of"),
+        ({"model": {"preset": "tiny", "n_layers": 3}}, "unknown key 'model.n_layers'; did you mean 'model.n_layer'"),
+        ({"model": {"n_layer": 2}}, "needs a preset or n_layer, n_head and d_model"),
+        ({"model": {"preset": "tiny", "rotary_pct": "half"}}, "'model.rotary_pct' must be a number"),
+    ],
+)
 def test_config_errors_name_the_key(data: dict, message: str) -> None:
     base = {"data": "d", "out_dir": "o", "max_steps": 10}
     with pytest.raises(TrainConfigError, match=message.replace("(", r"\(")):
@@ -213,8 +227,9 @@ def test_run_folder_is_never_mixed(tokens: Path, tmp_path: Path) -> None:
 
 
 def test_max_tokens_budget_and_accumulation(tokens: Path, tmp_path: Path) -> None:
-    summary = train(config(tokens, tmp_path / "run", max_steps=None, max_tokens=1000, grad_accum=2,
-                           eval_interval=0), quiet=True)
+    summary = train(
+        config(tokens, tmp_path / "run", max_steps=None, max_tokens=1000, grad_accum=2, eval_interval=0), quiet=True
+    )
     assert summary["step"] == math.ceil(1000 / (4 * 32 * 2)) and summary["tokens"] == 4 * 4 * 32 * 2
 
 
@@ -240,9 +255,15 @@ def test_ddp_two_processes_on_gloo(tokens: Path, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(ddp.to_dict()))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
     torchrun = Path(sys.executable).parent / "torchrun"
-    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "corpusforge", "train",
-                           str(path)], cwd=ROOT, env=env | {"OMP_NUM_THREADS": "1"}, capture_output=True,
-                          text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "corpusforge", "train", str(path)],
+        cwd=ROOT,
+        env=env | {"OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "2 rank(s)" in proc.stdout and proc.stdout.count("done: 6 steps") == 1  # rank 0 alone reports
 
@@ -272,8 +293,10 @@ def test_generate_and_cli(tokens: Path, tmp_path: Path, capsys) -> None:
 
     outputs = []
     for seed in (1, 1, 2):
-        assert main(["generate", str(run), "--prompt", "Mr. Speaker, the", "--max-new-tokens", "20",
-                     "--seed", str(seed)]) == 0
+        assert (
+            main(["generate", str(run), "--prompt", "Mr. Speaker, the", "--max-new-tokens", "20", "--seed", str(seed)])
+            == 0
+        )
         outputs.append(capsys.readouterr().out)
     assert all(o.startswith("Mr. Speaker, the") for o in outputs)
     assert outputs[0] == outputs[1] != outputs[2]
@@ -286,7 +309,7 @@ def test_plan_cli(tokens: Path, capsys) -> None:
     assert main(["plan", "--tokens", "2.5B"]) == 0
     out = capsys.readouterr().out
     assert "≈ 125.0M parameters" in out and "preset 125M" in out and "C ≈ 6·N·D = 1.8" in out
-    planned = yaml.safe_load(out[out.index("data:"):])
+    planned = yaml.safe_load(out[out.index("data:") :])
     c = load_train_config(data=planned)
     assert c.max_tokens == 2_500_000_000 and c.model == {"preset": "125M"} and 1e-4 < c.lr < 1e-3
     assert c.tokens_per_step * c.total_steps() >= 2.5e9
@@ -315,8 +338,15 @@ def test_tiny_preset_learns_the_sample(tmp_path: Path, monkeypatch) -> None:
     from corpusforge.tokenizer.train import train_tokenizer
 
     monkeypatch.chdir(ROOT)  # the pipeline's test-set paths are relative to the repo root
-    run_pipeline(load_config(ROOT / "pipelines" / "massivetext.yaml", inputs=[str(p) for p in warcs],
-                             output=str(tmp_path / "corpus"), workers=2), quiet=True)
+    run_pipeline(
+        load_config(
+            ROOT / "pipelines" / "massivetext.yaml",
+            inputs=[str(p) for p in warcs],
+            output=str(tmp_path / "corpus"),
+            workers=2,
+        ),
+        quiet=True,
+    )
     corpus = [str(tmp_path / "corpus" / "data")]
     train_tokenizer("bpe-50k", corpus, tmp_path / "tok", vocab_size=4096, quiet=True)
     tokenize(tmp_path / "tok", corpus, tmp_path / "tokens", workers=2, val_fraction=0.1, quiet=True)

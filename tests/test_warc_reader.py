@@ -46,7 +46,7 @@ def test_garbage_bytes_in_the_middle_skip_to_the_next_gzip_member(warc_dir, tmp_
     raw = (warc_dir / "cc-sample-0001.warc.gz").read_bytes()
     full, _ = read_all(warc_dir / "cc-sample-0001.warc.gz")
     bad = tmp_path / "garbage.warc.gz"
-    bad.write_bytes(raw[: len(raw) // 2] + b"\x00garbage\xff" * 500 + raw[len(raw) // 2:])
+    bad.write_bytes(raw[: len(raw) // 2] + b"\x00garbage\xff" * 500 + raw[len(raw) // 2 :])
     docs, dropped = read_all(bad)
     assert dropped["warc_reader:corrupt_gzip_member"] >= 1
     # only the damaged record is lost: those after it are read again
@@ -97,11 +97,20 @@ def test_huge_page_is_skipped_by_the_extractor(tmp_path, article_pages):
         ("<p>日本語のテキスト</p>".encode(), "text/html", "日本語", "utf-8"),
         # a header that lies: the bytes are UTF-8, the label says ASCII
         ("<p>naïve café</p>".encode(), "text/html; charset=us-ascii", "naïve café", "utf-8"),
-        ("<p>Ελληνικά κείμενα είναι εδώ και εκεί, πολλά κείμενα</p>".encode("iso-8859-7"), "text/html", "Ελληνικά", None),
+        (
+            "<p>Ελληνικά κείμενα είναι εδώ και εκεί, πολλά κείμενα</p>".encode("iso-8859-7"),
+            "text/html",
+            "Ελληνικά",
+            None,
+        ),
         # UTF-8 with two stray bytes: kept as UTF-8 (replacement characters), not re-guessed as
         # a single-byte codec that would garble every other accented letter
-        ("<p>Grüße aus Köln, schöne Grüße</p>".encode() * 40 + b"\xff\xfe", "text/html; charset=utf-8",
-         "Grüße aus Köln", "utf-8"),
+        (
+            "<p>Grüße aus Köln, schöne Grüße</p>".encode() * 40 + b"\xff\xfe",
+            "text/html; charset=utf-8",
+            "Grüße aus Köln",
+            "utf-8",
+        ),
     ],
 )
 def test_charset_header_then_meta_then_detection(payload, content_type, expected_text, expected_codec):

@@ -37,15 +37,19 @@ def extracted_shards() -> Path:
     from corpusforge.engine.runner import run_pipeline
 
     out = _scratch() / "extract"
-    config = load_config(ROOT / "pipelines" / "extract-only.yaml", inputs=[str(p) for p in warcs],
-                         output=str(out), workers=2)
+    config = load_config(
+        ROOT / "pipelines" / "extract-only.yaml", inputs=[str(p) for p in warcs], output=str(out), workers=2
+    )
     run_pipeline(config, quiet=True)
     return out / "data"
 
 
 def extracted_texts() -> list[str]:
-    return [t for p in sorted(extracted_shards().glob("*.parquet"))
-            for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
+    return [
+        t
+        for p in sorted(extracted_shards().glob("*.parquet"))
+        for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()
+    ]
 
 
 @cache

@@ -138,8 +138,16 @@ def load_config(
     n_workers = default_workers() if n_workers is None else check_workers(n_workers, f"{source}: 'workers'")
 
     stages = parse_stages(top["stages"], source)
-    config = PipelineConfig(inputs=files, output=out_path, stages=stages, workers=n_workers,
-                            executor=kind, ray_address=address, rejected=top["rejected"], source=source)
+    config = PipelineConfig(
+        inputs=files,
+        output=out_path,
+        stages=stages,
+        workers=n_workers,
+        executor=kind,
+        ray_address=address,
+        rejected=top["rejected"],
+        source=source,
+    )
     check_shape(config)
     return config
 
@@ -150,8 +158,10 @@ def parse_executor(raw: Any, source: str) -> tuple[str, str | None, int | None]:
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: 'executor' must be 'local', 'ray' or a mapping "
-                          f"{{type: ray, address: ..., workers: N}}, got {raw!r}")
+        raise ConfigError(
+            f"{source}: 'executor' must be 'local', 'ray' or a mapping "
+            f"{{type: ray, address: ..., workers: N}}, got {raw!r}"
+        )
     keys = validate(ExecutorBlock, raw, "executor", source)
     if keys["type"] is None:
         raise ConfigError(f"{source}: executor.type is missing (one of {', '.join(EXECUTORS)})")
@@ -188,7 +198,9 @@ def parse_stages(raw: Any, source: str) -> list[StageSpec]:
             name, args = next(iter(entry.items()))
             args = {} if args is None else args
         else:
-            raise ConfigError(f"{where}: a stage is a name or a one-key mapping {{name: {{key: value}}}}, got {entry!r}")
+            raise ConfigError(
+                f"{where}: a stage is a name or a one-key mapping {{name: {{key: value}}}}, got {entry!r}"
+            )
         if name not in STAGES:
             raise ConfigError(f"{where}: unknown stage {name!r}; known: {', '.join(sorted(STAGES))}")
         full = validate(STAGES[name], args, f"{where}.{name}")
@@ -209,7 +221,9 @@ def check_shape(config: PipelineConfig) -> None:
         readers = ", ".join(n for n, c in STAGES.items() if issubclass(c, Reader))
         raise ConfigError(f"stages[0]: the first stage must be a reader ({readers}), got {config.stages[0].name!r}")
     if classes[-1] is not ParquetWriter:
-        raise ConfigError(f"stages[{len(classes) - 1}]: the last stage must be parquet_writer, got {config.stages[-1].name!r}")
+        raise ConfigError(
+            f"stages[{len(classes) - 1}]: the last stage must be parquet_writer, got {config.stages[-1].name!r}"
+        )
     for i, cls in enumerate(classes[1:-1], start=1):
         if issubclass(cls, Reader) or cls is ParquetWriter:
             raise ConfigError(f"stages[{i}]: {config.stages[i].name} may only be the first or last stage")

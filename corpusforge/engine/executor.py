@@ -61,8 +61,9 @@ class LocalExecutor:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(self.preload)
             self._queue = ctx.Queue()
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=set_progress,
-                                             initargs=(self._queue,))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=set_progress, initargs=(self._queue,)
+            )
         return self._pool
 
     def close(self) -> None:
@@ -146,8 +147,9 @@ def check_workers(n: Any, name: str = "--workers") -> int:
     return n
 
 
-def choose_executor(kind: str | None = None, address: str | None = None, workers: int | None = None,
-                    config: str | None = None) -> tuple[str, str | None, int]:
+def choose_executor(
+    kind: str | None = None, address: str | None = None, workers: int | None = None, config: str | None = None
+) -> tuple[str, str | None, int]:
     """Validate and resolve an executor choice → (kind, address, workers).
 
     kind: "local" or "ray"; None means ray when an address is given, else local. address:
@@ -155,6 +157,7 @@ def choose_executor(kind: str | None = None, address: str | None = None, workers
     starts a local Ray instance. workers: a positive integer; None means every core.
     Errors are ConfigError naming the command-line flag, or with `config` (a config file)
     that file's `executor.type` / `executor.address` key."""
+
     def name(flag: str, key: str) -> str:
         return flag if config is None else f"{config}: executor.{key}"
 
@@ -164,16 +167,22 @@ def choose_executor(kind: str | None = None, address: str | None = None, workers
         raise ConfigError(f"{name('--executor', 'type')} must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if address is not None:
         if not isinstance(address, str) or not address:
-            raise ConfigError(f"{name('--ray-address', 'address')} must be 'auto', a cluster address "
-                              f"(host:6379, ray://host:10001) or unset, got {address!r}")
+            raise ConfigError(
+                f"{name('--ray-address', 'address')} must be 'auto', a cluster address "
+                f"(host:6379, ray://host:10001) or unset, got {address!r}"
+            )
         if kind != "ray":
-            raise ConfigError("--ray-address needs --executor ray" if config is None
-                              else f"{config}: executor.address is only for type: ray")
+            raise ConfigError(
+                "--ray-address needs --executor ray"
+                if config is None
+                else f"{config}: executor.address is only for type: ray"
+            )
     return kind, address, default_workers() if workers is None else check_workers(workers, name("--workers", "workers"))
 
 
-def make_executor(kind: str | None, workers: int | None, address: str | None = None, quiet: bool = False,
-                  preload: Sequence[str] = ()) -> Any:
+def make_executor(
+    kind: str | None, workers: int | None, address: str | None = None, quiet: bool = False, preload: Sequence[str] = ()
+) -> Any:
     """An executor with `map(fn, jobs, labels, desc)` and `close()`, usable as a context manager:
     `local` (a process pool) or `ray` (Ray tasks; a local instance of `workers` CPUs, or the
     cluster at `address`), as `choose_executor` resolves the choice."""
@@ -183,4 +192,3 @@ def make_executor(kind: str | None, workers: int | None, address: str | None = N
 
         return RayExecutor(workers, address=address, quiet=quiet, preload=preload)
     return LocalExecutor(workers, quiet=quiet, preload=preload)
-

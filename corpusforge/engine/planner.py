@@ -143,20 +143,45 @@ def stream_jobs(config: PipelineConfig, phase: StreamPhase, sources: list[str], 
     """The tasks of a streaming phase, one per source (the inputs, or the last phase's shards)."""
     built = config.built
     work = config.output / "work"
-    used = [i for i in (0 if phase.index == 0 else None, phase.apply_global, *phase.streaming,
-                        phase.prepare_global, len(built) - 1 if phase.final else None) if i is not None]
+    used = [
+        i
+        for i in (
+            0 if phase.index == 0 else None,
+            phase.apply_global,
+            *phase.streaming,
+            phase.prepare_global,
+            len(built) - 1 if phase.final else None,
+        )
+        if i is not None
+    ]
     work_dirs = {i: stage_work_dir(work, i, config.stages[i]) for i in used}
     key = repr([(s.name, s.args) for s in config.stages])
     labels = [s.label for s in config.stages]
     jobs = []
     for t, source in enumerate(sources):
         writer = built[-1] if phase.final else ParquetWriter(max_rows=2**62, max_bytes=2**62)
-        jobs.append(StreamJob(
-            built, key, labels, t, source, phase.index == 0, phase.apply_global, phase.streaming,
-            phase.prepare_global, work_dirs, writer,  # type: ignore[arg-type]
-            config.output / "data" if phase.final else work / phase.name,
-            f"part-{t:05d}" if phase.final else f"task-{t:05d}", schema, not phase.final,
-            markers_dir(config, phase), config.rejected, rejected_task_file(config, phase, t)))
+        jobs.append(
+            StreamJob(
+                built,
+                key,
+                labels,
+                t,
+                source,
+                phase.index == 0,
+                phase.apply_global,
+                phase.streaming,
+                phase.prepare_global,
+                work_dirs,
+                writer,  # type: ignore[arg-type]
+                config.output / "data" if phase.final else work / phase.name,
+                f"part-{t:05d}" if phase.final else f"task-{t:05d}",
+                schema,
+                not phase.final,
+                markers_dir(config, phase),
+                config.rejected,
+                rejected_task_file(config, phase, t),
+            )
+        )
     return jobs
 
 
@@ -167,5 +192,9 @@ def global_jobs(config: PipelineConfig, phase: GlobalPhase, n_stream_tasks: int)
     step = built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
     key = repr([(s.name, s.args) for s in config.stages])
     work_dir = stage_work_dir(config.output / "work", phase.stage, spec)
-    return [GlobalJob(built, key, spec.label, phase.stage, phase.step, t, n_stream_tasks, work_dir,
-                      markers_dir(config, phase)) for t in range(step.n_tasks(n_stream_tasks))]
+    return [
+        GlobalJob(
+            built, key, spec.label, phase.stage, phase.step, t, n_stream_tasks, work_dir, markers_dir(config, phase)
+        )
+        for t in range(step.n_tasks(n_stream_tasks))
+    ]

@@ -150,8 +150,14 @@ def _preload(modules: list[str]) -> None:
 class RayExecutor:
     """Ray tasks, `2 × workers` in flight; a local instance of `workers` CPUs without `address`."""
 
-    def __init__(self, workers: int, address: str | None = None, quiet: bool = False,
-                 preload: Sequence[str] = (), max_retries: int = MAX_RETRIES) -> None:
+    def __init__(
+        self,
+        workers: int,
+        address: str | None = None,
+        quiet: bool = False,
+        preload: Sequence[str] = (),
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
         self.workers = workers
         self.address = address
         self.quiet = quiet
@@ -170,8 +176,11 @@ class RayExecutor:
         if self._ready:
             return
         if not ray.is_initialized():
-            options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
-                                       "log_to_driver": True}
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "logging_level": logging.WARNING,
+                "log_to_driver": True,
+            }
             try:
                 if self.address:
                     ray.init(address=self.address, **options)
@@ -191,8 +200,7 @@ class RayExecutor:
         # Enough queued that no CPU waits for the driver, few enough that a failed phase
         # stops quickly and the driver never holds the whole phase as pending tasks.
         self.in_flight = 2 * max(self.workers, cpus)
-        self._remote = ray.remote(_run_task).options(num_cpus=1, max_retries=self.max_retries,
-                                                     retry_exceptions=False)
+        self._remote = ray.remote(_run_task).options(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)
         if self.preload:
             warm = ray.remote(_preload).options(num_cpus=1, max_retries=0)
             for _ in range(min(self.workers, cpus)):

@@ -27,12 +27,23 @@ class RejectedSampler:
         bucket = self.kept[reason]
         if len(bucket) < self.per_reason:
             text = doc.text if len(doc.text) <= MAX_TEXT_CHARS else doc.text[:MAX_TEXT_CHARS]
-            bucket.append({"reason": reason, "id": doc.id, "url": doc.url, "text": text,
-                           "truncated": len(doc.text) > MAX_TEXT_CHARS, "metadata": doc.metadata})
+            bucket.append(
+                {
+                    "reason": reason,
+                    "id": doc.id,
+                    "url": doc.url,
+                    "text": text,
+                    "truncated": len(doc.text) > MAX_TEXT_CHARS,
+                    "metadata": doc.metadata,
+                }
+            )
 
     def write(self, path: AnyPath) -> None:
-        lines = [json.dumps(entry, ensure_ascii=False, default=str)
-                 for reason in sorted(self.kept) for entry in self.kept[reason]]
+        lines = [
+            json.dumps(entry, ensure_ascii=False, default=str)
+            for reason in sorted(self.kept)
+            for entry in self.kept[reason]
+        ]
         write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 

@@ -35,8 +35,18 @@ from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.stages.parquet_writer import make_schema
 
 # What a run writes into its output folder; --overwrite removes exactly these.
-OUTPUT_ENTRIES = ("config.yaml", "stats.json", "data", "work", "rejected", "contamination.json", "exact_dedup.json",
-                  "minhash_dedup.json", "report.html", "ablation.json")
+OUTPUT_ENTRIES = (
+    "config.yaml",
+    "stats.json",
+    "data",
+    "work",
+    "rejected",
+    "contamination.json",
+    "exact_dedup.json",
+    "minhash_dedup.json",
+    "report.html",
+    "ablation.json",
+)
 
 
 def _made_by_a_run(folder: AnyPath) -> bool:
@@ -55,8 +65,9 @@ def output_folder(path: AnyPath, inputs: list[str] = []) -> RunFolder:  # noqa: 
     return RunFolder(path, "pipeline", OUTPUT_ENTRIES, inputs=inputs, legacy=_made_by_a_run)
 
 
-def run_pipeline(config: PipelineConfig, overwrite: bool = False, quiet: bool = False,
-                 report: bool = False) -> list[StageStats]:
+def run_pipeline(
+    config: PipelineConfig, overwrite: bool = False, quiet: bool = False, report: bool = False
+) -> list[StageStats]:
     """Run (or resume) the pipeline, holding the output folder's lock throughout (and while
     writing report.html, if asked); returns the merged per-stage stats."""
     started = time.perf_counter()
@@ -84,8 +95,11 @@ def write_report_after_run(output: AnyPath, quiet: bool) -> None:
 
         path = write_report(output)
     except Exception as exc:  # noqa: BLE001 - the corpus is written; the report is a bonus
-        print(f"warning: the run finished but its report could not be written: {type(exc).__name__}: {exc} "
-              f"(try `corpusforge report {output}`)", file=sys.stderr)
+        print(
+            f"warning: the run finished but its report could not be written: {type(exc).__name__}: {exc} "
+            f"(try `corpusforge report {output}`)",
+            file=sys.stderr,
+        )
         return
     if not quiet:
         print(f"report: {path}", file=sys.stderr)
@@ -100,8 +114,13 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
     ran = 0  # tasks run by this invocation (0: the run was already complete)
     global_seconds: Counter = Counter()
     sources = list(config.inputs)
-    with make_executor(config.executor, config.workers, address=config.ray_address, quiet=quiet,
-                       preload=["corpusforge.engine.tasks", "corpusforge.stages"]) as ex:
+    with make_executor(
+        config.executor,
+        config.workers,
+        address=config.ray_address,
+        quiet=quiet,
+        preload=["corpusforge.engine.tasks", "corpusforge.stages"],
+    ) as ex:
         for phase in phases:
             markers = Markers(markers_dir(config, phase))
             if isinstance(phase, StreamPhase):
@@ -117,8 +136,9 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
                 gjobs = global_jobs(config, phase, n_tasks)
                 todo_g = [j for j in gjobs if not markers.done(j.task)]
                 ran += len(todo_g)
-                ex.map(run_global_task, todo_g, [f"{phase.name} task {j.task}" for j in todo_g],
-                       desc=f"phase {phase.name}")
+                ex.map(
+                    run_global_task, todo_g, [f"{phase.name} task {j.task}" for j in todo_g], desc=f"phase {phase.name}"
+                )
                 for j in gjobs:
                     global_seconds[j.label] += markers.load(j.task)["seconds"]
 
@@ -140,14 +160,17 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
             print(format_table(stages), file=sys.stderr)
         return stages
     wall = time.perf_counter() - started
-    write_json_atomic(out / "stats.json", {
-        "stages": [s.to_json() for s in stages],
-        "wall_seconds": round(wall, 3),
-        "workers": config.workers,
-        "executor": config.executor,
-        "config_hash": config.hash(),
-        "shards": sorted(str(p.relative_to(out)) for p in (out / "data").glob("*.parquet")),
-    })
+    write_json_atomic(
+        out / "stats.json",
+        {
+            "stages": [s.to_json() for s in stages],
+            "wall_seconds": round(wall, 3),
+            "workers": config.workers,
+            "executor": config.executor,
+            "config_hash": config.hash(),
+            "shards": sorted(str(p.relative_to(out)) for p in (out / "data").glob("*.parquet")),
+        },
+    )
     if not quiet:
         print(format_table(stages, wall), file=sys.stderr)
         print(f"corpus: {out / 'data'}   stats: {out / 'stats.json'}", file=sys.stderr)

@@ -18,9 +18,10 @@ stage's work folder and a `drop` callback.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 

@@ -71,8 +71,7 @@ def format_table(stages: list[StageStats], wall_seconds: float | None = None) ->
     for s in stages:
         dropped = sum(s.dropped.values())
         lines.append(
-            f"{s.name:<24}{s.docs_in:>10,}{s.docs_out:>10,}{dropped:>10,}"
-            f"{s.bytes_out / 1e6:>10.1f}{s.seconds:>10.1f}"
+            f"{s.name:<24}{s.docs_in:>10,}{s.docs_out:>10,}{dropped:>10,}{s.bytes_out / 1e6:>10.1f}{s.seconds:>10.1f}"
         )
         for reason, n in sorted(s.dropped.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {reason:<40}{n:>14,}")

@@ -11,7 +11,8 @@ together, counts and times them. The stages come built with the job; a worker se
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from corpusforge.document import Document
 from corpusforge.engine.planner import GlobalJob, StreamJob
@@ -105,8 +106,9 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     def ctx_for(i: int) -> StageContext:
         label = job.labels[i]
         stats.setdefault(label, StageStats(label))
-        return StageContext(task=job.task, source=job.source, work_dir=job.work_dirs[i], stats=stats[label],
-                            rejected=sampler)
+        return StageContext(
+            task=job.task, source=job.source, work_dir=job.work_dirs[i], stats=stats[label], rejected=sampler
+        )
 
     def hidden(name: str) -> StageContext:  # work shards: read and written, not counted
         return StageContext(job.task, job.source, job.out_dir, StageStats(name))
@@ -143,8 +145,9 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     result = [s.to_json() for s in stats.values()]
     if sampler is not None:
         sampler.write(job.rejected_file)
-    Markers(job.markers).mark(job.task, {"source": job.source, "files": [str(p) for p in writer.files],
-                                         "stats": result})
+    Markers(job.markers).mark(
+        job.task, {"source": job.source, "files": [str(p) for p in writer.files], "stats": result}
+    )
     return result
 
 

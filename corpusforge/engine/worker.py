@@ -42,4 +42,6 @@ def call_task(fn: Callable[[Any], Any], job: Any, label: str) -> Any:
     except TaskFailedError:
         raise
     except Exception as exc:  # noqa: BLE001 - re-raised with the input file named
-        raise TaskFailedError(f"task on {label} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
+        raise TaskFailedError(
+            f"task on {label} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        ) from None

@@ -122,7 +122,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
                 out.append(re.escape(pattern[i]))
                 i += 1
             else:
-                out.append(fnmatch.translate(pattern[i:j + 1])[4:-3])  # the class alone
+                out.append(fnmatch.translate(pattern[i : j + 1])[4:-3])  # the class alone
                 i = j + 1
         else:
             out.append(re.escape(pattern[i]))
@@ -181,7 +181,7 @@ def read_lines(path: str) -> Iterator[bytes]:
     with fs.open_input_stream(inner, compression=None, buffer_size=_BUFFER) as raw:
         blocks = iter(lambda: raw.read(_BLOCK), b"")
         partial: list[bytes] = []  # the line still open, in pieces: a long line is joined once
-        for chunk in (_decompress(blocks, make, path) if make else blocks):
+        for chunk in _decompress(blocks, make, path) if make else blocks:
             lines = chunk.split(b"\n")
             if len(lines) > 1:
                 yield b"".join([*partial, lines[0]])
@@ -222,11 +222,15 @@ def output_path(path: str | Path, what: str = "output") -> AnyPath:
         _, inner = pafs.FileSystem.from_uri(text)
         return Path(inner)
     if s not in OBJECT_STORES:
-        raise ValueError(f"{what}: {text!r}: outputs may be a local path, a shared filesystem, or on "
-                         f"{', '.join(f'{o}://' for o in OBJECT_STORES)}; not on {s}://")
+        raise ValueError(
+            f"{what}: {text!r}: outputs may be a local path, a shared filesystem, or on "
+            f"{', '.join(f'{o}://' for o in OBJECT_STORES)}; not on {s}://"
+        )
     if "?" in text:
-        raise ValueError(f"{what}: {text!r}: options in the URI are not supported for outputs; configure the "
-                         "filesystem through its environment (AWS_ENDPOINT_URL, AWS_REGION, credentials...)")
+        raise ValueError(
+            f"{what}: {text!r}: options in the URI are not supported for outputs; configure the "
+            "filesystem through its environment (AWS_ENDPOINT_URL, AWS_REGION, credentials...)"
+        )
     return RemotePath(text)
 
 
@@ -251,7 +255,7 @@ class RemotePath:
             raise ValueError(f"not a URI: {uri!r}")
         self.scheme = m.group(1).lower()
         self._root = uri[: m.end()]
-        self.key = uri[m.end():].strip("/")  # bucket/key...; no leading or trailing slash
+        self.key = uri[m.end() :].strip("/")  # bucket/key...; no leading or trailing slash
 
     # --- pure path operations -----------------------------------------------------------
 
@@ -287,7 +291,7 @@ class RemotePath:
     def relative_to(self, other: RemotePath) -> str:
         if not self.key.startswith(other.key + "/") or self._root != other._root:
             raise ValueError(f"{self} is not under {other}")
-        return self.key[len(other.key) + 1:]
+        return self.key[len(other.key) + 1 :]
 
     # --- the filesystem -----------------------------------------------------------------
 

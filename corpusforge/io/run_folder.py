@@ -100,8 +100,14 @@ class RunFolder:
     `entries`; leaving releases the lock.
     """
 
-    def __init__(self, path: AnyPath, kind: str, entries: Iterable[str], inputs: Iterable[str] = (),
-                 legacy: Callable[[AnyPath], bool] | None = None) -> None:
+    def __init__(
+        self,
+        path: AnyPath,
+        kind: str,
+        entries: Iterable[str],
+        inputs: Iterable[str] = (),
+        legacy: Callable[[AnyPath], bool] | None = None,
+    ) -> None:
         self.path = path
         self.kind = kind
         self.entries = tuple(entries)
@@ -141,8 +147,11 @@ class RunFolder:
     def is_new(self) -> bool:
         """True when nothing but our own bookkeeping is in the folder yet (the marker, the
         lock, a temporary file of a run killed before its first rename)."""
-        return not [n for n in _names(self.path)
-                    if n not in (MARKER, LOCK) and not (n.startswith(".") and n.endswith(TMP_SUFFIX))]
+        return not [
+            n
+            for n in _names(self.path)
+            if n not in (MARKER, LOCK) and not (n.startswith(".") and n.endswith(TMP_SUFFIX))
+        ]
 
     def clear(self) -> None:
         """Remove what this kind of run writes (never anything else in the folder)."""
@@ -159,13 +168,17 @@ class RunFolder:
                 self.clear()
             elif fingerprint is None:
                 if not self.is_new:
-                    raise OutputMismatchError(f"{self.path} already holds {what}; pass --overwrite to replace it, "
-                                              "or choose another output folder")
+                    raise OutputMismatchError(
+                        f"{self.path} already holds {what}; pass --overwrite to replace it, "
+                        "or choose another output folder"
+                    )
             elif (self.path / fingerprint.file).is_file():
                 changed = fingerprint.changes(read_fingerprint(self.path / fingerprint.file))
                 if changed:
-                    raise OutputMismatchError(f"{self.path} holds {what} (changed: {', '.join(changed)}); "
-                                              "pass --overwrite to replace it, or choose another output folder")
+                    raise OutputMismatchError(
+                        f"{self.path} holds {what} (changed: {', '.join(changed)}); "
+                        "pass --overwrite to replace it, or choose another output folder"
+                    )
 
     def save(self, fingerprint: Fingerprint) -> None:
         with self._usable():
@@ -186,8 +199,10 @@ class RunFolder:
                 continue
             resolved = original.rstrip("/") if remote else os.path.realpath(original)
             if resolved == root or resolved.startswith(root + "/"):
-                raise FolderError(f"{self.path}: the output folder contains the input {original}; "
-                                  "choose an output folder outside the inputs")
+                raise FolderError(
+                    f"{self.path}: the output folder contains the input {original}; "
+                    "choose an output folder outside the inputs"
+                )
 
     def _check_owner(self, claim: bool) -> None:
         """Refuse a folder that is not ours; with `claim` (under the lock) mark it ours and
@@ -197,14 +212,19 @@ class RunFolder:
             try:
                 kind = json.loads(marker.read_text()).get("kind")
             except (ValueError, AttributeError, UnicodeDecodeError):
-                raise FolderError(f"{marker}: not a corpusforge folder marker (unreadable); "
-                                  "choose another output folder") from None
+                raise FolderError(
+                    f"{marker}: not a corpusforge folder marker (unreadable); choose another output folder"
+                ) from None
             if kind != self.kind:
-                raise FolderError(f"{self.path} holds a corpusforge {kind} output, not a {self.kind} output; "
-                                  "choose another output folder")
+                raise FolderError(
+                    f"{self.path} holds a corpusforge {kind} output, not a {self.kind} output; "
+                    "choose another output folder"
+                )
         elif not self.is_new and not (self.legacy is not None and self.legacy(self.path)):
-            raise FolderError(f"{self.path} is not empty and was not made by corpusforge (no {MARKER} file): "
-                              "nothing in it is written over or deleted; choose a new or empty folder")
+            raise FolderError(
+                f"{self.path} is not empty and was not made by corpusforge (no {MARKER} file): "
+                "nothing in it is written over or deleted; choose a new or empty folder"
+            )
         if claim:
             remove_stale_tmp(self.path)
             if not marker.is_file():
@@ -243,9 +263,11 @@ class _FileLock:
                 os.close(fd)
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     raise FolderError(f"{self.file}: cannot lock the output folder ({exc})") from None
-                raise FolderError(f"{self.file.parent} is being written by another corpusforge run "
-                                  f"({_describe(_read_json(self.file))}); wait for it to finish, "
-                                  "or choose another output folder") from None
+                raise FolderError(
+                    f"{self.file.parent} is being written by another corpusforge run "
+                    f"({_describe(_read_json(self.file))}); wait for it to finish, "
+                    "or choose another output folder"
+                ) from None
             # the holder before us may have removed the file between our open and our lock
             try:
                 same = os.stat(self.file).st_ino == os.fstat(fd).st_ino
@@ -283,9 +305,11 @@ class _Lease:
             age = time.time() - float(info.get("heartbeat", 0))
             dead_here = info.get("host") == socket.gethostname() and not _pid_alive(info.get("pid"))
             if age < LEASE_STALE and not dead_here:
-                raise FolderError(f"{self.object.key.rsplit('/', 1)[0]} is being written by another corpusforge "
-                                  f"run ({_describe(info)}; lease refreshed {age:.0f} s ago). If that run is dead, "
-                                  f"wait {LEASE_STALE - age:.0f} s or delete {self.object}")
+                raise FolderError(
+                    f"{self.object.key.rsplit('/', 1)[0]} is being written by another corpusforge "
+                    f"run ({_describe(info)}; lease refreshed {age:.0f} s ago). If that run is dead, "
+                    f"wait {LEASE_STALE - age:.0f} s or delete {self.object}"
+                )
         self._write()
         self._thread = threading.Thread(target=self._refresh, daemon=True, name="corpusforge-lease")
         self._thread.start()

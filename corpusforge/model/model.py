@@ -33,15 +33,15 @@ class ModelConfig:
     n_layer: int = 4
     n_head: int = 4
     d_model: int = 128
-    max_seq_len: int = 1024        # RoPE tables are built for this many positions
+    max_seq_len: int = 1024  # RoPE tables are built for this many positions
     mlp_hidden: int | None = None  # None: 2/3 · 4 · d_model rounded up to mlp_multiple (LLaMA)
     mlp_multiple: int = 64
-    tie_embeddings: bool = True    # the head reuses the embedding matrix
-    parallel_block: bool = False   # GPT-J: attention and MLP read the same normalized input
-    rotary_pct: float = 1.0        # share of each head's dimensions that RoPE rotates
+    tie_embeddings: bool = True  # the head reuses the embedding matrix
+    parallel_block: bool = False  # GPT-J: attention and MLP read the same normalized input
+    rotary_pct: float = 1.0  # share of each head's dimensions that RoPE rotates
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
-    bias: bool = False             # biases in the linear layers (LLaMA has none)
+    bias: bool = False  # biases in the linear layers (LLaMA has none)
 
     def __post_init__(self) -> None:
         # The training config validates user input with friendly messages; these guard the
@@ -108,7 +108,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """Rotate the first cos.shape[-1] dimensions of x (B, H, T, head_dim); pass the rest through."""
     dim = cos.shape[-1]
     rot = x[..., :dim]
-    half1, half2 = rot[..., : dim // 2], rot[..., dim // 2:]
+    half1, half2 = rot[..., : dim // 2], rot[..., dim // 2 :]
     rotated = (rot * cos + torch.cat([-half2, half1], dim=-1) * sin).to(x.dtype)  # fp32 tables: fp32 math
     return rotated if dim == x.shape[-1] else torch.cat([rotated, x[..., dim:]], dim=-1)
 
@@ -196,8 +196,9 @@ class Decoder(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n if embedding else n - self.embed.weight.numel()
 
-    def forward(self, idx: torch.Tensor,
-                targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) token ids → logits (B, T, vocab); with targets, also the mean cross-entropy."""
         T = idx.shape[1]
         if self.config.max_seq_len < T:
@@ -215,13 +216,20 @@ class Decoder(nn.Module):
         return logits, loss
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None, stop_token: int | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        stop_token: int | None = None,
+    ) -> torch.Tensor:
         """Append up to max_new_tokens sampled tokens to idx (1, T). No KV cache: each step reruns
         the (cropped) context, which is plenty for the small models trained here.
         temperature 0 picks the most likely token; top_k keeps the k likeliest."""
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.max_seq_len:]
+            context = idx[:, -self.config.max_seq_len :]
             logits = self(context)[0][:, -1, :].float()
             if temperature == 0:
                 next_id = logits.argmax(dim=-1, keepdim=True)

@@ -31,8 +31,13 @@ def absolute(path: AnyPath) -> AnyPath:
     return path.resolve() if isinstance(path, Path) else path
 
 
-def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
-                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> str:
+def build_report(
+    output: str | Path,
+    tokens: Sequence[str | Path] = (),
+    runs: Sequence[str | Path] = (),
+    max_text_bytes: int = MAX_TEXT_BYTES,
+    per_reason: int = 3,
+) -> str:
     """The report page as a string."""
     from corpusforge.report import html, sections
 
@@ -47,14 +52,18 @@ def build_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Se
         except Exception as exc:  # noqa: BLE001 - one section's failure must not cost the report
             log.warning("report section %s failed: %s", anchor, exc)
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            parts.append(html.section(anchor, name, [html.note(f"This section could not be built: {detail}",
-                                                               "error")]))
+            parts.append(html.section(anchor, name, [html.note(f"This section could not be built: {detail}", "error")]))
     title = f"corpusforge run report — {out.name}"
     return html.page(title, str(out), [(a, n) for a, n, _ in sections.SECTIONS], parts)
 
 
-def write_report(output: str | Path, tokens: Sequence[str | Path] = (), runs: Sequence[str | Path] = (),
-                 max_text_bytes: int = MAX_TEXT_BYTES, per_reason: int = 3) -> AnyPath:
+def write_report(
+    output: str | Path,
+    tokens: Sequence[str | Path] = (),
+    runs: Sequence[str | Path] = (),
+    max_text_bytes: int = MAX_TEXT_BYTES,
+    per_reason: int = 3,
+) -> AnyPath:
     """Write OUTPUT/report.html (atomically) and return its path."""
     from corpusforge.io.atomic import atomic_path
 

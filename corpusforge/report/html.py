@@ -48,8 +48,10 @@ def excerpt(text: Any, limit: int) -> Html:
     if len(text) <= limit:
         return Html(f'<pre class="doc">{shown}</pre>')
     longest = max((len(line) for line in text.splitlines()), default=0)
-    note = (f"truncated: showing {limit:,} of {len(text):,} characters"
-            f"{f'; the longest line has {longest:,} characters' if longest > limit else ''}")
+    note = (
+        f"truncated: showing {limit:,} of {len(text):,} characters"
+        f"{f'; the longest line has {longest:,} characters' if longest > limit else ''}"
+    )
     return Html(f'<pre class="doc">{shown}<span class="cut">… [{note}]</span></pre>')
 
 
@@ -69,14 +71,13 @@ def pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (),
-          cls: str = "") -> Html:
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (), cls: str = "") -> Html:
     """A table; cells are escaped unless they are `Html`. Columns in `numeric` align right."""
     right = set(numeric)
-    head = "".join(f'<th{" class=num" if i in right else ""}>{esc(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(f"<th{' class=num' if i in right else ''}>{esc(h)}</th>" for i, h in enumerate(headers))
     body = []
     for row in rows:
-        cells = "".join(f'<td{" class=num" if i in right else ""}>{esc(c)}</td>' for i, c in enumerate(row))
+        cells = "".join(f"<td{' class=num' if i in right else ''}>{esc(c)}</td>" for i, c in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}" class="muted">(none)</td></tr>')
@@ -139,12 +140,12 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'n
 def page(title: str, subtitle: str, nav: Sequence[tuple[str, str]], sections: Sequence[str]) -> str:
     links = "".join(f'<a href="#{slug(anchor)}">{esc(name)}</a>' for anchor, name in nav)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>{esc(title)}</h1><div class=\"muted\">{esc(subtitle)}</div><nav>{links}</nav></header>\n"
+        f'<header><h1>{esc(title)}</h1><div class="muted">{esc(subtitle)}</div><nav>{links}</nav></header>\n'
         + "\n".join(sections)
         + "\n</body>\n</html>\n"
     )

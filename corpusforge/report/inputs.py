@@ -51,18 +51,21 @@ def stage_names(config: dict | None) -> list[tuple[str, str]]:
     """(type, label) of each stage in config.yaml."""
     if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
         return []
-    names = [entry if isinstance(entry, str) else next(iter(entry), "?") if isinstance(entry, dict) else "?"
-             for entry in config["stages"]]
+    names = [
+        entry if isinstance(entry, str) else next(iter(entry), "?") if isinstance(entry, dict) else "?"
+        for entry in config["stages"]
+    ]
     return list(zip(names, stage_labels(names)))
 
 
 # --- rejected samples ----------------------------------------------------------------------
 
+
 @dataclass
 class Rejected:
     reason: str
-    docs: list[dict]          # as written by corpusforge.engine.rejected (id, url, text, truncated, metadata)
-    bad_lines: int = 0        # lines that were not JSON objects
+    docs: list[dict]  # as written by corpusforge.engine.rejected (id, url, text, truncated, metadata)
+    bad_lines: int = 0  # lines that were not JSON objects
 
 
 def read_rejected(folder: Path) -> list[Rejected]:
@@ -94,15 +97,16 @@ def read_rejected(folder: Path) -> list[Rejected]:
 
 # --- the corpus shards -----------------------------------------------------------------------
 
+
 @dataclass
 class Corpus:
     shards: int = 0
-    documents: int = 0              # documents read (all of them unless `capped`)
-    total_documents: int = 0        # rows in all shards (from the Parquet footers)
+    documents: int = 0  # documents read (all of them unless `capped`)
+    total_documents: int = 0  # rows in all shards (from the Parquet footers)
     text_bytes: int = 0
     capped: bool = False
     words: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    languages: Counter = field(default_factory=Counter)          # documents per language
+    languages: Counter = field(default_factory=Counter)  # documents per language
     language_bytes: Counter = field(default_factory=Counter)
     language_scores: list[float] = field(default_factory=list)
     has_language: bool = False
@@ -131,8 +135,11 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
         c.has_language |= "language" in names
         for batch in pf.iter_batches(batch_size=4096, columns=cols):
             texts = batch.column("text").to_pylist() if "text" in cols else [None] * batch.num_rows
-            sizes = (pc.binary_length(batch.column("text")).fill_null(0).to_pylist() if "text" in cols
-                     else [0] * batch.num_rows)
+            sizes = (
+                pc.binary_length(batch.column("text")).fill_null(0).to_pylist()
+                if "text" in cols
+                else [0] * batch.num_rows
+            )
             words.append(np.fromiter((word_count(t) for t in texts), dtype=np.int64, count=len(texts)))
             c.documents += len(texts)
             c.text_bytes += sum(sizes)
@@ -142,8 +149,11 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
                     c.languages[key] += 1
                     c.language_bytes[key] += size
             if "language_score" in cols:
-                c.language_scores += [s for s in batch.column("language_score").to_pylist()
-                                      if isinstance(s, (int, float)) and math.isfinite(s)]
+                c.language_scores += [
+                    s
+                    for s in batch.column("language_score").to_pylist()
+                    if isinstance(s, (int, float)) and math.isfinite(s)
+                ]
             if c.text_bytes >= max_bytes:
                 c.capped = True
                 break
@@ -154,15 +164,16 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
 
 # --- before filtering: kept documents plus the dropped ones -------------------------------
 
+
 @dataclass
 class BeforeFiltering:
-    words: np.ndarray                      # word count per sampled document
-    weights: np.ndarray                    # how many dropped documents each one stands for
-    exact_reasons: list[str]               # every dropped document of the reason is in the sample
+    words: np.ndarray  # word count per sampled document
+    weights: np.ndarray  # how many dropped documents each one stands for
+    exact_reasons: list[str]  # every dropped document of the reason is in the sample
     weighted_reasons: list[tuple[str, int, int]]  # (reason, dropped, sampled): sample scaled up
-    missing_reasons: list[tuple[str, int]]        # (reason, dropped) with no sample at all
-    truncated_docs: int                    # samples cut at corpusforge.engine.rejected.MAX_TEXT_CHARS
-    first_stage: str | None                # the first stage counted as filtering
+    missing_reasons: list[tuple[str, int]]  # (reason, dropped) with no sample at all
+    truncated_docs: int  # samples cut at corpusforge.engine.rejected.MAX_TEXT_CHARS
+    first_stage: str | None  # the first stage counted as filtering
 
     @property
     def exact(self) -> bool:
@@ -177,12 +188,13 @@ def filtering_stages(stats: dict, config: dict | None) -> list[str]:
     kind = [types.get(label, str(label).split("#")[0]) for label in labels]
     last_extractor = max((i for i, k in enumerate(kind) if k in EXTRACTORS), default=None)
     if last_extractor is not None:
-        return labels[last_extractor + 1:]
+        return labels[last_extractor + 1 :]
     return [label for label, k in zip(labels, kind) if k not in READERS]
 
 
-def before_filtering(stats: dict, config: dict | None, rejected: list[Rejected],
-                     kept_words: np.ndarray) -> BeforeFiltering:
+def before_filtering(
+    stats: dict, config: dict | None, rejected: list[Rejected], kept_words: np.ndarray
+) -> BeforeFiltering:
     stages = filtering_stages(stats, config)
     by_reason = {r.reason: r for r in rejected}
     words = [kept_words]
@@ -207,8 +219,15 @@ def before_filtering(stats: dict, config: dict | None, rejected: list[Rejected],
                 exact.append(reason)
             else:
                 weighted.append((reason, n, len(docs)))
-    return BeforeFiltering(np.concatenate(words), np.concatenate(weights), exact, weighted, missing, truncated,
-                           stages[0] if stages else None)
+    return BeforeFiltering(
+        np.concatenate(words),
+        np.concatenate(weights),
+        exact,
+        weighted,
+        missing,
+        truncated,
+        stages[0] if stages else None,
+    )
 
 
 def weighted_languages(rejected: list[Rejected], stats: dict) -> Counter:
@@ -235,11 +254,11 @@ DEDUP_KINDS = {"exact_dedup": "exact", "minhash_dedup": "near"}
 class Clusters:
     """A dedup stage's summary (corpusforge.stages.dedup.summary)."""
 
-    stage: str                  # the stage's label
-    kind: str                   # "exact" or "near"
-    documents: int              # documents the stage looked at
-    duplicates: int             # documents beyond the first of each cluster
-    sizes: dict[int, int]       # clusters per cluster size (two documents or more)
+    stage: str  # the stage's label
+    kind: str  # "exact" or "near"
+    documents: int  # documents the stage looked at
+    duplicates: int  # documents beyond the first of each cluster
+    sizes: dict[int, int]  # clusters per cluster size (two documents or more)
 
 
 def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], list[str]]:
@@ -250,14 +269,22 @@ def read_clusters(output: Path, config: dict | None) -> tuple[list[Clusters], li
             continue
         s = read_json(output / summary_file(label))
         try:
-            found.append(Clusters(label, DEDUP_KINDS[name], int(s["documents"]), int(s["duplicates"]),
-                                  {int(k): int(v) for k, v in s["cluster_sizes"].items()}))
+            found.append(
+                Clusters(
+                    label,
+                    DEDUP_KINDS[name],
+                    int(s["documents"]),
+                    int(s["duplicates"]),
+                    {int(k): int(v) for k, v in s["cluster_sizes"].items()},
+                )
+            )
         except (TypeError, KeyError, ValueError, AttributeError):
             missing.append(label)
     return found, missing
 
 
 # --- token shards and training runs ----------------------------------------------------------
+
 
 @dataclass
 class TokenSummary:
@@ -281,13 +308,11 @@ def read_tokens(folders: Iterable[str | Path]) -> tuple[list[TokenSummary], list
     return found, problems
 
 
-
-
 @dataclass
 class TrainingRun:
     path: Path
     name: str
-    columns: dict[str, np.ndarray]   # every LOG_COLUMNS column present, NaN where a row has none
+    columns: dict[str, np.ndarray]  # every LOG_COLUMNS column present, NaN where a row has none
     rows: int
 
 

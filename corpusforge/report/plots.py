@@ -13,10 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 DPI = 100
-COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
-          "#CCB974", "#64B5CD"]
-RC = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-      "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True}
+COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
+RC = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.axisbelow": True,
+}
 
 
 def _figure(width: float, height: float):
@@ -63,8 +68,9 @@ def funnel(stages: Sequence[str], docs: Sequence[int], nbytes: Sequence[int]) ->
             ax2.set_xscale("log")
         ax2.set_xlabel("MB after the stage (UTF-8 text; HTML before extraction)")
         for yi, v in zip(y, mb):
-            ax2.annotate(f"{v:,.2f}", (max(v, 1e-9), yi), xytext=(3, 0), textcoords="offset points",
-                         va="center", fontsize=8)
+            ax2.annotate(
+                f"{v:,.2f}", (max(v, 1e-9), yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8
+            )
         for ax in (ax1, ax2):
             ax.margins(x=0.18)
             ax.grid(axis="y", visible=False)
@@ -98,9 +104,14 @@ def drop_reasons(rows: Sequence[tuple[str, str, int]]) -> str:
 
 def languages(kept: Sequence[tuple[str, float]], dropped: Sequence[tuple[str, float]], top: int = 20) -> str:
     """Documents per language: kept (output shards) and dropped by the language filter."""
-    panels = [(title, data) for title, data in (("kept (output shards)", kept),
-                                                 ("dropped by the language filter (from rejected/, weighted)",
-                                                  dropped)) if data]
+    panels = [
+        (title, data)
+        for title, data in (
+            ("kept (output shards)", kept),
+            ("dropped by the language filter (from rejected/, weighted)", dropped),
+        )
+        if data
+    ]
     with _rc():
         fig = _figure(10, 0.22 * min(top, max(len(d) for _, d in panels)) + 1.4)
         axes = np.atleast_1d(fig.subplots(1, len(panels)))
@@ -139,8 +150,15 @@ def length_histograms(series: Sequence[tuple[str, np.ndarray, np.ndarray | None]
             w = np.ones(len(words)) if weights is None else weights
             counts, _ = np.histogram(np.maximum(words, 1), bins=edges, weights=w)  # 0 words: in the first bin
             share = counts / max(w.sum(), 1e-12)
-            ax.stairs(share, edges, label=_short(label, 80), color=COLORS[i % len(COLORS)], linewidth=1.6,
-                      fill=i == 0, alpha=0.35 if i == 0 else 1.0)
+            ax.stairs(
+                share,
+                edges,
+                label=_short(label, 80),
+                color=COLORS[i % len(COLORS)],
+                linewidth=1.6,
+                fill=i == 0,
+                alpha=0.35 if i == 0 else 1.0,
+            )
         ax.set_xscale("log")
         ax.set_xlim(max(1.0, float(allw.min()) / 1.5) if len(allw) else 1.0, edges[-1])
         ax.set_xlabel("words per document (whitespace-separated; log scale)")
@@ -157,8 +175,9 @@ def cluster_sizes(series: Sequence[tuple[str, dict[int, int]]]) -> str:
         for i, (ax, (label, sizes)) in enumerate(zip(axes, series)):
             if sizes:
                 values, counts = np.array(sorted(sizes)), np.array([sizes[v] for v in sorted(sizes)])
-                ax.bar(values, counts, width=0.8 if values.max() < 40 else values.max() / 60,
-                       color=COLORS[i % len(COLORS)])
+                ax.bar(
+                    values, counts, width=0.8 if values.max() < 40 else values.max() / 60, color=COLORS[i % len(COLORS)]
+                )
                 if counts.max() > 50 * counts.min():
                     ax.set_yscale("log")
                 ax.set_xlim(1, values.max() + 1)
@@ -204,7 +223,9 @@ def loss_curves(runs: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, st
             ax.plot(x[ok], loss[ok], color=c, linewidth=1.2, label=_short(f"{name} (train)"))
             okv = np.isfinite(x) & np.isfinite(val)
             if okv.any():
-                ax.plot(x[okv], val[okv], color=c, linestyle="--", marker="o", markersize=3, label=_short(f"{name} (val)"))
+                ax.plot(
+                    x[okv], val[okv], color=c, linestyle="--", marker="o", markersize=3, label=_short(f"{name} (val)")
+                )
             xlabels.add(xlabel)
         ax.set_xlabel(" / ".join(sorted(xlabels)))
         ax.set_ylabel("loss (nats/token)")

@@ -101,8 +101,9 @@ class ParquetWriter(Stage):
 
         def open_shard() -> pq.ParquetWriter:
             tmp = shard_file.enter_context(atomic_path(self._shard_path(shard)))
-            return pq.ParquetWriter(tmp, self.schema, compression=self.compression,
-                                    compression_level=self.compression_level)
+            return pq.ParquetWriter(
+                tmp, self.schema, compression=self.compression, compression_level=self.compression_level
+            )
 
         def close_shard(ok: bool) -> None:
             nonlocal writer

@@ -59,8 +59,9 @@ class TrafilaturaExtractor(Stage):
             try:
                 text = extract(doc.text, url=doc.url, output_format="txt", **self.options)
             except Exception as exc:  # noqa: BLE001 - one odd page must not end the task
-                log.warning("%s: trafilatura failed on document %s (%s: %s)", ctx.source, doc.id,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "%s: trafilatura failed on document %s (%s: %s)", ctx.source, doc.id, type(exc).__name__, exc
+                )
                 ctx.drop("trafilatura:error", doc)
                 continue
             if not text or not text.strip():

@@ -32,7 +32,7 @@ TRAINING_FILE = "training.json"
 @dataclass
 class LoadedTokenizer:
     tokenizer: Tokenizer
-    path: Path               # the tokenizer.json
+    path: Path  # the tokenizer.json
     name: str
     sha256: str
     eos: str
@@ -58,13 +58,16 @@ def save_tokenizer(tokenizer: Tokenizer, folder: Path, eos: str, training: dict[
     folder.mkdir(parents=True, exist_ok=True)
     # transformers: no space clean-up (it would change the text), and a literal "<|endoftext|>"
     # inside a document stays text, as `corpusforge tokenize` encodes it.
-    write_json_atomic(folder / HF_CONFIG_FILE, {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "eos_token": eos,
-        "clean_up_tokenization_spaces": False,
-        "split_special_tokens": True,
-        "model_max_length": 1_000_000_000,
-    })
+    write_json_atomic(
+        folder / HF_CONFIG_FILE,
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "eos_token": eos,
+            "clean_up_tokenization_spaces": False,
+            "split_special_tokens": True,
+            "model_max_length": 1_000_000_000,
+        },
+    )
     data = tokenizer.to_str(pretty=True).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()
     write_json_atomic(folder / TRAINING_FILE, training | {"sha256": sha})
@@ -79,15 +82,19 @@ def load_tokenizer(path: str | Path) -> LoadedTokenizer:
     path = Path(path)
     file = path / TOKENIZER_FILE if path.is_dir() else path
     if not file.is_file():
-        raise TokenizerError(f"no tokenizer at {path}: expected a folder made by `corpusforge train-tokenizer` "
-                             f"(holding {TOKENIZER_FILE}) or a {TOKENIZER_FILE} file")
+        raise TokenizerError(
+            f"no tokenizer at {path}: expected a folder made by `corpusforge train-tokenizer` "
+            f"(holding {TOKENIZER_FILE}) or a {TOKENIZER_FILE} file"
+        )
     folder = file.parent
     training = _read_json(folder / TRAINING_FILE)
     hf_config = _read_json(folder / HF_CONFIG_FILE)
     eos = training.get("recipe", {}).get("eos") or _token_text(hf_config.get("eos_token"))
     if not eos:
-        raise TokenizerError(f"{folder}: no EOS token named (neither {TRAINING_FILE} nor {HF_CONFIG_FILE} "
-                             "says which token ends a document)")
+        raise TokenizerError(
+            f"{folder}: no EOS token named (neither {TRAINING_FILE} nor {HF_CONFIG_FILE} "
+            "says which token ends a document)"
+        )
     try:
         tokenizer = Tokenizer.from_file(str(file))
     except Exception as exc:  # noqa: BLE001 - the Rust error text is all we get
@@ -99,8 +106,9 @@ def load_tokenizer(path: str | Path) -> LoadedTokenizer:
     # page is encoded as its bytes, so EOS appears only where tokenize puts it.
     tokenizer.encode_special_tokens = True
     name = training.get("recipe", {}).get("name") or folder.name
-    return LoadedTokenizer(tokenizer=tokenizer, path=file, name=name, sha256=sha256_file(file), eos=eos,
-                           eos_id=eos_id, training=training)
+    return LoadedTokenizer(
+        tokenizer=tokenizer, path=file, name=name, sha256=sha256_file(file), eos=eos, eos_id=eos_id, training=training
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -87,7 +87,9 @@ def parse_recipe(data: Any, source: str) -> Recipe:
     recipe = Recipe(**validate(Recipe, data, source=source, error=RecipeError), source=source)
     floor = BYTE_ALPHABET + len(recipe.all_special_tokens) + 1
     if recipe.vocab_size < floor:
-        raise RecipeError(f"{source}: vocab_size: expected an integer >= {floor} (256 bytes, "
-                          f"{len(recipe.all_special_tokens)} special token(s) and at least one merge), "
-                          f"got {recipe.vocab_size!r}")
+        raise RecipeError(
+            f"{source}: vocab_size: expected an integer >= {floor} (256 bytes, "
+            f"{len(recipe.all_special_tokens)} special token(s) and at least one merge), "
+            f"got {recipe.vocab_size!r}"
+        )
     return recipe

@@ -42,13 +42,16 @@ def choose_dtype(vocab_size: int, requested: str = "auto") -> str:
         raise TokenizerError(f"--dtype must be auto, uint16 or uint32, got {requested!r}")
     limit = int(np.iinfo(requested).max) + 1
     if vocab_size > limit:
-        raise TokenizerError(f"--dtype {requested} holds ids below {limit:,}, but the tokenizer has "
-                             f"{vocab_size:,} tokens; use --dtype uint32 (or auto)")
+        raise TokenizerError(
+            f"--dtype {requested} holds ids below {limit:,}, but the tokenizer has "
+            f"{vocab_size:,} tokens; use --dtype uint32 (or auto)"
+        )
     return requested
 
 
-def write_shard(folder: AnyPath, stem: str, docs: list[np.ndarray], eos_id: int, dtype: str,
-                header: dict[str, Any]) -> dict[str, Any]:
+def write_shard(
+    folder: AnyPath, stem: str, docs: list[np.ndarray], eos_id: int, dtype: str, header: dict[str, Any]
+) -> dict[str, Any]:
     """Write `docs` (token arrays without EOS, in output order) as stem.bin/.idx/.json;
     each file atomically, the header last. Returns the header."""
     lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.uint64, count=len(docs))
@@ -56,7 +59,7 @@ def write_shard(folder: AnyPath, stem: str, docs: list[np.ndarray], eos_id: int,
     out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.dtype(dtype).newbyteorder("<"))
     pos = 0
     for d in docs:  # one slice copy per document: no index array as large as the shard
-        out[pos:pos + len(d)] = d
+        out[pos : pos + len(d)] = d
         pos += len(d)
         out[pos] = eos_id
         pos += 1
@@ -65,9 +68,17 @@ def write_shard(folder: AnyPath, stem: str, docs: list[np.ndarray], eos_id: int,
         out.tofile(tmp)
     with atomic_path(folder / f"{stem}.idx") as tmp:
         ends.astype("<u8").tofile(tmp)
-    header = {"format": FORMAT, "bin": f"{stem}.bin", "idx": f"{stem}.idx", "dtype": dtype,
-              "byteorder": "little", "eos_id": eos_id, **header,
-              "documents": len(docs), "tokens": len(out)}
+    header = {
+        "format": FORMAT,
+        "bin": f"{stem}.bin",
+        "idx": f"{stem}.idx",
+        "dtype": dtype,
+        "byteorder": "little",
+        "eos_id": eos_id,
+        **header,
+        "documents": len(docs),
+        "tokens": len(out),
+    }
     write_json_atomic(folder / f"{stem}.json", header)
     return header
 
@@ -81,8 +92,10 @@ class TokenShards:
 
     def __init__(self, folder: str | Path, split: str = "train") -> None:
         if is_uri(str(folder)):
-            raise TokenizerError(f"{folder}: token shards are memory-mapped, so they must be in a local (or "
-                                 "mounted) folder; copy them from object storage first (e.g. `aws s3 sync`)")
+            raise TokenizerError(
+                f"{folder}: token shards are memory-mapped, so they must be in a local (or "
+                "mounted) folder; copy them from object storage first (e.g. `aws s3 sync`)"
+            )
         self.folder = Path(folder) / split
         paths = sorted(self.folder.glob("part-*.json"))
         if not paths:
@@ -94,8 +107,10 @@ class TokenShards:
                 raise TokenizerError(f"{p}: not a {FORMAT} header")
             for key in ("dtype", "eos_id", "tokenizer_sha256"):
                 if h.get(key) != first.get(key):
-                    raise TokenizerError(f"{p}: {key} {h.get(key)!r} differs from {paths[0].name}'s "
-                                         f"{first.get(key)!r}: shards of different tokenizations are mixed")
+                    raise TokenizerError(
+                        f"{p}: {key} {h.get(key)!r} differs from {paths[0].name}'s "
+                        f"{first.get(key)!r}: shards of different tokenizations are mixed"
+                    )
         self.dtype = np.dtype(first["dtype"]).newbyteorder("<")
         self.eos_id: int = first["eos_id"]
         self.tokens = [np.memmap(self.folder / h["bin"], dtype=self.dtype, mode="r") for h in self.headers]
@@ -120,7 +135,7 @@ class TokenShards:
         s = int(np.searchsorted(self._first_doc, i, side="right")) - 1
         j = i - int(self._first_doc[s])
         start = int(self.ends[s][j - 1]) if j else 0
-        return self.tokens[s][start:int(self.ends[s][j]) - 1]
+        return self.tokens[s][start : int(self.ends[s][j]) - 1]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(self.num_documents):
@@ -138,6 +153,6 @@ class TokenShards:
         y = np.empty((batch_size, block_size), dtype=np.int64)
         for b, s in enumerate(shard):
             start = int(rng.integers(0, len(self.tokens[s]) - block_size))
-            window = self.tokens[s][start:start + block_size + 1].astype(np.int64)
+            window = self.tokens[s][start : start + block_size + 1].astype(np.int64)
             x[b], y[b] = window[:-1], window[1:]
         return x, y

@@ -28,8 +28,8 @@ BATCH_DOCS = 256
 @dataclass
 class TokenizerStats:
     loaded: LoadedTokenizer
-    spans: np.ndarray                     # per token id: does its text span a space?
-    used: np.ndarray                      # per token id: seen in the text?
+    spans: np.ndarray  # per token id: does its text span a space?
+    used: np.ndarray  # per token id: seen in the text?
     tokens: int = 0
     spanning: int = 0
     round_trip_failures: list[int] = field(default_factory=list)  # document numbers
@@ -52,8 +52,9 @@ class TokenizerStats:
         self.round_trip_failures += [first_doc + i for i, (a, b) in enumerate(zip(texts, decoded)) if a != b]
 
 
-def tokenizer_stats(tokenizers: list[str | Path], inputs: list[str], max_bytes: int | None = None,
-                    quiet: bool = False) -> dict[str, Any]:
+def tokenizer_stats(
+    tokenizers: list[str | Path], inputs: list[str], max_bytes: int | None = None, quiet: bool = False
+) -> dict[str, Any]:
     loaded = [load_tokenizer(t) for t in tokenizers]
     files = resolve_shards(inputs)
     stats = [TokenizerStats.start(t) for t in loaded]
@@ -75,7 +76,10 @@ def tokenizer_stats(tokenizers: list[str | Path], inputs: list[str], max_bytes: 
             flush()
     flush()
     return {
-        "documents": text.docs, "text_bytes": text.bytes, "words": words, "inputs": files,
+        "documents": text.docs,
+        "text_bytes": text.bytes,
+        "words": words,
+        "inputs": files,
         "tokenizers": [_row(s, text.bytes, words, files) for s in stats],
     }
 
@@ -113,16 +117,27 @@ def format_stats(result: dict[str, Any]) -> str:
         ("tokens per word", [f"{r['tokens_per_word']:.3f}" if r["tokens_per_word"] else "-" for r in rows]),
         ("vocabulary used", [f"{r['vocab_used']:,} ({pct(r['vocab_used'] / r['vocab_size'])})" for r in rows]),
         ("tokens spanning a space", [pct(r["spanning_share"]) for r in rows]),
-        ("round trip", [f"{docs - r['round_trip_failures']:,}/{docs:,} ok" if not r["round_trip_failures"]
-                        else f"{r['round_trip_failures']:,} of {docs:,} FAIL (doc {r['first_failure']})"
-                        for r in rows]),
+        (
+            "round trip",
+            [
+                f"{docs - r['round_trip_failures']:,}/{docs:,} ok"
+                if not r["round_trip_failures"]
+                else f"{r['round_trip_failures']:,} of {docs:,} FAIL (doc {r['first_failure']})"
+                for r in rows
+            ],
+        ),
     ]
     width = max([len(r["name"]) for r in rows] + [len(v) for _, vals in table for v in vals]) + 2
     label = max(len(name) for name, _ in table)
-    lines = [(f"{len(result['inputs'])} file(s): {docs:,} documents, {result['text_bytes'] / 1e6:,.2f} MB, "
-              f"{result['words']:,} words"),
-             " " * label + "".join(f"{r['name']:>{width}}" for r in rows)]
+    lines = [
+        (
+            f"{len(result['inputs'])} file(s): {docs:,} documents, {result['text_bytes'] / 1e6:,.2f} MB, "
+            f"{result['words']:,} words"
+        ),
+        " " * label + "".join(f"{r['name']:>{width}}" for r in rows),
+    ]
     lines += [f"{name:<{label}}" + "".join(f"{v:>{width}}" for v in vals) for name, vals in table]
-    lines += [f"warning: {r['name']} was trained on some of these files: not held-out text"
-              for r in rows if not r["held_out"]]
+    lines += [
+        f"warning: {r['name']} was trained on some of these files: not held-out text" for r in rows if not r["held_out"]
+    ]
     return "\n".join(lines)

@@ -69,10 +69,20 @@ class TokenizeJob:
     text_key: str = "text"
 
 
-def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, workers: int | None = None,
-             val_fraction: float = 0.0, seed: int = 0, dtype: str = "auto", text_key: str = "text",
-             overwrite: bool = False, quiet: bool = False, executor: str | None = None,
-             ray_address: str | None = None) -> dict[str, Any]:
+def tokenize(
+    tokenizer: str | Path,
+    inputs: list[str],
+    output: str | Path,
+    workers: int | None = None,
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    dtype: str = "auto",
+    text_key: str = "text",
+    overwrite: bool = False,
+    quiet: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
+) -> dict[str, Any]:
     """Tokenize every input shard (resuming a killed run); returns the summary.
     `executor`: "local" (a process pool) or "ray" (Ray tasks: a local instance, or the cluster
     at `ray_address`); None: ray when `ray_address` is given, else local (`choose_executor`).
@@ -89,9 +99,19 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
         out = output_path(output, "--output")
     except ValueError as exc:
         raise TokenizerError(str(exc)) from None
-    settings = {"format": FORMAT, "tokenizer": loaded.name, "tokenizer_sha256": loaded.sha256,
-                "eos": loaded.eos, "eos_id": loaded.eos_id, "vocab_size": loaded.vocab_size, "dtype": dtype,
-                "seed": seed, "val_fraction": val_fraction, "text_key": text_key, "inputs": files}
+    settings = {
+        "format": FORMAT,
+        "tokenizer": loaded.name,
+        "tokenizer_sha256": loaded.sha256,
+        "eos": loaded.eos,
+        "eos_id": loaded.eos_id,
+        "vocab_size": loaded.vocab_size,
+        "dtype": dtype,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "text_key": text_key,
+        "inputs": files,
+    }
     fingerprint = Fingerprint(SETTINGS_FILE, settings)
     folder = RunFolder(out, "tokens", OUTPUT_ENTRIES, inputs=files, legacy=lambda f: (f / SETTINGS_FILE).is_file())
     with folder:
@@ -106,14 +126,28 @@ def tokenize(tokenizer: str | Path, inputs: list[str], output: str | Path, worke
         # Processes over shards; spare cores become encoder threads when shards are fewer.
         procs = max(1, min(workers, len(pending)))
         threads = max(1, workers // procs)
-        jobs = [TokenizeJob(task=i, source=files[i], output=str(out), tokenizer_file=str(out / TOKENIZER_FILE),
-                            tokenizer_name=loaded.name, tokenizer_sha256=loaded.sha256, eos_id=loaded.eos_id,
-                            dtype=dtype, seed=seed, val_fraction=val_fraction, threads=threads, text_key=text_key)
-                for i in pending]
+        jobs = [
+            TokenizeJob(
+                task=i,
+                source=files[i],
+                output=str(out),
+                tokenizer_file=str(out / TOKENIZER_FILE),
+                tokenizer_name=loaded.name,
+                tokenizer_sha256=loaded.sha256,
+                eos_id=loaded.eos_id,
+                dtype=dtype,
+                seed=seed,
+                val_fraction=val_fraction,
+                threads=threads,
+                text_key=text_key,
+            )
+            for i in pending
+        ]
         started = time.perf_counter()
         if jobs:
-            with make_executor(executor, procs, address=ray_address, quiet=quiet,
-                               preload=["corpusforge.tokenizer.tokenize"]) as ex:
+            with make_executor(
+                executor, procs, address=ray_address, quiet=quiet, preload=["corpusforge.tokenizer.tokenize"]
+            ) as ex:
                 ex.map(run_task, jobs, labels=[j.source for j in jobs], desc=f"tokenizing ({loaded.name})")
             remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
         summary = summarize([markers.load(i) for i in range(len(files))], settings)
@@ -152,19 +186,40 @@ def run_task(job: TokenizeJob) -> dict[str, Any]:
             report_progress(len(texts))
 
     rng = np.random.default_rng([job.seed, job.task])
-    result: dict[str, Any] = {"task": job.task, "source": job.source, "rows": rows, "empty": empty,
-                              "encoded_to_nothing": no_tokens}
+    result: dict[str, Any] = {
+        "task": job.task,
+        "source": job.source,
+        "rows": rows,
+        "empty": empty,
+        "encoded_to_nothing": no_tokens,
+    }
     for split in SPLITS:
         docs = splits[split]
         order = rng.permutation(len(docs))
         if docs:
-            header = {"split": split, "source": job.source, "task": job.task, "tokenizer": job.tokenizer_name,
-                      "tokenizer_sha256": job.tokenizer_sha256, "seed": job.seed,
-                      "val_fraction": job.val_fraction, "text_bytes": text_bytes[split]}
-            written = write_shard(output_path(job.output) / split, f"part-{job.task:05d}", [docs[i] for i in order],
-                                  job.eos_id, job.dtype, header)
-            result[split] = {"documents": written["documents"], "tokens": written["tokens"],
-                             "text_bytes": text_bytes[split]}
+            header = {
+                "split": split,
+                "source": job.source,
+                "task": job.task,
+                "tokenizer": job.tokenizer_name,
+                "tokenizer_sha256": job.tokenizer_sha256,
+                "seed": job.seed,
+                "val_fraction": job.val_fraction,
+                "text_bytes": text_bytes[split],
+            }
+            written = write_shard(
+                output_path(job.output) / split,
+                f"part-{job.task:05d}",
+                [docs[i] for i in order],
+                job.eos_id,
+                job.dtype,
+                header,
+            )
+            result[split] = {
+                "documents": written["documents"],
+                "tokens": written["tokens"],
+                "text_bytes": text_bytes[split],
+            }
         else:
             result[split] = {"documents": 0, "tokens": 0, "text_bytes": 0}
     Markers(output_path(job.output) / "work").mark(job.task, result)
@@ -189,7 +244,7 @@ def _is_val(seed: int, text: bytes, fraction: float) -> bool:
     if fraction <= 0.0:
         return False
     digest = hashlib.blake2b(text, digest_size=8, key=seed.to_bytes(8, "little")).digest()
-    return int.from_bytes(digest, "little") < fraction * 2.0 ** 64
+    return int.from_bytes(digest, "little") < fraction * 2.0**64
 
 
 _TOKENIZERS: dict[tuple[str, str], Tokenizer] = {}
@@ -228,30 +283,42 @@ def _encoder_threads(threads: int) -> Iterator[None]:
 
 
 def summarize(results: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"tokenizer": settings["tokenizer"], "dtype": settings["dtype"],
-                               "eos_id": settings["eos_id"], "shards": len(results),
-                               "rows": sum(r["rows"] for r in results),
-                               "empty": sum(r["empty"] for r in results),
-                               "encoded_to_nothing": sum(r["encoded_to_nothing"] for r in results)}
+    summary: dict[str, Any] = {
+        "tokenizer": settings["tokenizer"],
+        "dtype": settings["dtype"],
+        "eos_id": settings["eos_id"],
+        "shards": len(results),
+        "rows": sum(r["rows"] for r in results),
+        "empty": sum(r["empty"] for r in results),
+        "encoded_to_nothing": sum(r["encoded_to_nothing"] for r in results),
+    }
     for split in SPLITS:
         docs = sum(r[split]["documents"] for r in results)
         tokens = sum(r[split]["tokens"] for r in results)
         text = sum(r[split]["text_bytes"] for r in results)
         # bytes per token counts the text's own tokens, not the EOS tokens tokenize adds
-        summary[split] = {"documents": docs, "tokens": tokens, "text_bytes": text,
-                          "bytes_per_token": round(text / (tokens - docs), 4) if tokens > docs else None}
+        summary[split] = {
+            "documents": docs,
+            "tokens": tokens,
+            "text_bytes": text,
+            "bytes_per_token": round(text / (tokens - docs), 4) if tokens > docs else None,
+        }
     return summary
 
 
 def format_summary(summary: dict[str, Any], output: str | Path) -> str:
-    lines = [(f"{summary['shards']} shard(s) tokenized with {summary['tokenizer']} "
-              f"({summary['dtype']}, EOS id {summary['eos_id']}) → {output}"),
-             f"{'split':<6} {'documents':>10} {'tokens':>14} {'MB text':>9} {'bytes/token':>12}"]
+    lines = [
+        (
+            f"{summary['shards']} shard(s) tokenized with {summary['tokenizer']} "
+            f"({summary['dtype']}, EOS id {summary['eos_id']}) → {output}"
+        ),
+        f"{'split':<6} {'documents':>10} {'tokens':>14} {'MB text':>9} {'bytes/token':>12}",
+    ]
     for split in SPLITS:
         s = summary[split]
         bpt = f"{s['bytes_per_token']:.3f}" if s["bytes_per_token"] else "-"
         lines.append(f"{split:<6} {s['documents']:>10,} {s['tokens']:>14,} {s['text_bytes'] / 1e6:>9,.1f} {bpt:>12}")
-    lines.append(f"skipped: {summary['empty']:,} empty document(s), "
-                 f"{summary['encoded_to_nothing']:,} that encode to no token")
+    lines.append(
+        f"skipped: {summary['empty']:,} empty document(s), {summary['encoded_to_nothing']:,} that encode to no token"
+    )
     return "\n".join(lines)
-

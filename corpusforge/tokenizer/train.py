@@ -48,9 +48,16 @@ def build(recipe: Recipe) -> tuple[Tokenizer, trainers.BpeTrainer]:
     return tokenizer, trainer
 
 
-def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str | Path,
-                    vocab_size: int | None = None, max_bytes: int | None = None,
-                    overwrite: bool = False, quiet: bool = False, fit_vocab: bool = False) -> dict[str, Any]:
+def train_tokenizer(
+    recipe: str | Path | Recipe,
+    inputs: list[str],
+    output: str | Path,
+    vocab_size: int | None = None,
+    max_bytes: int | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    fit_vocab: bool = False,
+) -> dict[str, Any]:
     """Train, check the vocabulary was reached, save; returns what training.json records.
     With `fit_vocab`, a text too small for vocab_size keeps the vocabulary it reached (the
     same merges a retrain at that size would make) instead of raising."""
@@ -60,14 +67,16 @@ def train_tokenizer(recipe: str | Path | Recipe, inputs: list[str], output: str 
         raise TokenizerError(f"--max-bytes must be positive, got {max_bytes}")
     files = resolve_shards(inputs)
     out = Path(output)
-    with RunFolder(out, "tokenizer", TOKENIZER_FILES, inputs=files,
-                   legacy=lambda f: (f / TOKENIZER_FILE).is_file()) as folder:
+    with RunFolder(
+        out, "tokenizer", TOKENIZER_FILES, inputs=files, legacy=lambda f: (f / TOKENIZER_FILE).is_file()
+    ) as folder:
         folder.start(overwrite, "a tokenizer (token shards made with it record its hash and would no longer match)")
         return _train(recipe, files, out, max_bytes, quiet, fit_vocab)
 
 
-def _train(recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, quiet: bool,
-           fit_vocab: bool) -> dict[str, Any]:
+def _train(
+    recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, quiet: bool, fit_vocab: bool
+) -> dict[str, Any]:
     tokenizer, trainer = build(recipe)
     text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
     started = time.perf_counter()
@@ -80,8 +89,9 @@ def _train(recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, q
     if reached < recipe.vocab_size and fit_vocab:
         recipe = recipe.with_vocab_size(reached)
     elif reached < recipe.vocab_size:
-        raise VocabularyTooLargeError(too_large_message(recipe, reached, text, max_bytes),
-                                      requested=recipe.vocab_size, supported=reached)
+        raise VocabularyTooLargeError(
+            too_large_message(recipe, reached, text, max_bytes), requested=recipe.vocab_size, supported=reached
+        )
 
     training = {
         "recipe": recipe.to_dict(),
@@ -102,9 +112,11 @@ def _train(recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, q
 def too_large_message(recipe: Recipe, reached: int, text: TextStream, max_bytes: int | None) -> str:
     """Say which size fits this text and roughly how much text the requested size needs."""
     mb = text.bytes / 1e6
-    msg = (f"vocab_size {recipe.vocab_size:,} is too large for this text: {mb:,.1f} MB ({text.docs:,} documents) "
-           f"gives only {reached:,} tokens before no pair of pieces occurs {recipe.min_frequency}+ times "
-           f"(min_frequency). Use --vocab-size {reached} (training is greedy: the same merges), ")
+    msg = (
+        f"vocab_size {recipe.vocab_size:,} is too large for this text: {mb:,.1f} MB ({text.docs:,} documents) "
+        f"gives only {reached:,} tokens before no pair of pieces occurs {recipe.min_frequency}+ times "
+        f"(min_frequency). Use --vocab-size {reached} (training is greedy: the same merges), "
+    )
     if text.truncated:
         return msg + f"or raise --max-bytes (it stopped reading at {max_bytes:,} bytes)"
     # Frequent pieces grow more slowly than the text, so linear scaling is a lower bound.

@@ -34,10 +34,12 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def rng_states() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-            "numpy": _numpy_state()}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": _numpy_state(),
+    }
 
 
 def restore_rng_states(states: dict[str, Any]) -> None:
@@ -81,8 +83,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     try:
         state = torch.load(file, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
-        raise TrainError(f"{file}: refused: it holds objects other than tensors and plain values, and loading "
-                         "it could run code (a corpusforge checkpoint never does)") from None
+        raise TrainError(
+            f"{file}: refused: it holds objects other than tensors and plain values, and loading "
+            "it could run code (a corpusforge checkpoint never does)"
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TrainError(f"{file}: not a readable checkpoint (truncated or corrupt: {reason})") from None

@@ -33,28 +33,28 @@ NonNegativeInt = Annotated[int, Key(ge=0)]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: Annotated[str, Key(non_empty=True)]           # token folder from `corpusforge tokenize`
-    out_dir: Annotated[str, Key(non_empty=True)]        # run folder
+    data: Annotated[str, Key(non_empty=True)]  # token folder from `corpusforge tokenize`
+    out_dir: Annotated[str, Key(non_empty=True)]  # run folder
     model: str | dict[str, Any] = field(default_factory=lambda: {"preset": "tiny"})  # a mapping once loaded
-    seq_len: PositiveInt = 1024                         # tokens per training window (sees and predicts seq_len)
-    batch_size: PositiveInt = 8                         # windows per device per micro-step
-    grad_accum: PositiveInt = 1                         # micro-steps per optimizer step
-    max_steps: PositiveInt | None = None                # optimizer steps; exactly one of max_steps / max_tokens
-    max_tokens: PositiveInt | None = None               # token budget: steps = ceil(max_tokens / tokens per step)
-    lr: Annotated[float, Key(gt=0)] = 6e-4              # peak learning rate
-    min_lr: Annotated[float, Key(ge=0)] | None = None   # end of the cosine, <= lr; default 10% of lr (LLaMA)
-    warmup_steps: NonNegativeInt = 100                  # linear warmup from 0 to lr
-    weight_decay: Annotated[float, Key(ge=0)] = 0.1     # on matrices only (not norms, not biases)
+    seq_len: PositiveInt = 1024  # tokens per training window (sees and predicts seq_len)
+    batch_size: PositiveInt = 8  # windows per device per micro-step
+    grad_accum: PositiveInt = 1  # micro-steps per optimizer step
+    max_steps: PositiveInt | None = None  # optimizer steps; exactly one of max_steps / max_tokens
+    max_tokens: PositiveInt | None = None  # token budget: steps = ceil(max_tokens / tokens per step)
+    lr: Annotated[float, Key(gt=0)] = 6e-4  # peak learning rate
+    min_lr: Annotated[float, Key(ge=0)] | None = None  # end of the cosine, <= lr; default 10% of lr (LLaMA)
+    warmup_steps: NonNegativeInt = 100  # linear warmup from 0 to lr
+    weight_decay: Annotated[float, Key(ge=0)] = 0.1  # on matrices only (not norms, not biases)
     beta1: Annotated[float, Key(ge=0, lt=1)] = 0.9
     beta2: Annotated[float, Key(ge=0, lt=1)] = 0.95
-    grad_clip: Annotated[float, Key(ge=0)] = 1.0        # max global gradient norm; 0 turns clipping off
-    eval_interval: NonNegativeInt = 100                 # steps between validation losses; 0: never
-    eval_iters: PositiveInt = 20                        # validation batches per evaluation
-    checkpoint_interval: NonNegativeInt | None = None   # default eval_interval (and always at the end)
-    log_interval: PositiveInt = 10                      # steps between printed lines (log.csv gets every step)
-    seed: NonNegativeInt = 0                            # model init and every batch: batch(step) = f(seed, step)
-    compile: bool = False                               # torch.compile the model
-    device: Literal["auto", "cpu", "cuda"] = "auto"     # auto: cuda when there is one
+    grad_clip: Annotated[float, Key(ge=0)] = 1.0  # max global gradient norm; 0 turns clipping off
+    eval_interval: NonNegativeInt = 100  # steps between validation losses; 0: never
+    eval_iters: PositiveInt = 20  # validation batches per evaluation
+    checkpoint_interval: NonNegativeInt | None = None  # default eval_interval (and always at the end)
+    log_interval: PositiveInt = 10  # steps between printed lines (log.csv gets every step)
+    seed: NonNegativeInt = 0  # model init and every batch: batch(step) = f(seed, step)
+    compile: bool = False  # torch.compile the model
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when there is one
     peak_flops: Annotated[float, Key(gt=0)] | None = None  # peak FLOP/s for MFU (989e12); default from a GPU table
 
     @property
@@ -95,8 +95,16 @@ class TrainConfig:
 
 
 # Keys that may change between a run and its --resume: they do not change what is computed.
-RESUMABLE_CHANGES = {"eval_interval", "eval_iters", "checkpoint_interval", "log_interval", "compile", "device",
-                     "peak_flops", "out_dir"}
+RESUMABLE_CHANGES = {
+    "eval_interval",
+    "eval_iters",
+    "checkpoint_interval",
+    "log_interval",
+    "compile",
+    "device",
+    "peak_flops",
+    "out_dir",
+}
 
 
 def load_train_config(path: str | Path | None = None, data: dict[str, Any] | None = None) -> TrainConfig:
@@ -125,8 +133,9 @@ def check_model(model: str | dict[str, Any], source: str) -> dict[str, Any]:
     if isinstance(model, str):
         model = {"preset": model}
     shape = {k: v for k, v in model.items() if k != "preset"}
-    shape = validate(ModelConfig, shape, "model", source, error=TrainConfigError, quote_keys=True, one_unknown=True,
-                     partial=True)
+    shape = validate(
+        ModelConfig, shape, "model", source, error=TrainConfigError, quote_keys=True, one_unknown=True, partial=True
+    )
     if "preset" in model:
         if model["preset"] not in PRESETS:
             raise TrainConfigError(f"{source}: model.preset {model['preset']!r} is not one of {', '.join(PRESETS)}")

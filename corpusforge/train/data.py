@@ -23,8 +23,15 @@ TRAIN_STREAM, VAL_STREAM = 0, 1
 class Batches:
     """Packed windows of seq_len + 1 tokens (across document boundaries, EOS between documents)."""
 
-    def __init__(self, folder: str | Path, split: str, seq_len: int, batch_size: int, seed: int,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        split: str,
+        seq_len: int,
+        batch_size: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.shards = TokenShards(folder, split)
         self.seq_len, self.batch_size, self.seed = seq_len, batch_size, seed
         self.device = torch.device(device)

@@ -34,11 +34,25 @@ class TrainLog:
         self._file = open(path, "a", newline="")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, COLUMNS)
 
-    def write(self, step: int, tokens: int, loss: float, lr: float, tokens_per_s: float,
-              mfu: float | None = None, val_loss: float | None = None) -> None:
-        row = {"step": str(step), "tokens": str(tokens), "loss": f"{loss:.6f}",
-               "val_loss": "" if val_loss is None else f"{val_loss:.6f}", "lr": f"{lr:.6e}",
-               "tokens_per_s": f"{tokens_per_s:.1f}", "mfu": "" if mfu is None else f"{mfu:.4f}"}
+    def write(
+        self,
+        step: int,
+        tokens: int,
+        loss: float,
+        lr: float,
+        tokens_per_s: float,
+        mfu: float | None = None,
+        val_loss: float | None = None,
+    ) -> None:
+        row = {
+            "step": str(step),
+            "tokens": str(tokens),
+            "loss": f"{loss:.6f}",
+            "val_loss": "" if val_loss is None else f"{val_loss:.6f}",
+            "lr": f"{lr:.6e}",
+            "tokens_per_s": f"{tokens_per_s:.1f}",
+            "mfu": "" if mfu is None else f"{mfu:.4f}",
+        }
         self.rows.append(row)
         self._writer.writerow(row)
         self._file.flush()  # another process (the HTML report, `tail -f`) may read it mid-run

@@ -22,8 +22,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device_type: str) -> t
     ]
     # The fused CUDA kernel updates every tensor in one launch; CPU keeps the default.
     fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=1e-8,
-                             **({"fused": True} if fused else {}))
+    return torch.optim.AdamW(
+        groups, lr=config.lr, betas=(config.beta1, config.beta2), eps=1e-8, **({"fused": True} if fused else {})
+    )
 
 
 def lr_at(step: int, config: TrainConfig, total_steps: int) -> float:

@@ -53,8 +53,9 @@ def count_params(config: ModelConfig) -> int:
     return embeddings + config.n_layer * (attention + mlp + norms) + d
 
 
-def plan_training(tokens: int, vocab_size: int = 50257, seq_len: int = 2048, devices: int = 1,
-         data: str = "output/tokens/CORPUS") -> Plan:
+def plan_training(
+    tokens: int, vocab_size: int = 50257, seq_len: int = 2048, devices: int = 1, data: str = "output/tokens/CORPUS"
+) -> Plan:
     if tokens < 1:
         raise TrainError(f"--tokens must be positive, got {tokens}")
     target = tokens / TOKENS_PER_PARAM
@@ -88,26 +89,38 @@ def plan_training(tokens: int, vocab_size: int = 50257, seq_len: int = 2048, dev
 def format_plan(p: Plan, gpu: str = "H100", devices: int = 1) -> str:
     seq = p.config["seq_len"]
     shape = (f"preset {p.preset}" if p.preset else "custom shape") + (
-        f" (n_layer {p.model.n_layer}, d_model {p.model.d_model}, n_head {p.model.n_head})")
+        f" (n_layer {p.model.n_layer}, d_model {p.model.d_model}, n_head {p.model.n_head})"
+    )
     lines = [
-        (f"corpus: {p.tokens:,} tokens → Chinchilla-optimal size ≈ {_human(p.target_params)} parameters "
-         f"({TOKENS_PER_PARAM} tokens per parameter)"),
-        (f"model: {shape}; {_human(p.params)} parameters with a {p.model.vocab_size:,}-token vocabulary "
-         f"({p.tokens / p.params:.1f} tokens per parameter)"),
+        (
+            f"corpus: {p.tokens:,} tokens → Chinchilla-optimal size ≈ {_human(p.target_params)} parameters "
+            f"({TOKENS_PER_PARAM} tokens per parameter)"
+        ),
+        (
+            f"model: {shape}; {_human(p.params)} parameters with a {p.model.vocab_size:,}-token vocabulary "
+            f"({p.tokens / p.params:.1f} tokens per parameter)"
+        ),
         f"compute: C ≈ 6·N·D = {p.compute:.2e} FLOPs",
     ]
     embedding = p.model.vocab_size * p.model.d_model
     if embedding > p.target_params:
-        lines.append(f"note: the embedding alone ({_human(embedding)} parameters) is larger than the optimal "
-                     f"model: too few tokens for a {p.model.vocab_size:,}-token vocabulary; a smaller tokenizer "
-                     "(train-tokenizer --vocab-size) leaves more of the model for context")
+        lines.append(
+            f"note: the embedding alone ({_human(embedding)} parameters) is larger than the optimal "
+            f"model: too few tokens for a {p.model.vocab_size:,}-token vocabulary; a smaller tokenizer "
+            "(train-tokenizer --vocab-size) leaves more of the model for context"
+        )
     peak = known_peak_flops(gpu)
     if peak:
         hours = flops_per_token(p.model, seq) * p.tokens / (peak * devices * ASSUMED_MFU) / 3600
-        lines.append(f"time: {_duration(hours)} on {devices} × {gpu} at {ASSUMED_MFU:.0%} MFU "
-                     f"(bf16 peak {peak / 1e12:,.0f} TFLOP/s each)")
-    lines += ["", "# corpusforge train CONFIG  (batch_size is per device: lower it and raise grad_accum to fit memory)",
-              yaml.safe_dump(p.config, sort_keys=False).rstrip()]
+        lines.append(
+            f"time: {_duration(hours)} on {devices} × {gpu} at {ASSUMED_MFU:.0%} MFU "
+            f"(bf16 peak {peak / 1e12:,.0f} TFLOP/s each)"
+        )
+    lines += [
+        "",
+        "# corpusforge train CONFIG  (batch_size is per device: lower it and raise grad_accum to fit memory)",
+        yaml.safe_dump(p.config, sort_keys=False).rstrip(),
+    ]
     return "\n".join(lines)
 
 
@@ -115,13 +128,18 @@ def _choose_shape(target: float, vocab_size: int, seq_len: int) -> tuple[str | N
     def distance(c: ModelConfig) -> float:
         return abs(math.log(count_params(c) / target))
 
-    presets = [(name, ModelConfig(vocab_size=vocab_size, max_seq_len=seq_len, **shape))
-               for name, shape in PRESETS.items() if name != "micro"]
+    presets = [
+        (name, ModelConfig(vocab_size=vocab_size, max_seq_len=seq_len, **shape))
+        for name, shape in PRESETS.items()
+        if name != "micro"
+    ]
     name, best = min(presets, key=lambda nc: distance(nc[1]))
     if distance(best) <= math.log(1.5):
         return name, best
-    shapes = [ModelConfig(vocab_size=vocab_size, max_seq_len=seq_len, n_layer=L, n_head=L, d_model=64 * L)
-              for L in range(1, 129)]
+    shapes = [
+        ModelConfig(vocab_size=vocab_size, max_seq_len=seq_len, n_layer=L, n_head=L, d_model=64 * L)
+        for L in range(1, 129)
+    ]
     return None, min(shapes, key=distance)
 
 

@@ -65,8 +65,9 @@ class Trainer:
         self.val_data = None
         if config.eval_interval:
             if not (Path(config.data) / "val").is_dir():
-                raise TrainError(f"{config.data} has no val/ split: tokenize with --val-fraction > 0, "
-                                 "or set eval_interval: 0")
+                raise TrainError(
+                    f"{config.data} has no val/ split: tokenize with --val-fraction > 0, or set eval_interval: 0"
+                )
             self.val_data = Batches(config.data, "val", config.seq_len, config.batch_size, config.seed, self.device)
 
         self.model_config = config.model_config(self.tokenizer["vocab_size"])
@@ -98,8 +99,9 @@ class Trainer:
         device_ids = [self.dist.local_rank] if kind == "cuda" else None
         self.model = DistributedDataParallel(self.compiled, device_ids) if self.dist.enabled else self.compiled
         self.flops_per_token = flops_per_token(self.model_config, config.seq_len)
-        self.peak_flops = config.peak_flops or (known_peak_flops(torch.cuda.get_device_name(self.device))
-                                                if kind == "cuda" else None)
+        self.peak_flops = config.peak_flops or (
+            known_peak_flops(torch.cuda.get_device_name(self.device)) if kind == "cuda" else None
+        )
         self.log = TrainLog(self.out / "log.csv", keep_until=self.step) if self.dist.is_main else None
 
     # -- the loop ---------------------------------------------------------------------------
@@ -115,16 +117,20 @@ class Trainer:
             t0 = time.perf_counter()
             loss = self.train_step()
             tokens_per_s = self.tokens_per_step / (time.perf_counter() - t0)
-            mfu = (self.flops_per_token * tokens_per_s / (self.peak_flops * self.dist.world_size)
-                   if self.peak_flops else None)
+            mfu = (
+                self.flops_per_token * tokens_per_s / (self.peak_flops * self.dist.world_size)
+                if self.peak_flops
+                else None
+            )
             last = self.step == self.total_steps
             val = self.evaluate() if self._due(self.config.eval_interval, last) else None
             self.last_loss = loss
             if val is not None:
                 self.val_loss = val
             if self.log:
-                self.log.write(self.step, self.step * self.tokens_per_step, loss, self._lr(self.step - 1),
-                               tokens_per_s, mfu, val)
+                self.log.write(
+                    self.step, self.step * self.tokens_per_step, loss, self._lr(self.step - 1), tokens_per_s, mfu, val
+                )
                 if not self.quiet and (self.step % self.config.log_interval == 0 or last or val is not None):
                     print(self._progress_line(loss, tokens_per_s, mfu, val), flush=True)
             if self._due(self.config.checkpoint_every, last):
@@ -135,8 +141,13 @@ class Trainer:
                 self.save()  # the final model, even with checkpoint_interval 0
             if self.log:
                 self.log.close()
-        return {"step": self.step, "tokens": self.step * self.tokens_per_step, "loss": self.last_loss,
-                "val_loss": self.val_loss, "out_dir": str(self.out)}
+        return {
+            "step": self.step,
+            "tokens": self.step * self.tokens_per_step,
+            "loss": self.last_loss,
+            "val_loss": self.val_loss,
+            "out_dir": str(self.out),
+        }
 
     def train_step(self) -> float:
         """One optimizer step at self.step; returns the step's mean training loss over all ranks."""
@@ -176,11 +187,19 @@ class Trainer:
     def save(self) -> None:
         distributed.check_replicas_agree(self.raw, self.dist)
         if self.dist.is_main:
-            save_checkpoint(self.out / CHECKPOINT_FILE, step=self.step, tokens=self.step * self.tokens_per_step,
-                            model=self.raw.state_dict(), optimizer=self.optimizer.state_dict(),
-                            model_config=self.model_config.to_dict(), train_config=self.config.to_dict(),
-                            world_size=self.dist.world_size, rng=rng_states(), tokenizer=self.tokenizer,
-                            val_loss=self.val_loss)
+            save_checkpoint(
+                self.out / CHECKPOINT_FILE,
+                step=self.step,
+                tokens=self.step * self.tokens_per_step,
+                model=self.raw.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+                model_config=self.model_config.to_dict(),
+                train_config=self.config.to_dict(),
+                world_size=self.dist.world_size,
+                rng=rng_states(),
+                tokenizer=self.tokenizer,
+                val_loss=self.val_loss,
+            )
             if self.log:
                 self.log.plot(self.out / "loss.png", title=f"{self.out.name}: {self.raw.num_params():,} parameters")
         distributed.barrier(self.dist)
@@ -189,12 +208,14 @@ class Trainer:
 
     def describe(self) -> str:
         c, m = self.config, self.model_config
-        return (f"model: {self.raw.num_params():,} parameters ({self.raw.num_params(embedding=False):,} without the "
-                f"embedding), {m.n_layer} layers × d {m.d_model}, {m.n_head} heads, vocab {m.vocab_size:,}\n"
-                f"data: {self.train_data.shards.num_tokens:,} training tokens in {c.data}; "
-                f"{self.tokens_per_step:,} tokens per step ({c.batch_size} × {c.seq_len} × {c.grad_accum} accum × "
-                f"{self.dist.world_size} rank(s)); steps {self.step} → {self.total_steps} on {self.device}"
-                f"{' (compiled)' if c.compile else ''}")
+        return (
+            f"model: {self.raw.num_params():,} parameters ({self.raw.num_params(embedding=False):,} without the "
+            f"embedding), {m.n_layer} layers × d {m.d_model}, {m.n_head} heads, vocab {m.vocab_size:,}\n"
+            f"data: {self.train_data.shards.num_tokens:,} training tokens in {c.data}; "
+            f"{self.tokens_per_step:,} tokens per step ({c.batch_size} × {c.seq_len} × {c.grad_accum} accum × "
+            f"{self.dist.world_size} rank(s)); steps {self.step} → {self.total_steps} on {self.device}"
+            f"{' (compiled)' if c.compile else ''}"
+        )
 
     def _lr(self, step: int) -> float:
         return lr_at(step, self.config, self.total_steps)
@@ -207,8 +228,10 @@ class Trainer:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
     def _progress_line(self, loss: float, tokens_per_s: float, mfu: float | None, val: float | None) -> str:
-        line = (f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps} | loss {loss:.4f} | "
-                f"lr {self._lr(self.step - 1):.2e} | {tokens_per_s:,.0f} tok/s")
+        line = (
+            f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps} | loss {loss:.4f} | "
+            f"lr {self._lr(self.step - 1):.2e} | {tokens_per_s:,.0f} tok/s"
+        )
         if mfu is not None:
             line += f" | mfu {100 * mfu:.1f}%"
         return line + (f" | val loss {val:.4f}" if val is not None else "")
@@ -224,19 +247,27 @@ class Trainer:
         ckpt = self.out / CHECKPOINT_FILE
         # The model as resolved (a preset name and its spelled-out shape are the same); the
         # checkpoint, not config.yaml, holds what the weights were trained with.
-        fingerprint = Fingerprint("config.yaml", self.config.to_dict() | {"model": self.model_config.to_dict()},
-                                  may_change=RESUMABLE_CHANGES)
+        fingerprint = Fingerprint(
+            "config.yaml", self.config.to_dict() | {"model": self.model_config.to_dict()}, may_change=RESUMABLE_CHANGES
+        )
         if self.dist.is_main:
-            self.folder = RunFolder(self.out, "train", RUN_FILES, inputs=[self.config.data],
-                                    legacy=lambda f: (f / CHECKPOINT_FILE).is_file() or (f / "log.csv").is_file())
+            self.folder = RunFolder(
+                self.out,
+                "train",
+                RUN_FILES,
+                inputs=[self.config.data],
+                legacy=lambda f: (f / CHECKPOINT_FILE).is_file() or (f / "log.csv").is_file(),
+            )
             self.folder.__enter__()
             if overwrite:
                 self.folder.clear()
         distributed.barrier(self.dist)
         if ckpt.exists() and not resume:
             step = load_checkpoint(ckpt, mmap=True)["step"]
-            raise TrainError(f"{self.out} holds a run (checkpoint at step {step}): pass --resume to continue it, "
-                             "--overwrite to start over, or choose another out_dir")
+            raise TrainError(
+                f"{self.out} holds a run (checkpoint at step {step}): pass --resume to continue it, "
+                "--overwrite to start over, or choose another out_dir"
+            )
         if ckpt.exists():
             self._resume_from(load_checkpoint(ckpt, map_location=self.device), fingerprint)
         elif resume and self.dist.is_main and not self.quiet:
@@ -247,14 +278,19 @@ class Trainer:
     def _resume_from(self, state: dict[str, Any], fingerprint: Fingerprint) -> None:
         changed = fingerprint.changes(state["train_config"] | {"model": state["model_config"]})
         if changed:
-            raise TrainError(f"{self.out}: the config changed since the checkpoint ({', '.join(changed)}); "
-                             "resuming would not continue the same run (use another out_dir, or --overwrite)")
+            raise TrainError(
+                f"{self.out}: the config changed since the checkpoint ({', '.join(changed)}); "
+                "resuming would not continue the same run (use another out_dir, or --overwrite)"
+            )
         if state["world_size"] != self.dist.world_size:
-            raise TrainError(f"{self.out}: the checkpoint was trained on {state['world_size']} rank(s), this run has "
-                             f"{self.dist.world_size}; batches per step would differ")
+            raise TrainError(
+                f"{self.out}: the checkpoint was trained on {state['world_size']} rank(s), this run has "
+                f"{self.dist.world_size}; batches per step would differ"
+            )
         if state["tokenizer"]["sha256"] != self.tokenizer["sha256"]:
-            raise TrainError(f"{self.out}: the checkpoint was trained on another tokenizer's tokens than "
-                             f"{self.config.data}'s")
+            raise TrainError(
+                f"{self.out}: the checkpoint was trained on another tokenizer's tokens than {self.config.data}'s"
+            )
         self.raw.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         restore_rng_states(state["rng"])
@@ -273,15 +309,28 @@ def read_tokenizer(data: Path) -> dict[str, Any]:
     settings = read_settings(data)
     text = tokenizer_file.read_bytes()
     if hashlib.sha256(text).hexdigest() != settings["tokenizer_sha256"]:
-        raise TrainError(f"{tokenizer_file} is not the tokenizer these token shards were made with (its SHA-256 "
-                         f"{hashlib.sha256(text).hexdigest()[:12]} differs from {settings['tokenizer_sha256'][:12]} "
-                         f"recorded in {settings_file}): tokenize again with the tokenizer you mean")
-    return {"name": settings["tokenizer"], "sha256": settings["tokenizer_sha256"], "eos": settings["eos"],
-            "eos_id": settings["eos_id"], "vocab_size": settings["vocab_size"], "json": text.decode("utf-8")}
+        raise TrainError(
+            f"{tokenizer_file} is not the tokenizer these token shards were made with (its SHA-256 "
+            f"{hashlib.sha256(text).hexdigest()[:12]} differs from {settings['tokenizer_sha256'][:12]} "
+            f"recorded in {settings_file}): tokenize again with the tokenizer you mean"
+        )
+    return {
+        "name": settings["tokenizer"],
+        "sha256": settings["tokenizer_sha256"],
+        "eos": settings["eos"],
+        "eos_id": settings["eos_id"],
+        "vocab_size": settings["vocab_size"],
+        "json": text.decode("utf-8"),
+    }
 
 
-def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, quiet: bool = False,
-          until_step: int | None = None) -> dict[str, Any]:
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    until_step: int | None = None,
+) -> dict[str, Any]:
     """Build a Trainer and run it; leaves the process group when done."""
     trainer = None
     try:
@@ -289,11 +338,13 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, qu
         summary = trainer.fit(until_step=until_step)
         # The bar the validation loss must clear: what a model that ignores context achieves
         # (computed on the rank that prints it only).
-        entropy = (unigram_entropy(trainer.train_data.shards, trainer.model_config.vocab_size)
-                   if trainer.dist.is_main else None)
+        entropy = (
+            unigram_entropy(trainer.train_data.shards, trainer.model_config.vocab_size)
+            if trainer.dist.is_main
+            else None
+        )
         return summary | {"params": trainer.raw.num_params(), "rank": trainer.dist.rank, "unigram_entropy": entropy}
     finally:
         if trainer is not None:
             trainer.close()
         distributed.teardown()
-

@@ -178,8 +178,9 @@ class Decontaminator(GlobalStage):
         save_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy", np.array(jaccard, dtype=_JACCARD))
 
     @staticmethod
-    def _best_jaccard(idx: NgramIndex, items: np.ndarray, grams: list[tuple[int, np.ndarray]],
-                      n: int) -> tuple[int, float] | None:
+    def _best_jaccard(
+        idx: NgramIndex, items: np.ndarray, grams: list[tuple[int, np.ndarray]], n: int
+    ) -> tuple[int, float] | None:
         """The test document most similar to this one: (item, exact n-gram Jaccard)."""
         doc_grams = next((g for k, g in grams if k == n), None)
         if doc_grams is None:
@@ -216,8 +217,10 @@ class Decontaminator(GlobalStage):
         by_row: dict[int, list[int]] = defaultdict(list)
         for row, ngram in zip(hits["row"].tolist(), hits["ngram"].tolist()):
             by_row[row].append(ngram)
-        jac = {int(r["row"]): (int(r["item"]), float(r["jaccard"]))
-               for r in load_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy")}
+        jac = {
+            int(r["row"]): (int(r["item"]), float(r["jaccard"]))
+            for r in load_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy")
+        }
         report = _TaskReport(len(self.sets))
         annotate = self.mode == "annotate"
         prefix = self.name
@@ -241,8 +244,15 @@ class Decontaminator(GlobalStage):
         part = report.to_json(self.examples)
         write_json_atomic(ctx.work_dir / "report" / f"task-{ctx.task:05d}.json", part)
 
-    def _apply(self, doc: Document, idx: NgramIndex, ids: np.ndarray, near: tuple[int, float] | None,
-               report: _TaskReport, ctx: StageContext) -> Document | None:
+    def _apply(
+        self,
+        doc: Document,
+        idx: NgramIndex,
+        ids: np.ndarray,
+        near: tuple[int, float] | None,
+        report: _TaskReport,
+        ctx: StageContext,
+    ) -> Document | None:
         """Act on one contaminated document; record it in the task's report."""
         rep, items = idx.owners_of(ids)
         item_sets = idx.item_set[items].astype(np.int64)
@@ -270,8 +280,9 @@ class Decontaminator(GlobalStage):
                 outcome = "dropped"
                 ctx.drop(f"{self.name}:{names[0]}", doc)
             else:
-                pieces, n_pieces = redact(doc.text, [(s, e) for s, e, _ in spans], self.redact_margin,
-                                          self.min_piece_chars)
+                pieces, n_pieces = redact(
+                    doc.text, [(s, e) for s, e, _ in spans], self.redact_margin, self.min_piece_chars
+                )
                 if n_pieces > self.max_pieces:
                     outcome = "dropped"
                     ctx.drop(f"{self.name}:too_many_pieces", doc)
@@ -309,8 +320,9 @@ class Decontaminator(GlobalStage):
             doc.text = new_text
         return None if outcome == "dropped" else doc
 
-    def _spans(self, text: str, idx: NgramIndex, rep: np.ndarray, items: np.ndarray,
-               item_sets: np.ndarray) -> list[tuple[int, int, set[int]]]:
+    def _spans(
+        self, text: str, idx: NgramIndex, rep: np.ndarray, items: np.ndarray, item_sets: np.ndarray
+    ) -> list[tuple[int, int, set[int]]]:
         """(start, end, sets) in characters of every occurrence of the matching n-grams."""
         sets_of: dict[int, set[int]] = defaultdict(set)
         for i, s in zip(rep.tolist(), item_sets.tolist()):
@@ -334,8 +346,14 @@ class Decontaminator(GlobalStage):
         boiler = load_npy(work_dir / "boilerplate.npy")
         b_rep, b_items = idx.owners_of(boiler["ngram"].astype(np.int64))
         b_docs = dict(zip(boiler["ngram"].tolist(), boiler["docs"].tolist()))
-        totals = {"documents_scanned": 0, "documents_affected": 0, "documents_dropped": 0,
-                  "documents_redacted": 0, "documents_annotated": 0, "chars_removed": 0}
+        totals = {
+            "documents_scanned": 0,
+            "documents_affected": 0,
+            "documents_dropped": 0,
+            "documents_redacted": 0,
+            "documents_annotated": 0,
+            "chars_removed": 0,
+        }
         for p in parts:
             for key in totals:
                 totals[key] += p[key]
@@ -343,10 +361,16 @@ class Decontaminator(GlobalStage):
         for s, ts in enumerate(self.sets):
             meta = idx.meta["sets"][s]
             items: set[int] = set()
-            entry: dict[str, Any] = {"name": ts.name, "mode": ts.match, "path": ts.path, "fields": list(ts.fields),
-                                     "items": meta["items"], "items_indexed": meta["items_indexed"],
-                                     "texts_too_short": meta["texts_too_short"],
-                                     "ngrams_indexed": meta["ngrams_distinct"]}
+            entry: dict[str, Any] = {
+                "name": ts.name,
+                "mode": ts.match,
+                "path": ts.path,
+                "fields": list(ts.fields),
+                "items": meta["items"],
+                "items_indexed": meta["items_indexed"],
+                "texts_too_short": meta["texts_too_short"],
+                "ngrams_indexed": meta["ngrams_distinct"],
+            }
             counts = defaultdict(int)
             examples: list[dict] = []
             for p in parts:
@@ -357,15 +381,28 @@ class Decontaminator(GlobalStage):
                 examples += per["examples"]
             mine = idx.item_set[b_items] == s  # boilerplate concerns n-gram sets, not Jaccard ones
             common = sorted(set(b_rep[mine].tolist()), key=lambda i: (-b_docs[i], i)) if ts.match == "ngram" else []
-            entry |= {"items_seen": len(items), "items_seen_fraction": round(len(items) / max(meta["items"], 1), 6),
-                      **counts, "boilerplate_ngrams_ignored": len(common),
-                      "boilerplate_examples": self._boilerplate_examples(idx, s, common[:self.examples], b_docs),
-                      "items_seen_rows": sorted(items), "examples": examples[:self.examples]}
+            entry |= {
+                "items_seen": len(items),
+                "items_seen_fraction": round(len(items) / max(meta["items"], 1), 6),
+                **counts,
+                "boilerplate_ngrams_ignored": len(common),
+                "boilerplate_examples": self._boilerplate_examples(idx, s, common[: self.examples], b_docs),
+                "items_seen_rows": sorted(items),
+                "examples": examples[: self.examples],
+            }
             sets.append(entry)
         # the file's field names predate the keys' names (action = mode, a set's mode = match); the report reads them
-        report = {"stage": self.name, "action": self.mode, "ngram": self.ngram, "min_words": self.min_words,
-                  "max_doc_frequency": self.max_doc_frequency, "jaccard_threshold": self.jaccard_threshold,
-                  **totals, "boilerplate_ngrams_ignored": int(len(boiler)), "test_sets": sets}
+        report = {
+            "stage": self.name,
+            "action": self.mode,
+            "ngram": self.ngram,
+            "min_words": self.min_words,
+            "max_doc_frequency": self.max_doc_frequency,
+            "jaccard_threshold": self.jaccard_threshold,
+            **totals,
+            "boilerplate_ngrams_ignored": int(len(boiler)),
+            "test_sets": sets,
+        }
         write_json_atomic(output_dir / "contamination.json", report)
 
     def _boilerplate_examples(self, idx: NgramIndex, s: int, ids: list[int], docs: dict[int, int]) -> list[dict]:
@@ -379,7 +416,7 @@ class Decontaminator(GlobalStage):
                 words = normalize_words(text)
                 for k, g in gram_hashes(word_hashes(words), [min(self.ngram, len(words))] if words else []):
                     for j in np.flatnonzero(np.isin(g, list(want))).tolist():
-                        found.setdefault(want[int(g[j])], " ".join(words[j:j + k]))
+                        found.setdefault(want[int(g[j])], " ".join(words[j : j + k]))
             if len(found) == len(want):
                 break
         return [{"ngram": found.get(i, ""), "documents": docs[i]} for i in ids]
@@ -392,18 +429,30 @@ class _TaskReport:
         self.documents = self.affected = self.chars_removed = 0
         self.outcomes: dict[str, int] = defaultdict(int)
         self.sets: list[dict[str, Any]] = [
-            {"documents_affected": 0, "documents_dropped": 0, "documents_redacted": 0, "documents_annotated": 0,
-             "items": set(), "examples": []} for _ in range(n_sets)]
+            {
+                "documents_affected": 0,
+                "documents_dropped": 0,
+                "documents_redacted": 0,
+                "documents_annotated": 0,
+                "items": set(),
+                "examples": [],
+            }
+            for _ in range(n_sets)
+        ]
 
     def wants_example(self, sets: list[int], limit: int) -> bool:
         return any(len(self.sets[s]["examples"]) < limit for s in sets)
 
     def to_json(self, limit: int) -> dict[str, Any]:
-        return {"documents_scanned": self.documents, "documents_affected": self.affected,
-                "documents_dropped": self.outcomes["dropped"], "documents_redacted": self.outcomes["redacted"],
-                "documents_annotated": self.outcomes["annotated"], "chars_removed": self.chars_removed,
-                "sets": [per | {"items": sorted(per["items"]), "examples": per["examples"][:limit]}
-                         for per in self.sets]}
+        return {
+            "documents_scanned": self.documents,
+            "documents_affected": self.affected,
+            "documents_dropped": self.outcomes["dropped"],
+            "documents_redacted": self.outcomes["redacted"],
+            "documents_annotated": self.outcomes["annotated"],
+            "chars_removed": self.chars_removed,
+            "sets": [per | {"items": sorted(per["items"]), "examples": per["examples"][:limit]} for per in self.sets],
+        }
 
 
 def redact(text: str, spans: list[tuple[int, int]], margin: int, min_piece: int) -> tuple[list[str], int]:

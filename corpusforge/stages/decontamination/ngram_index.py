@@ -116,7 +116,7 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> list[tuple[int, np.nd
     with np.errstate(over="ignore"):
         for k in range(1, min(wanted[-1], len(wh)) + 1):
             if k > 1:
-                acc = acc[:-1] * _MULT + wh[k - 1:]
+                acc = acc[:-1] * _MULT + wh[k - 1 :]
             if k in wanted:
                 raw.append(acc ^ np.uint64(k))
                 ks.append(k)
@@ -127,7 +127,7 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> list[tuple[int, np.nd
 
 def ngram_hash(words: Sequence[str]) -> int:
     """The hash of one n-gram given as its words (equals corpusforge.stages.dedup.minhash.hash64)."""
-    (_, h), = gram_hashes(word_hashes(words), [len(words)])
+    ((_, h),) = gram_hashes(word_hashes(words), [len(words)])
     return int(h[0])
 
 
@@ -212,9 +212,19 @@ class NgramIndex:
                 grams_total += len(g)
             if items == 0:
                 raise ValueError(f"test set {ts.name!r} ({ts.path}): the test set is empty (no records)")
-            sets_meta.append({"name": ts.name, "path": ts.path, "fields": list(ts.fields), "mode": ts.match,
-                              "items": items, "items_indexed": indexed_items, "texts": texts,
-                              "texts_too_short": short, "ngrams": grams_total})
+            sets_meta.append(
+                {
+                    "name": ts.name,
+                    "path": ts.path,
+                    "fields": list(ts.fields),
+                    "mode": ts.match,
+                    "items": items,
+                    "items_indexed": indexed_items,
+                    "texts": texts,
+                    "texts_too_short": short,
+                    "ngrams": grams_total,
+                }
+            )
         hashes = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
         owners = np.concatenate(owner_parts) if owner_parts else np.empty(0, dtype=np.uint32)
         del parts, owner_parts
@@ -225,8 +235,9 @@ class NgramIndex:
         owners = owners[order]
         del order
         bits, bitmap = make_bitmap(hashes)
-        bits_short, bitmap_short = make_bitmap(np.unique(np.concatenate(short_grams)) if short_grams
-                                               else np.empty(0, dtype=np.uint64))
+        bits_short, bitmap_short = make_bitmap(
+            np.unique(np.concatenate(short_grams)) if short_grams else np.empty(0, dtype=np.uint64)
+        )
         # distinct n-grams, overall and per set: entries are in (hash, owner) order and items
         # are numbered set by set, so a (hash, set) pair's entries are adjacent
         new_hash = np.ones(len(hashes), dtype=bool)
@@ -239,13 +250,26 @@ class NgramIndex:
         del new_hash, new_pair, per_set
         for s, meta in enumerate(sets_meta):
             meta["ngrams_distinct"] = int(per_set_distinct[s])
-        meta = {"ngram": n, "min_words": min_words, "lengths": sorted(lengths), "bits": bits,
-                "bits_short": bits_short,
-                "entries": int(len(hashes)), "ngrams_distinct": distinct, "items": len(item_set), "sets": sets_meta}
-        arrays = {"hashes": hashes, "owners": owners, "item_set": np.asarray(item_set, dtype=np.uint16),
-                  "item_row": np.asarray(item_row, dtype=np.uint32),
-                  "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32), "bitmap": bitmap,
-                  "bitmap_short": bitmap_short}
+        meta = {
+            "ngram": n,
+            "min_words": min_words,
+            "lengths": sorted(lengths),
+            "bits": bits,
+            "bits_short": bits_short,
+            "entries": int(len(hashes)),
+            "ngrams_distinct": distinct,
+            "items": len(item_set),
+            "sets": sets_meta,
+        }
+        arrays = {
+            "hashes": hashes,
+            "owners": owners,
+            "item_set": np.asarray(item_set, dtype=np.uint16),
+            "item_row": np.asarray(item_row, dtype=np.uint32),
+            "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32),
+            "bitmap": bitmap,
+            "bitmap_short": bitmap_short,
+        }
         for name, arr in arrays.items():
             save_npy(folder / f"{name}.npy", arr)
         write_json_atomic(folder / "meta.json", meta)
@@ -269,9 +293,11 @@ class NgramIndex:
             return np.empty(0, dtype=np.int64)
         full = [g for k, g in grams if k == self.n]
         short = [g for k, g in grams if k != self.n]
-        cand = [_passing(np.concatenate(arrays) if len(arrays) > 1 else arrays[0], bitmap, self.meta[bits])
-                for arrays, bitmap, bits in ((full, self.bitmap, "bits"), (short, self.bitmap_short, "bits_short"))
-                if arrays]
+        cand = [
+            _passing(np.concatenate(arrays) if len(arrays) > 1 else arrays[0], bitmap, self.meta[bits])
+            for arrays, bitmap, bits in ((full, self.bitmap, "bits"), (short, self.bitmap_short, "bits_short"))
+            if arrays
+        ]
         cand = np.concatenate(cand) if len(cand) > 1 else cand[0] if cand else np.empty(0, dtype=np.uint64)
         if cand.size == 0:
             return np.empty(0, dtype=np.int64)
@@ -305,7 +331,7 @@ def make_bitmap(sorted_hashes: np.ndarray, chunk: int = 1 << 20) -> tuple[int, n
     bits = int(min(30, max(16, np.ceil(np.log2(n * 16)))))
     bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
     for lo in range(0, len(sorted_hashes), chunk):
-        top = sorted_hashes[lo:lo + chunk] >> np.uint64(64 - bits)  # sorted, since the hashes are
+        top = sorted_hashes[lo : lo + chunk] >> np.uint64(64 - bits)  # sorted, since the hashes are
         byte = (top >> np.uint64(3)).astype(np.int64)
         bit = np.left_shift(np.uint8(1), (top & np.uint64(7)).astype(np.uint8))
         starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])

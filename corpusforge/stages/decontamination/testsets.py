@@ -54,8 +54,14 @@ class TestSet:
 
 def file_format(path: str) -> str:
     p = path.lower()
-    for suffix, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".jsonl.zst", "jsonl"),
-                        (".csv", "csv"), (".csv.gz", "csv"), (".parquet", "parquet")):
+    for suffix, fmt in (
+        (".jsonl", "jsonl"),
+        (".jsonl.gz", "jsonl"),
+        (".jsonl.zst", "jsonl"),
+        (".csv", "csv"),
+        (".csv.gz", "csv"),
+        (".parquet", "parquet"),
+    ):
         if p.endswith(suffix):
             return fmt
     return ""

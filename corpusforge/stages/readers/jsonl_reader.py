@@ -87,8 +87,13 @@ class JsonlReader(Reader):
             log.warning("%s; kept the %d complete line(s) before the cut", exc, line_no)
             ctx.drop("jsonl_reader:truncated_file")
         except OSError as exc:
-            log.warning("%s: unreadable after line %d (%s: %s); keeping the documents before it", path, line_no,
-                        type(exc).__name__, exc)
+            log.warning(
+                "%s: unreadable after line %d (%s: %s); keeping the documents before it",
+                path,
+                line_no,
+                type(exc).__name__,
+                exc,
+            )
             ctx.drop("jsonl_reader:corrupt_file")
 
     def _document(self, raw: bytes, line_no: int, stem: str) -> tuple[Document | None, tuple[str, str] | None]:

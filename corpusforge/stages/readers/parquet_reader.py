@@ -38,8 +38,9 @@ class ParquetReader(Reader):
 
     name = "parquet_reader"
 
-    def __init__(self, text_key: str = "text", id_key: str = "id", url_key: str = "url",
-                 batch_rows: int = 1024) -> None:
+    def __init__(
+        self, text_key: str = "text", id_key: str = "id", url_key: str = "url", batch_rows: int = 1024
+    ) -> None:
         self.text_key, self.id_key, self.url_key = text_key, id_key, url_key
         self.batch_rows = batch_rows
         self._columns: dict[str, pa.DataType] = {}
@@ -59,8 +60,10 @@ class ParquetReader(Reader):
                 raise ConfigError(f"{path}: no column {self.text_key!r} (parquet_reader.text_key)")
             for key, what in ((self.text_key, "text_key"), (self.url_key, "url_key")):
                 if key in schema.names and not _is_string(schema.field(key).type):
-                    raise ConfigError(f"{path}: column {key!r} (parquet_reader.{what}) is {schema.field(key).type}, "
-                                      "not a string column")
+                    raise ConfigError(
+                        f"{path}: column {key!r} (parquet_reader.{what}) is {schema.field(key).type}, "
+                        "not a string column"
+                    )
             for f in schema:
                 if f.name in (self.text_key, self.id_key, self.url_key):
                     continue

@@ -60,8 +60,10 @@ def decode_html(payload: bytes, content_type: str) -> tuple[str, str, str]:
     """
     header = _HEADER_CHARSET.search(content_type or "")
     meta = _META_CHARSET.search(payload[:4096])
-    labels = [(_codec(header.group(1) if header else None), "header"),
-              (_codec(meta.group(1).decode("ascii", "ignore") if meta else None), "meta")]
+    labels = [
+        (_codec(header.group(1) if header else None), "header"),
+        (_codec(meta.group(1).decode("ascii", "ignore") if meta else None), "meta"),
+    ]
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -98,7 +100,7 @@ _SINGLE_BYTE_LATIN_LABELS = {"latin_1", "iso8859-1", "ascii", "cp1252"}
 
 def _strict(payload: bytes, codec: str) -> tuple[str, str] | None:
     """(text, codec) decoded strictly; a latin-1 label reads as cp1252 (the WHATWG rule)."""
-    for name in (("cp1252", "latin_1") if codec in _SINGLE_BYTE_LATIN_LABELS else (codec,)):
+    for name in ("cp1252", "latin_1") if codec in _SINGLE_BYTE_LATIN_LABELS else (codec,):
         try:
             return payload.decode(name), name
         except (UnicodeDecodeError, LookupError):
@@ -217,8 +219,12 @@ class WarcReader(Reader):
                 ctx.drop("warc_reader:corrupt_record")
                 continue
             if records.err_count > errors:
-                log.warning("%s: the record at offset %s does not end where its Content-Length says; skipped, "
-                            "resuming at the next record", path, record_start)
+                log.warning(
+                    "%s: the record at offset %s does not end where its Content-Length says; skipped, "
+                    "resuming at the next record",
+                    path,
+                    record_start,
+                )
                 ctx.drop("warc_reader:length_mismatch")
                 return _next_record(stream, record_start + 1, gzipped)
             if reason is not None:
@@ -230,11 +236,23 @@ class WarcReader(Reader):
     def _damaged(stream, damaged: int, gzipped: bool, path: str, exc: Exception, ctx: StageContext) -> int | None:
         """Count unreadable bytes from `damaged` on; return where the next record starts, if any."""
         resume = _next_record(stream, damaged + 1, gzipped)
-        log.warning("%s: unreadable from offset %s (%s: %s); %s", path, damaged, type(exc).__name__, exc,
-                    f"resuming at the next record, offset {resume}" if resume is not None
-                    else "the rest of the file is skipped")
-        ctx.drop("warc_reader:corrupt_file" if resume is None else
-                 "warc_reader:corrupt_gzip_member" if gzipped else "warc_reader:corrupt_record")
+        log.warning(
+            "%s: unreadable from offset %s (%s: %s); %s",
+            path,
+            damaged,
+            type(exc).__name__,
+            exc,
+            f"resuming at the next record, offset {resume}"
+            if resume is not None
+            else "the rest of the file is skipped",
+        )
+        ctx.drop(
+            "warc_reader:corrupt_file"
+            if resume is None
+            else "warc_reader:corrupt_gzip_member"
+            if gzipped
+            else "warc_reader:corrupt_record"
+        )
         return resume
 
     def _document(self, record, path: str) -> tuple[Document | None, str | None]:
