@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from corpusforge.engine.config import PipelineConfig, StageSpec
+from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.stage import GlobalStage, Stage
 from corpusforge.io.paths import AnyPath
 from corpusforge.stages import STAGES
@@ -91,24 +91,28 @@ def describe_phases(config: PipelineConfig, phases: list[Phase]) -> str:
 
 
 @dataclass
+class JobStages:
+    """The configured stages as every job carries them: built by the driver; a worker sets them
+    up once per `key`."""
+
+    stages: list[Stage]
+    key: str
+    labels: list[str]
+    work_dirs: list[AnyPath]  # each stage's own folder under work/
+
+
+@dataclass
 class StreamJob:
     """One streaming task, fully specified: the worker only wires these parts together."""
 
-    stages: list[Stage]  # every configured stage, built by the driver
-    stages_key: str  # a worker sets up one list of stages per key
-    labels: list[str]
+    stages: JobStages
+    phase: StreamPhase
     task: int
     source: str  # the input file (phase 0) or the work shard this task reads
-    read_input: bool  # phase 0: the configured reader reads `source`; later: a work shard
-    apply_global: int | None
-    streaming: tuple[int, ...]
-    prepare_global: int | None
-    work_dirs: dict[int, AnyPath]  # stage index → its work folder
     writer: ParquetWriter  # the configured writer (last phase) or a work-shard writer
     out_dir: AnyPath
     prefix: str
     schema: pa.Schema
-    write_empty: bool  # a work shard exists even with no rows: the next phase reads it
     markers: AnyPath
     rejected: int  # documents to sample per drop reason
     rejected_file: AnyPath
@@ -116,19 +120,21 @@ class StreamJob:
 
 @dataclass
 class GlobalJob:
-    stages: list[Stage]
-    stages_key: str
-    label: str
-    stage: int
-    step: int
+    stages: JobStages
+    phase: GlobalPhase
     task: int
     n_stream_tasks: int
-    work_dir: AnyPath
     markers: AnyPath
 
 
-def stage_work_dir(work_root: AnyPath, index: int, spec: StageSpec) -> AnyPath:
-    return work_root / f"stage-{index:02d}-{spec.label}"
+def job_stages(config: PipelineConfig) -> JobStages:
+    work = config.output / "work"
+    return JobStages(
+        config.built,
+        repr([(s.name, s.args) for s in config.stages]),
+        [s.label for s in config.stages],
+        [work / f"stage-{i:02d}-{s.label}" for i, s in enumerate(config.stages)],
+    )
 
 
 def markers_dir(config: PipelineConfig, phase: Phase) -> AnyPath:
@@ -141,60 +147,28 @@ def rejected_task_file(config: PipelineConfig, phase: StreamPhase, task: int) ->
 
 def stream_jobs(config: PipelineConfig, phase: StreamPhase, sources: list[str], schema: pa.Schema) -> list[StreamJob]:
     """The tasks of a streaming phase, one per source (the inputs, or the last phase's shards)."""
-    built = config.built
-    work = config.output / "work"
-    used = [
-        i
-        for i in (
-            0 if phase.index == 0 else None,
-            phase.apply_global,
-            *phase.streaming,
-            phase.prepare_global,
-            len(built) - 1 if phase.final else None,
-        )
-        if i is not None
+    stages, final = job_stages(config), phase.final
+    out_dir = config.output / "data" if final else config.output / "work" / phase.name
+    return [
+        StreamJob(
+            stages,
+            phase,
+            t,
+            source,
+            config.built[-1] if final else ParquetWriter(max_rows=2**62, max_bytes=2**62),
+            out_dir,
+            f"part-{t:05d}" if final else f"task-{t:05d}",
+            schema,
+            markers_dir(config, phase),
+            config.rejected,
+            rejected_task_file(config, phase, t),
+        )  # fmt: skip
+        for t, source in enumerate(sources)
     ]
-    work_dirs = {i: stage_work_dir(work, i, config.stages[i]) for i in used}
-    key = repr([(s.name, s.args) for s in config.stages])
-    labels = [s.label for s in config.stages]
-    jobs = []
-    for t, source in enumerate(sources):
-        writer = built[-1] if phase.final else ParquetWriter(max_rows=2**62, max_bytes=2**62)
-        jobs.append(
-            StreamJob(
-                built,
-                key,
-                labels,
-                t,
-                source,
-                phase.index == 0,
-                phase.apply_global,
-                phase.streaming,
-                phase.prepare_global,
-                work_dirs,
-                writer,  # type: ignore[arg-type]
-                config.output / "data" if phase.final else work / phase.name,
-                f"part-{t:05d}" if phase.final else f"task-{t:05d}",
-                schema,
-                not phase.final,
-                markers_dir(config, phase),
-                config.rejected,
-                rejected_task_file(config, phase, t),
-            )
-        )
-    return jobs
 
 
 def global_jobs(config: PipelineConfig, phase: GlobalPhase, n_stream_tasks: int) -> list[GlobalJob]:
     """The tasks of one global step, as many as the step asks for."""
-    built = config.built
-    spec = config.stages[phase.stage]
-    step = built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
-    key = repr([(s.name, s.args) for s in config.stages])
-    work_dir = stage_work_dir(config.output / "work", phase.stage, spec)
-    return [
-        GlobalJob(
-            built, key, spec.label, phase.stage, phase.step, t, n_stream_tasks, work_dir, markers_dir(config, phase)
-        )
-        for t in range(step.n_tasks(n_stream_tasks))
-    ]
+    step = config.built[phase.stage].steps()[phase.step]  # type: ignore[attr-defined]
+    stages, markers = job_stages(config), markers_dir(config, phase)
+    return [GlobalJob(stages, phase, t, n_stream_tasks, markers) for t in range(step.n_tasks(n_stream_tasks))]

@@ -19,10 +19,10 @@ from corpusforge.engine.planner import (
     Phase,
     StreamPhase,
     global_jobs,
+    job_stages,
     markers_dir,
     plan_phases,
     rejected_task_file,
-    stage_work_dir,
     stream_jobs,
 )
 from corpusforge.engine.rejected import gather
@@ -107,8 +107,6 @@ def write_report_after_run(output: AnyPath, quiet: bool) -> None:
 
 def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: float, quiet: bool) -> list[StageStats]:
     out = config.output
-    work = out / "work"
-
     n_tasks = len(config.inputs)
     per_task: list[list[dict[str, Any]]] = []
     ran = 0  # tasks run by this invocation (0: the run was already complete)
@@ -140,12 +138,12 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
                     run_global_task, todo_g, [f"{phase.name} task {j.task}" for j in todo_g], desc=f"phase {phase.name}"
                 )
                 for j in gjobs:
-                    global_seconds[j.label] += markers.load(j.task)["seconds"]
+                    global_seconds[j.stages.labels[phase.stage]] += markers.load(j.task)["seconds"]
 
     remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
     for i, spec in enumerate(config.stages):
         if isinstance(spec.stage, GlobalStage):
-            spec.stage.finish(stage_work_dir(work, i, spec), out, n_tasks, spec.label)
+            spec.stage.finish(job_stages(config).work_dirs[i], out, n_tasks, spec.label)
 
     if config.rejected:
         files = [rejected_task_file(config, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]

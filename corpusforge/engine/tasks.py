@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from corpusforge.document import Document
-from corpusforge.engine.planner import GlobalJob, StreamJob
+from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
@@ -26,14 +26,14 @@ from corpusforge.stages.readers.parquet_reader import ParquetReader
 _ready: dict[str, list[Stage]] = {}
 
 
-def ready_stages(stages: list[Stage], key: str) -> list[Stage]:
-    """The pipeline's stages in this process, set up once per pipeline (`key`): later jobs of
-    the same pipeline use the first job's set-up copies."""
-    if key not in _ready:
-        for stage in stages:
+def ready_stages(job_stages: JobStages) -> list[Stage]:
+    """The pipeline's stages in this process, set up once per pipeline: later jobs of the same
+    pipeline use the first job's set-up copies."""
+    if job_stages.key not in _ready:
+        for stage in job_stages.stages:
             stage.setup()
-        _ready[key] = stages
-    return _ready[key]
+        _ready[job_stages.key] = job_stages.stages
+    return _ready[job_stages.key]
 
 
 class _Clock:
@@ -99,37 +99,36 @@ def _read_source(reader: Reader, path: str, ctx: StageContext) -> Iterator[Docum
 
 
 def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
-    stages = ready_stages(job.stages, job.stages_key)
+    stages, phase = ready_stages(job.stages), job.phase
     stats: dict[str, StageStats] = {}
     sampler = RejectedSampler(job.rejected) if job.rejected else None
 
     def ctx_for(i: int) -> StageContext:
-        label = job.labels[i]
+        label = job.stages.labels[i]
         stats.setdefault(label, StageStats(label))
-        return StageContext(
-            task=job.task, source=job.source, work_dir=job.work_dirs[i], stats=stats[label], rejected=sampler
-        )
+        return StageContext(job.task, job.source, job.stages.work_dirs[i], stats[label], rejected=sampler)
 
     def hidden(name: str) -> StageContext:  # work shards: read and written, not counted
         return StageContext(job.task, job.source, job.out_dir, StageStats(name))
 
-    if job.read_input:
+    if phase.index == 0:
         docs: Iterable[Document] = _read_source(stages[0], job.source, ctx_for(0))  # type: ignore[arg-type]
     else:
         docs = ParquetReader().read(job.source, hidden("work-reader"))
-    if job.apply_global is not None:
-        docs = instrument(stages[job.apply_global].run, docs, ctx_for(job.apply_global), count_in=False)
-    for i in job.streaming:
+    if phase.apply_global is not None:
+        docs = instrument(stages[phase.apply_global].run, docs, ctx_for(phase.apply_global), count_in=False)
+    for i in phase.streaming:
         docs = instrument(stages[i].run, docs, ctx_for(i))
-    if job.prepare_global is not None:
-        g = stages[job.prepare_global]
+    if phase.prepare_global is not None:
+        g = stages[phase.prepare_global]
         assert isinstance(g, GlobalStage)
-        docs = instrument(g.prepare, docs, ctx_for(job.prepare_global), count_out=False)
-    writer = job.writer.bind(job.out_dir, job.prefix, job.schema, write_empty=job.write_empty)
-    if job.write_empty:
-        docs = writer.run(docs, hidden("work-writer"))
-    else:
+        docs = instrument(g.prepare, docs, ctx_for(phase.prepare_global), count_out=False)
+    # a work shard exists even with no rows: the next phase reads it
+    writer = job.writer.bind(job.out_dir, job.prefix, job.schema, write_empty=not phase.final)
+    if phase.final:
         docs = instrument(writer.run, docs, ctx_for(len(stages) - 1))
+    else:
+        docs = writer.run(docs, hidden("work-writer"))
 
     pending = 0
     for _ in docs:
@@ -139,23 +138,23 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
             pending = 0
     report_progress(pending)
 
-    if job.read_input:
-        s = stats[job.labels[0]]
+    if phase.index == 0:
+        s = stats[job.stages.labels[0]]
         s.docs_in = s.docs_out + sum(s.dropped.values())
     result = [s.to_json() for s in stats.values()]
     if sampler is not None:
         sampler.write(job.rejected_file)
-    Markers(job.markers).mark(
-        job.task, {"source": job.source, "files": [str(p) for p in writer.files], "stats": result}
-    )
+    files = [str(p) for p in writer.files]
+    Markers(job.markers).mark(job.task, {"source": job.source, "files": files, "stats": result})
     return result
 
 
 def run_global_task(job: GlobalJob) -> dict[str, Any]:
-    g = ready_stages(job.stages, job.stages_key)[job.stage]
+    i = job.phase.stage
+    g = ready_stages(job.stages)[i]
     assert isinstance(g, GlobalStage)
     t0 = time.perf_counter()
-    g.steps()[job.step].run(job.task, job.work_dir, job.n_stream_tasks)
-    result = {"label": job.label, "seconds": time.perf_counter() - t0}
+    g.steps()[job.phase.step].run(job.task, job.stages.work_dirs[i], job.n_stream_tasks)
+    result = {"label": job.stages.labels[i], "seconds": time.perf_counter() - t0}
     Markers(job.markers).mark(job.task, result)
     return result
