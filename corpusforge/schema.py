@@ -22,7 +22,10 @@ import inspect
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
+
+import yaml
 
 from corpusforge.errors import ConfigError
 
@@ -117,6 +120,17 @@ def validate(
             doc = next((f" ({k.doc})" for k in typing.get_args(hint)[1:] if isinstance(k, Key) and k.doc), "")
             fail(f"'{name(key)}'{doc} is missing" if quote_keys else f"{here}missing required key {key!r}{doc}")
     return full
+
+
+def read_yaml(path: str | Path, what: str, error: type[ConfigError] = ConfigError) -> Any:
+    """A YAML file's content, or an error naming the file: not there, or not valid YAML."""
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} not found: {p}")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise error(f"{p}: not valid YAML: {exc}") from None
 
 
 def _params(target: Any) -> dict[str, tuple[Any, Any]]:

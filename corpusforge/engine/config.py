@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-
 from corpusforge.engine.executor import EXECUTORS, check_workers, choose_executor, default_workers
 from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import AnyPath, expand, output_path
-from corpusforge.schema import Key, validate
+from corpusforge.schema import Key, read_yaml, validate
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
@@ -112,13 +110,7 @@ def load_config(
     if data is None:
         if path is None:
             raise ConfigError("no config given")
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        data = read_yaml(path, "config file")
     if isinstance(data, dict):  # command-line overrides win over the file
         data = data | ({"input": inputs} if inputs else {}) | ({"output": output} if output is not None else {})
     top = validate(PipelineKeys, data, source=source)

@@ -20,10 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-
 from corpusforge.errors import RecipeError
-from corpusforge.schema import NOT_A_KEY, Key, validate
+from corpusforge.schema import NOT_A_KEY, Key, read_yaml, validate
 
 # Recipes ship in <repo>/tokenizers/; a bare name is looked up there (and in ./tokenizers/).
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
@@ -75,11 +73,7 @@ def find_recipe(name_or_path: str | Path) -> Path:
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
     path = find_recipe(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
-    return parse_recipe(data, str(path))
+    return parse_recipe(read_yaml(path, "tokenizer recipe", RecipeError), str(path))
 
 
 def parse_recipe(data: Any, source: str) -> Recipe:

@@ -20,12 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-
 from corpusforge.errors import TrainConfigError
 from corpusforge.model.model import ModelConfig
 from corpusforge.model.presets import PRESETS
-from corpusforge.schema import Key, validate
+from corpusforge.schema import Key, read_yaml, validate
 
 PositiveInt = Annotated[int, Key(ge=1)]
 NonNegativeInt = Annotated[int, Key(ge=0)]
@@ -111,13 +109,7 @@ def load_train_config(path: str | Path | None = None, data: dict[str, Any] | Non
     """Read and validate a training config (from a file, or a dict for tests and tools)."""
     source = str(path) if path is not None else "<dict>"
     if data is None:
-        p = Path(path)
-        if not p.is_file():
-            raise TrainConfigError(f"training config not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise TrainConfigError(f"{p}: not valid YAML: {exc}") from None
+        data = read_yaml(path, "training config", TrainConfigError)
     values = validate(TrainConfig, data, source=source, error=TrainConfigError, quote_keys=True, one_unknown=True)
     values["model"] = check_model(values["model"], source)
     if (values["max_steps"] is None) == (values["max_tokens"] is None):
