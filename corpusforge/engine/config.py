@@ -92,7 +92,7 @@ class PipelineConfig:
 
     def hash(self) -> str:
         """Hash of what decides the output (inputs, stages, samples; not workers or executor)."""
-        key = {"input": self.inputs, "rejected": self.rejected, "stages": [{s.name: s.args} for s in self.stages]}
+        key = {k: v for k, v in self.resolved().items() if k != "output"}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -129,7 +129,7 @@ def load_config(
     n_workers = next((n for n in (workers, executor_workers, top["workers"]) if n is not None), None)
     n_workers = default_workers() if n_workers is None else check_workers(n_workers, f"{source}: 'workers'")
 
-    stages = parse_stages(top["stages"], source)
+    stages = parse_stages(top["stages"])
     config = PipelineConfig(
         inputs=files,
         output=out_path,
@@ -178,9 +178,7 @@ def resolve_inputs(patterns: list[str]) -> list[str]:
     return [f for f in files if not (f in seen or seen.add(f))]
 
 
-def parse_stages(raw: Any, source: str) -> list[StageSpec]:
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{source}: 'stages' must be a non-empty list")
+def parse_stages(raw: list[Any]) -> list[StageSpec]:
     specs: list[StageSpec] = []
     for i, entry in enumerate(raw):
         where = f"stages[{i}]"

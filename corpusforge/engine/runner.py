@@ -138,12 +138,13 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
                     run_global_task, todo_g, [f"{phase.name} task {j.task}" for j in todo_g], desc=f"phase {phase.name}"
                 )
                 for j in gjobs:
-                    global_seconds[j.stages.labels[phase.stage]] += markers.load(j.task)["seconds"]
+                    global_seconds[config.stages[phase.stage].label] += markers.load(j.task)["seconds"]
 
     remove_stale_tmp(out)  # what workers killed mid-task (and retried by Ray) left behind
-    for i, spec in enumerate(config.stages):
+    work_dirs = job_stages(config).work_dirs
+    for spec, work_dir in zip(config.stages, work_dirs):
         if isinstance(spec.stage, GlobalStage):
-            spec.stage.finish(job_stages(config).work_dirs[i], out, n_tasks, spec.label)
+            spec.stage.finish(work_dir, out, n_tasks, spec.label)
 
     if config.rejected:
         files = [rejected_task_file(config, p, t) for p in phases if isinstance(p, StreamPhase) for t in range(n_tasks)]
