@@ -53,7 +53,8 @@ def gather(task_files: list[AnyPath], per_reason: int, out_dir: AnyPath) -> dict
     for path in task_files:
         if not path.is_file():
             continue
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # "\n" only: a text may hold U+2028 or U+0085, which json.dumps leaves raw and splitlines() splits on
+        for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
             reason = json.loads(line)["reason"]
             if len(merged[reason]) < per_reason:
                 merged[reason].append(line)
