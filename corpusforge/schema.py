@@ -245,9 +245,9 @@ def _describe(hint: Any, words: bool) -> str:
     if origin in (list, tuple) or hint in (list, tuple):
         if not args:
             return "a list"
-        item, keys = typing.get_args(args[0])[0], typing.get_args(args[0])[1:]
-        if typing.get_origin(args[0]) is not Annotated:
-            item, keys = args[0], ()
+        item, keys = args[0], ()
+        if typing.get_origin(item) is Annotated:
+            item, *keys = typing.get_args(item)
         if not (words or keys):
             return f"a list of {_describe(item, False)}"
         non_empty = "non-empty " if any(isinstance(k, Key) and k.non_empty for k in keys) else ""

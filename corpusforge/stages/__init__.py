@@ -9,6 +9,7 @@ from corpusforge.stages.dedup.minhash_dedup import MinHashDeduplicator
 from corpusforge.stages.filters.c4_filters import C4Filter
 from corpusforge.stages.filters.gopher_quality import GopherQualityFilter
 from corpusforge.stages.filters.gopher_repetition import GopherRepetitionFilter
+from corpusforge.stages.filters.html_language import HtmlLanguageFilter
 from corpusforge.stages.filters.language import LanguageFilter
 from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.readers.jsonl_reader import JsonlReader
@@ -22,6 +23,7 @@ STAGES: dict[str, type[Stage]] = {
         WarcReader,
         JsonlReader,
         ParquetReader,
+        HtmlLanguageFilter,
         TrafilaturaExtractor,
         LanguageFilter,
         GopherQualityFilter,

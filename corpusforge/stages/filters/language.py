@@ -136,24 +136,28 @@ class LanguageFilter(Filter):
 
     def predict(self, texts: list[str]) -> list[tuple[str | None, float]]:
         """(top label, probability) for each text; (None, 0.0) for a text with nothing in it."""
-        if self._model is None:
-            self.setup()
         prepared = [self._prepare(t) for t in texts]
         index = [i for i, t in enumerate(prepared) if t]
         results: list[tuple[str | None, float]] = [(None, 0.0)] * len(texts)
         if index:
-            batch = [prepared[i] for i in index]
-            try:
-                labels, probs = self._model.predict(batch, k=1)
-            except (TypeError, UnicodeError):
-                # A lone surrogate (e.g. from a surrogateescape decode) cannot cross into C++;
-                # replace such characters, in this rare batch only.
-                batch = [t.encode("utf-8", "replace").decode("utf-8") for t in batch]
-                labels, probs = self._model.predict(batch, k=1)
+            labels, probs = self.model_predict([prepared[i] for i in index], k=1)
             for i, label, prob in zip(index, labels, probs):
                 score = min(float(prob[0]), 1.0)  # fastText's softmax can round to 1.00001
                 results[i] = (label[0].removeprefix(_LABEL_PREFIX), round(score, 4))
         return results
+
+    def model_predict(self, batch: list[str], k: int, threshold: float = 0.0) -> tuple[list, list]:
+        """fastText's `predict` on non-empty one-line texts: (labels, probabilities) per text."""
+        if self._model is None:
+            self.setup()
+        options = {"k": k, "threshold": threshold} if threshold else {"k": k}
+        try:
+            return self._model.predict(batch, **options)
+        except (TypeError, UnicodeError):
+            # A lone surrogate (e.g. from a surrogateescape decode) cannot cross into C++;
+            # replace such characters, in this rare batch only.
+            batch = [t.encode("utf-8", "replace").decode("utf-8") for t in batch]
+            return self._model.predict(batch, **options)
 
     def decide(self, doc: Document, language: str | None, score: float) -> str | None:
         doc.metadata["language"] = language
@@ -171,7 +175,5 @@ class LanguageFilter(Filter):
         return self.decide(doc, language, score)
 
     def filter_batch(self, docs: list[Document]) -> list[str | None]:
-        if self._model is None:
-            self.setup()
         predictions = self.predict([d.text for d in docs])
         return [self.decide(doc, language, score) for doc, (language, score) in zip(docs, predictions)]

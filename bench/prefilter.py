@@ -1,0 +1,263 @@
+"""Prefilter benchmark: does filtering before extraction pay, and what does it lose?
+
+Run from the repo root (`make bench`):  .venv/bin/python bench/prefilter.py [--repeats N] [--workers N]
+
+Two crawls are built from real material under bench/out/prefilter/ (say so wherever a figure
+is quoted): every response record of the shared WARCs (cc-sample-*, articles-181,
+readability-130: real pages, ~20 not in English) plus pages made from the UDHR texts in ~380
+languages, each put into a real English news page of articles-181 in place of its article: the hard
+case of a site's English menus and links around a foreign article; and the other hard case,
+State of the Union paragraphs put into the ~10 readability pages not in English (3 each).
+
+- `half`: each UDHR text whole, one page per language: about half the pages are English;
+- `mostly-foreign`: each UDHR text cut into 3 pages: about four pages in five are not English.
+
+For each crawl, `pipelines/massivetext.yaml` runs through the CLI with its pre-extraction
+stages (`url_filter`, `html_language`) and without them (the same config, those entries
+removed), interleaved, `--repeats` times: docs/s (input pages per second of wall time), the
+share of pages trafilatura extracted, and the share of the documents the run without the
+prefilter keeps that the prefiltered run keeps too (by document id).
+
+The tradeoff table: every page of the `half` crawl scored by `html_language` (in-process, the
+stage itself), against the documents the run without the prefilter keeps; for each
+`min_score`, the pages it would skip and the kept documents it would lose.
+
+Figures also go to bench/out/prefilter.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "prefilter"
+SHARED = ROOT.parent / "shared" / "data"
+CONFIG = ROOT / "pipelines" / "massivetext.yaml"
+PREFILTER_STAGES = ("url_filter", "html_language")
+THRESHOLDS = (0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+N_FILES = 4
+
+
+def real_records(pattern: str = "*.warc.gz") -> list[tuple[str, bytes, str]]:
+    """(url, payload, content type) of every response record of the shared WARCs."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    out = []
+    for path in sorted((SHARED / "warc").glob(pattern)):
+        with open(path, "rb") as stream:
+            for rec in ArchiveIterator(stream):
+                if rec.rec_type == "response" and rec.http_headers is not None:
+                    ctype = rec.http_headers.get_header("Content-Type") or "text/html"
+                    out.append((rec.rec_headers.get_header("WARC-Target-URI"), rec.content_stream().read(), ctype))
+    return out
+
+
+def transplant(template: tuple[str, bytes, str], paragraphs: list[str], name: str) -> tuple[str, bytes, str] | None:
+    """A real page with its article's paragraphs (every <p> of 80+ characters) replaced by
+    `paragraphs`; the site's menus, links, scripts and footer stay as the site wrote them."""
+    from lxml import html as lxml_html
+
+    url, payload, _ = template
+    tree = lxml_html.document_fromstring(payload)
+    article = [p for p in tree.iter("p") if len(p.text_content()) >= 80]
+    if not article:
+        return None
+    per = -(-len(paragraphs) // len(article))
+    for i, p in enumerate(article):
+        p.clear()
+        p.text = " ".join(paragraphs[i * per : (i + 1) * per])
+    page = lxml_html.tostring(tree, encoding="utf-8", doctype="<!DOCTYPE html>")
+    return f"{url.rstrip('/')}/{name}", page, "text/html; charset=utf-8"
+
+
+def udhr_pages(pieces: int, templates: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str]]:
+    """A foreign article in English chrome: each UDHR text cut into `pieces` pages, each put
+    into a real English news page (the articles-181 pages in turn)."""
+    out, k = [], 0
+    with zipfile.ZipFile(SHARED / "text" / "udhr2.zip") as z:
+        for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
+            code = Path(name).stem
+            lines = [ln.strip() for ln in z.read(name).decode("utf-8", "replace").splitlines() if ln.strip()]
+            if len(lines) < 2 * pieces:
+                continue
+            step = -(-len(lines) // pieces)
+            for piece in range(pieces):
+                k += 1
+                page = transplant(
+                    templates[k % len(templates)],
+                    lines[piece * step : (piece + 1) * step],
+                    f"udhr-{code}-{piece + 1}",
+                )
+                if page is not None:
+                    out.append(page)
+    return out
+
+
+def english_in_foreign_pages(per_template: int) -> list[tuple[str, bytes, str]]:
+    """The other hard case, an English article in a foreign site's chrome: State of the Union
+    paragraphs put into the readability-130 pages whose language is not English."""
+    truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
+    foreign = {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
+    templates = [r for r in real_records("readability-130.warc.gz") if r[0] in foreign]
+    with zipfile.ZipFile(SHARED / "text" / "state_union.zip") as z:
+        speeches = sorted(n for n in z.namelist() if n.endswith(".txt"))
+        out = []
+        for k in range(per_template * len(templates)):
+            text = z.read(speeches[k % len(speeches)]).decode("utf-8", "replace")
+            paragraphs = [p.strip() for p in text.split("\n\n") if len(p.strip()) > 80][:20]
+            page = transplant(templates[k % len(templates)], paragraphs, f"speech-{k}")
+            if page is not None:
+                out.append(page)
+    return out
+
+
+def write_crawl(folder: Path, records: list[tuple[str, bytes, str]]) -> list[Path]:
+    """The records round-robin over N_FILES gzip WARCs (so every worker gets the same mix)."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"crawl-{i:02d}.warc.gz" for i in range(N_FILES)]
+    if all(p.is_file() for p in paths):
+        return paths
+    handles = [open(p, "wb") for p in paths]
+    writers = [WARCWriter(h, gzip=True) for h in handles]
+    for i, (url, payload, ctype) in enumerate(records):
+        http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+        rec = writers[i % N_FILES].create_warc_record(
+            url, "response", payload=io.BytesIO(payload), length=len(payload), http_headers=http
+        )
+        writers[i % N_FILES].write_record(rec)
+    for h in handles:
+        h.close()
+    return paths
+
+
+def configs() -> tuple[Path, Path]:
+    """The shipped config, and the same without its pre-extraction stages."""
+    raw = yaml.safe_load(CONFIG.read_text())
+    names = [s if isinstance(s, str) else next(iter(s)) for s in raw["stages"]]
+    if not set(PREFILTER_STAGES) & set(names):
+        sys.exit(f"{CONFIG} has none of {', '.join(PREFILTER_STAGES)}: nothing to compare")
+    raw["stages"] = [s for s, n in zip(raw["stages"], names) if n not in PREFILTER_STAGES]
+    OUT.mkdir(parents=True, exist_ok=True)
+    plain = OUT / "massivetext-no-prefilter.yaml"
+    plain.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return CONFIG, plain
+
+
+def run(config: Path, inputs: list[Path], output: Path, workers: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "corpusforge.cli", "run", str(config), "--input", *map(str, inputs)]
+    cmd += ["--output", str(output), "--workers", str(workers), "--overwrite", "--quiet", "--no-report"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    stats = {s["name"]: s for s in json.loads((output / "stats.json").read_text())["stages"]}
+    ids = set()
+    for shard in sorted((output / "data").glob("*.parquet")):
+        ids.update(pq.read_table(shard, columns=["id"]).column("id").to_pylist())
+    return {"wall": wall, "pages": stats["warc_reader"]["out"], "extracted": stats["trafilatura"]["in"], "ids": ids}
+
+
+def html_scores(inputs: list[Path]) -> dict[str, float]:
+    """Every page's html_language score (best English probability of its visible text)."""
+    from corpusforge.engine.stage import StageContext
+    from corpusforge.engine.stats import StageStats
+    from corpusforge.stages.filters.html_language import HtmlLanguageFilter
+    from corpusforge.stages.readers.warc_reader import WarcReader
+
+    stage = HtmlLanguageFilter(languages=["en"], mode="annotate")
+    scores = {}
+    for path in inputs:
+        ctx = StageContext(0, str(path), OUT, StageStats("bench"))
+        for doc in stage.run(WarcReader().read(str(path), ctx), ctx):
+            scores[doc.id] = doc.metadata.get("html_language_score", 0.0)
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=1, help="interleaved runs of each config (median reported)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if not (SHARED / "warc").is_dir() or not (SHARED / "text" / "udhr2.zip").is_file():
+        sys.exit(f"needs {SHARED}/warc and {SHARED}/text/udhr2.zip (the shared data)")
+    with_pre, without = configs()
+    real = real_records()
+    templates = real_records("articles-181.warc.gz")
+    real += english_in_foreign_pages(3)
+    crawls = {"half": real + udhr_pages(1, templates), "mostly-foreign": real + udhr_pages(3, templates)}
+    figures: dict[str, Any] = {}
+    kept_plain: dict[str, set[str]] = {}
+    inputs_of: dict[str, list[Path]] = {}
+    for name, records in crawls.items():
+        inputs = inputs_of[name] = write_crawl(OUT / name, records)
+        runs: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+        for _ in range(args.repeats):
+            for label, config in (("without", without), ("with", with_pre)):
+                runs[label].append(run(config, inputs, OUT / f"out-{name}-{label}", args.workers))
+        w, wo = runs["with"][0], runs["without"][0]
+        kept_plain[name] = wo["ids"]
+        row = {
+            "pages": wo["pages"],
+            "docs_s_without": wo["pages"] / statistics.median(r["wall"] for r in runs["without"]),
+            "docs_s_with": w["pages"] / statistics.median(r["wall"] for r in runs["with"]),
+            "extracted_without": wo["extracted"] / wo["pages"],
+            "extracted_with": w["extracted"] / w["pages"],
+            "kept_without": len(wo["ids"]),
+            "kept_with": len(w["ids"]),
+            "kept_share": len(w["ids"] & wo["ids"]) / max(len(wo["ids"]), 1),
+        }
+        row["speedup"] = row["docs_s_with"] / row["docs_s_without"]
+        figures[name] = row
+
+    print(
+        f"\nmassivetext with vs without url_filter + html_language ({args.workers} workers, median of {args.repeats})"
+    )
+    print(
+        f"{'crawl':16} {'pages':>6} {'docs/s without':>15} {'docs/s with':>12} {'speedup':>8} {'extracted':>14} {'kept':>11} {'kept share':>10}"
+    )
+    for name, r in figures.items():
+        print(
+            f"{name:16} {r['pages']:6d} {r['docs_s_without']:15.1f} {r['docs_s_with']:12.1f} {r['speedup']:7.2f}x "
+            f"{r['extracted_without']:6.0%} → {r['extracted_with']:4.0%} {r['kept_without']:5d}/{r['kept_with']:<5d} {r['kept_share']:10.2%}"
+        )
+
+    table = []
+    scores = {name: html_scores(inputs_of[name]) for name in crawls}
+    for t in THRESHOLDS:
+        row: dict[str, Any] = {"min_score": t}
+        for name, sc in scores.items():
+            row[name] = {
+                "skipped": sum(v < t for v in sc.values()) / len(sc),
+                "lost": sum(sc[i] < t for i in kept_plain[name]),
+                "kept": len(kept_plain[name]),
+            }
+        table.append(row)
+    print("\nhtml_language min_score tradeoff: pages it skips, and documents the run without it keeps that it loses")
+    print(f"{'min_score':>9} " + " ".join(f"{name + ' skipped':>22} {'lost':>12}" for name in crawls))
+    for r in table:
+        cells = [
+            f"{r[n]['skipped']:22.1%} {r[n]['lost']:4d} ({r[n]['lost'] / max(r[n]['kept'], 1):.2%})" for n in crawls
+        ]
+        print(f"{r['min_score']:9g} " + " ".join(cells))
+    lowest = sorted((scores["half"][i], i) for i in kept_plain["half"])[:5]
+    print("lowest scores of kept documents ('half'):", ", ".join(f"{v:.3f}" for v, _ in lowest))
+    figures["tradeoff"] = table
+    (OUT.parent / "prefilter.json").write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()

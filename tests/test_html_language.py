@@ -1,0 +1,150 @@
+"""Language ID before extraction (`html_language`) and the one parse it shares with trafilatura."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import SHARED, write_warc
+
+from corpusforge.document import Document
+from corpusforge.engine.config import load_config
+from corpusforge.engine.runner import run_pipeline
+from corpusforge.engine.stage import StageContext
+from corpusforge.engine.stats import StageStats
+from corpusforge.errors import ConfigError
+from corpusforge.stages.filters.html_language import HtmlLanguageFilter
+from corpusforge.stages.html import html_tree, visible_text
+from corpusforge.stages.readers.warc_reader import WarcReader
+from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
+
+UDHR = SHARED / "text" / "udhr2.zip"
+READABILITY = SHARED / "warc" / "readability-130.warc.gz"
+
+
+def ctx(tmp_path: Path) -> StageContext:
+    return StageContext(0, "test", tmp_path, StageStats("test"))
+
+
+def pages(path: Path, tmp_path: Path) -> list[Document]:
+    if not path.is_file():
+        pytest.skip(f"real WARC data not found at {path} (clone with ../shared beside the repo)")
+    return list(WarcReader().read(str(path), ctx(tmp_path)))
+
+
+def udhr(code: str) -> list[str]:
+    if not UDHR.is_file():
+        pytest.skip(f"real text data not found at {UDHR} (clone with ../shared beside the repo)")
+    with zipfile.ZipFile(UDHR) as z:
+        return [ln.strip() for ln in z.read(f"udhr2/{code}.txt").decode().splitlines() if ln.strip()]
+
+
+def english_chrome(paragraphs: list[str]) -> str:
+    """An article in a site's English menus, sign-in and footer: the hard case for a prefilter."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        "<html><head><title>Library</title><script>var menu = 'Home News About';</script>"
+        "<style>.nav { color: red }</style></head><body><nav><a>Home</a> <a>News</a> <a>About us</a> "
+        "<a>Contact</a> <a>Sign in</a> <a>Subscribe to our newsletter</a></nav>"
+        f"<article>{body}</article><footer>Copyright 2024. All rights reserved. Privacy policy. "
+        "Terms of use.</footer></body></html>"
+    )
+
+
+def test_visible_text_leaves_out_what_a_reader_never_sees() -> None:
+    page = Document(
+        "p",
+        "<html><head><title>T</title><style>p {x}</style><script>alert('s')</script></head><body>"
+        "<p>one\n\n   two</p><!-- a comment --><noscript>enable js</noscript>tail"
+        "<template><p>hidden</p></template><div>three<script>x()</script> four</div></body></html>",
+    )
+    assert visible_text(html_tree(page), 1000) == "T one two tail three four"
+    assert visible_text(html_tree(page), 6) == "T one "[:6]
+
+
+def test_a_foreign_article_in_english_chrome_is_skipped_and_english_kept(tmp_path: Path) -> None:
+    stage = HtmlLanguageFilter(languages=["en"])
+    docs = [Document(code, english_chrome(udhr(code)[:12])) for code in ("deu", "fra", "rus", "jpn", "eng")]
+    c = ctx(tmp_path)
+    kept = [d.id for d in stage.run(docs, c)]
+    assert kept == ["eng"]
+    assert c.stats.dropped == {"html_language:not_wanted_language": 4}
+
+
+def test_no_english_page_of_the_readability_set_is_skipped(tmp_path: Path) -> None:
+    """The 130 real pages: every page the post-extraction `language` stage keeps as English at
+    0.65 is also kept by the prefilter at its default, and the prefilter does skip some."""
+    from corpusforge.stages.filters.language import LanguageFilter
+
+    docs = pages(READABILITY, tmp_path)
+    prefilter = HtmlLanguageFilter(languages=["en"])
+    passed = {d.id for d in prefilter.run(list(docs), ctx(tmp_path))}
+    extracted = list(TrafilaturaExtractor(favor_precision=True).run(pages(READABILITY, tmp_path), ctx(tmp_path)))
+    english = {d.id for d in LanguageFilter(languages=["en"]).run(extracted, ctx(tmp_path))}
+    assert english and english <= passed
+    assert len(passed) < len(docs)  # some pages are surely not English
+
+
+def test_one_parse_gives_trafilatura_the_same_text(tmp_path: Path) -> None:
+    docs = pages(SHARED / "warc" / "cc-sample-0000.warc.gz", tmp_path)
+    extractor = TrafilaturaExtractor(favor_precision=True)
+    alone = [(d.id, d.text) for d in extractor.run([Document(d.id, d.text, d.url) for d in docs], ctx(tmp_path))]
+    for d in docs:
+        assert html_tree(d) is not None
+    shared = list(extractor.run(docs, ctx(tmp_path)))
+    assert [(d.id, d.text) for d in shared] == alone
+    assert all(d.html_tree is None for d in shared)  # the tree goes once the HTML is replaced
+
+
+def test_unparsable_pages_are_counted_and_empty_ones_kept(tmp_path: Path) -> None:
+    stage = HtmlLanguageFilter(languages=["en"])
+    docs = [Document("text", "no markup at all, only words"), Document("empty", "<html><body> </body></html>")]
+    c = ctx(tmp_path)
+    kept = [d.id for d in stage.run(docs, c)]
+    assert kept == ["empty"]
+    assert c.stats.dropped == {"html_language:unparsable_html": 1}
+
+
+def test_in_a_pipeline_annotate_writes_the_score(tmp_path: Path) -> None:
+    german, english = english_chrome(udhr("deu")[:12]), english_chrome(udhr("eng")[:12])
+    warc = write_warc(
+        tmp_path / "in.warc.gz", [("https://a.example/de", german.encode()), ("https://a.example/en", english.encode())]
+    )
+    for mode in ("drop", "annotate"):
+        out = tmp_path / mode
+        config = {
+            "input": [str(warc)],
+            "output": str(out),
+            "stages": [
+                "warc_reader",
+                {"html_language": {"languages": ["en"], "mode": mode}},
+                "trafilatura",
+                "parquet_writer",
+            ],
+        }
+        run_pipeline(load_config(data=config), quiet=True)
+        table = pq.read_table(out / "data").to_pylist()
+        stats = {s["name"]: s for s in json.loads((out / "stats.json").read_text())["stages"]}
+        if mode == "drop":
+            assert [r["url"] for r in table] == ["https://a.example/en"]
+            assert stats["html_language"]["dropped"] == {"html_language:not_wanted_language": 1}
+        else:
+            scores = {r["url"]: r["html_language_score"] for r in table}
+            assert scores["https://a.example/de"] < 0.01 < 0.5 < scores["https://a.example/en"]
+            reasons = {r["url"]: r["html_language_reason"] for r in table}
+            assert reasons == {"https://a.example/de": "not_wanted_language", "https://a.example/en": None}
+
+
+@pytest.mark.parametrize("keys", [{}, {"languages": []}, {"languages": ["en"], "min_score": 2}])
+def test_bad_keys_are_config_errors(tmp_path: Path, keys: dict) -> None:
+    (tmp_path / "x.warc.gz").write_bytes(b"")
+    config = {
+        "input": [str(tmp_path / "x.warc.gz")],
+        "output": str(tmp_path / "o"),
+        "stages": ["warc_reader", {"html_language": keys}, "parquet_writer"],
+    }
+    with pytest.raises(ConfigError, match="html_language"):
+        load_config(data=config)
