@@ -10,6 +10,7 @@ from corpusforge.stages.filters.c4_filters import C4Filter
 from corpusforge.stages.filters.gopher_quality import GopherQualityFilter
 from corpusforge.stages.filters.gopher_repetition import GopherRepetitionFilter
 from corpusforge.stages.filters.language import LanguageFilter
+from corpusforge.stages.filters.url_filter import UrlFilter
 from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.readers.jsonl_reader import JsonlReader
 from corpusforge.stages.readers.parquet_reader import ParquetReader
@@ -22,6 +23,7 @@ STAGES: dict[str, type[Stage]] = {
         WarcReader,
         JsonlReader,
         ParquetReader,
+        UrlFilter,
         TrafilaturaExtractor,
         LanguageFilter,
         GopherQualityFilter,
