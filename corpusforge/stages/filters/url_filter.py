@@ -110,7 +110,7 @@ class UrlFilter(Filter):
         for i, (raw, category) in enumerate(self.blocklists):
             path = Path(os.path.expanduser(raw))
             if path.is_dir():
-                found = [ListFile(kind, path / n, category or path.name) for n, kind in UT1_FILES.items()]
+                found = [ListFile(kind, path / n, category or path.resolve().name) for n, kind in UT1_FILES.items()]
                 found = [f for f in found if f.path.is_file()]
                 if not found:
                     raise ValueError(
