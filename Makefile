@@ -53,6 +53,7 @@ test-slow: install
 bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/filters.py
+	$(BIN)/python bench/url_filter.py
 	$(BIN)/python bench/dedup_quality.py
 	$(BIN)/python bench/dedup_speed.py
 	$(BIN)/python bench/tokenization.py

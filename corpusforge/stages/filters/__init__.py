@@ -1,1 +1,1 @@
-"""Filters: stages that only decide, keep or say why not (language, Gopher, C4)."""
+"""Filters: stages that only decide, keep or say why not (URL blocklists, language, Gopher, C4)."""
