@@ -7,7 +7,9 @@ is quoted): every response record of the shared WARCs (cc-sample-*, articles-181
 readability-130: real pages, ~20 not in English) plus pages made from the UDHR texts in ~380
 languages, each put into a real English news page of articles-181 in place of its article: the hard
 case of a site's English menus and links around a foreign article; and the other hard case,
-State of the Union paragraphs put into the ~10 readability pages not in English (3 each).
+30 pages of State of the Union paragraphs put into the readability pages not in English.
+Only template pages whose article paragraphs hold at least half their visible text are used
+(a page whose own text outweighs the transplant would not be the case it stands for).
 
 - `half`: each UDHR text whole, one page per language: about half the pages are English;
 - `mostly-foreign`: each UDHR text cut into 3 pages: about four pages in five are not English.
@@ -66,14 +68,17 @@ def real_records(pattern: str = "*.warc.gz") -> list[tuple[str, bytes, str]]:
 
 def transplant(template: tuple[str, bytes, str], paragraphs: list[str], name: str) -> tuple[str, bytes, str] | None:
     """A real page with its article's paragraphs (every <p> of 80+ characters) replaced by
-    `paragraphs`; the site's menus, links, scripts and footer stay as the site wrote them."""
+    `paragraphs`; the site's menus, links, scripts and footer stay as the site wrote them.
+    None for a page whose article paragraphs hold under half its visible text."""
     from lxml import html as lxml_html
 
     url, payload, _ = template
     tree = lxml_html.document_fromstring(payload)
     article = [p for p in tree.iter("p") if len(p.text_content()) >= 80]
-    if not article:
-        return None
+    shown = tree.xpath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
+    visible = len(" ".join(" ".join(shown).split()))
+    if not article or sum(len(" ".join(p.text_content().split())) for p in article) < visible / 2:
+        return None  # the page's own text would outweigh the transplanted article: not the case we want
     per = -(-len(paragraphs) // len(article))
     for i, p in enumerate(article):
         p.clear()
@@ -82,10 +87,15 @@ def transplant(template: tuple[str, bytes, str], paragraphs: list[str], name: st
     return f"{url.rstrip('/')}/{name}", page, "text/html; charset=utf-8"
 
 
+def usable(templates: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str]]:
+    """The templates whose article paragraphs hold at least half their visible text."""
+    return [t for t in templates if transplant(t, ["x" * 80], "probe") is not None]
+
+
 def udhr_pages(pieces: int, templates: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str]]:
     """A foreign article in English chrome: each UDHR text cut into `pieces` pages, each put
-    into a real English news page (the articles-181 pages in turn)."""
-    out, k = [], 0
+    into a real English news page (the usable articles-181 pages in turn)."""
+    templates, out = usable(templates), []
     with zipfile.ZipFile(SHARED / "text" / "udhr2.zip") as z:
         for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
             code = Path(name).stem
@@ -94,32 +104,24 @@ def udhr_pages(pieces: int, templates: list[tuple[str, bytes, str]]) -> list[tup
                 continue
             step = -(-len(lines) // pieces)
             for piece in range(pieces):
-                k += 1
-                page = transplant(
-                    templates[k % len(templates)],
-                    lines[piece * step : (piece + 1) * step],
-                    f"udhr-{code}-{piece + 1}",
-                )
-                if page is not None:
-                    out.append(page)
+                chunk = lines[piece * step : (piece + 1) * step]
+                out.append(transplant(templates[len(out) % len(templates)], chunk, f"udhr-{code}-{piece + 1}"))
     return out
 
 
-def english_in_foreign_pages(per_template: int) -> list[tuple[str, bytes, str]]:
+def english_in_foreign_pages(n_pages: int) -> list[tuple[str, bytes, str]]:
     """The other hard case, an English article in a foreign site's chrome: State of the Union
-    paragraphs put into the readability-130 pages whose language is not English."""
+    paragraphs put into the (usable) readability-130 pages whose language is not English."""
     truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
     foreign = {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
-    templates = [r for r in real_records("readability-130.warc.gz") if r[0] in foreign]
+    templates = usable([r for r in real_records("readability-130.warc.gz") if r[0] in foreign])
     with zipfile.ZipFile(SHARED / "text" / "state_union.zip") as z:
         speeches = sorted(n for n in z.namelist() if n.endswith(".txt"))
         out = []
-        for k in range(per_template * len(templates)):
+        for k in range(n_pages):
             text = z.read(speeches[k % len(speeches)]).decode("utf-8", "replace")
             paragraphs = [p.strip() for p in text.split("\n\n") if len(p.strip()) > 80][:20]
-            page = transplant(templates[k % len(templates)], paragraphs, f"speech-{k}")
-            if page is not None:
-                out.append(page)
+            out.append(transplant(templates[k % len(templates)], paragraphs, f"speech-{k}"))
     return out
 
 
@@ -172,7 +174,7 @@ def run(config: Path, inputs: list[Path], output: Path, workers: int) -> dict[st
 
 
 def html_scores(inputs: list[Path]) -> dict[str, float]:
-    """Every page's html_language score (best English probability of its visible text)."""
+    """Every page's html_language score (best English probability of its running text)."""
     from corpusforge.engine.stage import StageContext
     from corpusforge.engine.stats import StageStats
     from corpusforge.stages.filters.html_language import HtmlLanguageFilter
@@ -197,7 +199,7 @@ def main() -> None:
     with_pre, without = configs()
     real = real_records()
     templates = real_records("articles-181.warc.gz")
-    real += english_in_foreign_pages(3)
+    real += english_in_foreign_pages(30)
     crawls = {"half": real + udhr_pages(1, templates), "mostly-foreign": real + udhr_pages(3, templates)}
     figures: dict[str, Any] = {}
     kept_plain: dict[str, set[str]] = {}

@@ -17,7 +17,7 @@ from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
 from corpusforge.stages.filters.html_language import HtmlLanguageFilter
-from corpusforge.stages.html import html_tree, visible_text
+from corpusforge.stages.html import html_tree, running_text
 from corpusforge.stages.readers.warc_reader import WarcReader
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
 
@@ -54,15 +54,18 @@ def english_chrome(paragraphs: list[str]) -> str:
     )
 
 
-def test_visible_text_leaves_out_what_a_reader_never_sees() -> None:
+def test_running_text_is_the_prose_a_reader_sees() -> None:
+    prose = "This sentence is long enough to count as prose on a page."
     page = Document(
         "p",
-        "<html><head><title>T</title><style>p {x}</style><script>alert('s')</script></head><body>"
-        "<p>one\n\n   two</p><!-- a comment --><noscript>enable js</noscript>tail"
-        "<template><p>hidden</p></template><div>three<script>x()</script> four</div></body></html>",
+        "<html><head><title>A short title</title><style>p {x}</style><script>alert('a script that is long')</script>"
+        f"</head><body><nav><a>Home</a> <a>A link whose text is long enough to count</a></nav><p>{prose}\n\n"
+        f"  {prose}</p><!-- a comment that is long enough to count --><noscript>{prose}</noscript>"
+        f"<template><p>{prose}</p></template><div>short<script>x()</script></div><footer>{prose}</footer>"
+        f"<div>{prose}<a href='#'>{prose}</a> and a tail that is long enough too</div></body></html>",
     )
-    assert visible_text(html_tree(page), 1000) == "T one two tail three four"
-    assert visible_text(html_tree(page), 6) == "T one "[:6]
+    assert running_text(html_tree(page), 1000) == f"{prose} {prose} {prose} and a tail that is long enough too"
+    assert running_text(html_tree(page), 20) == prose[:20]
 
 
 def test_a_foreign_article_in_english_chrome_is_skipped_and_english_kept(tmp_path: Path) -> None:

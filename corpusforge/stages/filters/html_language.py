@@ -9,24 +9,24 @@ import pyarrow as pa
 from corpusforge.document import Document
 from corpusforge.schema import Key
 from corpusforge.stages.filters.language import _LABEL_PREFIX, LanguageFilter
-from corpusforge.stages.html import html_tree, visible_text
+from corpusforge.stages.html import html_tree, running_text
 
 
 class HtmlLanguageFilter(LanguageFilter):
-    """Drop a page before extraction when its visible text (no script, style, noscript;
-    blanks collapsed; the first `max_chars` characters) is surely not in a wanted language:
-    the lid.176 probability of every language in `languages` is below `min_score`.
+    """Drop a page before extraction when its running text (`stages/html.py`: the visible
+    text outside links, menus, forms, headers and footers, in runs of 30+ characters; the
+    first `max_chars` characters) is surely not in a wanted language: the lid.176 probability
+    of every language in `languages` is below `min_score`.
 
-    This is a prefilter, tuned to lose almost nothing: the page's menus and footers are
-    still in the text, so an English article in foreign boilerplate scores lower than its
-    extracted text would, and the `language` stage after extraction still decides. The
-    default `min_score` (0.01) is the measured knee (README, "Language before extraction"):
-    on a crawl half English it skips most non-English pages and loses under 0.5 % of the
-    documents the pipeline keeps without it.
+    A prefilter, tuned to lose almost nothing; the `language` stage after extraction still
+    decides. The default `min_score` (0.1) is chosen from the tradeoff measured by
+    `bench/prefilter.py` (README, "Language before extraction"): every English page the
+    pipeline keeps there scores 0.6 or more, so 0.1 leaves a sixfold margin while skipping
+    about nine foreign pages in ten.
 
-    The parsed page is kept on the document for trafilatura (`stages/html.py`), so the page
-    is parsed once. A page lxml cannot parse is dropped as `unparsable_html` (trafilatura
-    would find no text in it either); a page with no visible text is kept (nothing to judge).
+    The parsed page stays on the document for trafilatura, so a page is parsed once. A page
+    lxml cannot parse is dropped as `unparsable_html` (trafilatura would find no text in it
+    either); a page with no running text (all links, or empty) is kept: nothing to judge.
     In annotate mode `html_language_score` holds the best wanted language's probability.
     """
 
@@ -36,7 +36,7 @@ class HtmlLanguageFilter(LanguageFilter):
     def __init__(
         self,
         languages: Annotated[list[str], Key(non_empty=True)],
-        min_score: float = 0.01,
+        min_score: float = 0.1,
         model_path: str | None = None,
         max_chars: int = 10_000,
         batch_docs: int = 16,  # parsed trees wait in the batch: keep it small
@@ -54,7 +54,7 @@ class HtmlLanguageFilter(LanguageFilter):
             tree = html_tree(doc)
             if tree is None:
                 reasons[i] = "unparsable_html"
-            elif text := self._prepare(visible_text(tree, self.max_chars)):
+            elif text := self._prepare(running_text(tree, self.max_chars)):
                 texts[i] = text
         if texts:
             # every label at or above min_score (annotate: every label, to report the score)
