@@ -173,7 +173,7 @@ def run(config: Path, inputs: list[Path], output: Path, workers: int) -> dict[st
     return {"wall": wall, "pages": stats["warc_reader"]["out"], "extracted": stats["trafilatura"]["in"], "ids": ids}
 
 
-def html_scores(inputs: list[Path]) -> dict[str, float]:
+def html_scores(inputs: list[Path]) -> dict[str, float | None]:
     """Every page's html_language score (best English probability of its running text)."""
     from corpusforge.engine.stage import StageContext
     from corpusforge.engine.stats import StageStats
@@ -185,8 +185,49 @@ def html_scores(inputs: list[Path]) -> dict[str, float]:
     for path in inputs:
         ctx = StageContext(0, str(path), OUT, StageStats("bench"))
         for doc in stage.run(WarcReader().read(str(path), ctx), ctx):
-            scores[doc.id] = doc.metadata.get("html_language_score", 0.0)
+            scores[doc.id] = doc.metadata.get("html_language_score")  # None: no running text, always kept
     return scores
+
+
+def shared_parse_cost(repeats: int = 3) -> dict[str, float]:
+    """ms per page over the shared WARCs' pages, interleaved, median of `repeats`: trafilatura
+    on the HTML alone; the shared parse then trafilatura on the tree; and html_language's whole
+    work (parse, running text, lid.176) then trafilatura on the tree. Texts must be equal."""
+    from trafilatura import extract
+
+    from corpusforge.document import Document
+    from corpusforge.stages.filters.html_language import HtmlLanguageFilter
+    from corpusforge.stages.html import html_tree
+    from corpusforge.stages.readers.warc_reader import decode_html
+
+    options = dict(favor_precision=True, include_comments=False, include_tables=True, output_format="txt")
+    pages = [decode_html(payload, ctype)[0] for _, payload, ctype in real_records()]
+    stage = HtmlLanguageFilter(languages=["en"])
+    stage.setup()
+
+    def alone() -> list:
+        return [extract(p, **options) for p in pages]
+
+    def shared() -> list:
+        return [extract(html_tree(Document("p", p)), **options) for p in pages]
+
+    def prefiltered() -> list:
+        out = []
+        for p in pages:
+            doc = Document("p", p)
+            stage.filter_batch([doc])
+            out.append(extract(doc.html_tree, **options) if doc.html_tree is not None else None)
+        return out
+
+    times: dict[str, list[float]] = {"alone": [], "shared": [], "prefiltered": []}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in (("alone", alone), ("shared", shared), ("prefiltered", prefiltered)):
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append((time.perf_counter() - t0) / len(pages) * 1000)
+    assert results["alone"] == results["shared"], "extract(tree) differs from extract(html)"
+    return {name: statistics.median(t) for name, t in times.items()} | {"pages": len(pages)}
 
 
 def main() -> None:
@@ -243,8 +284,8 @@ def main() -> None:
         row: dict[str, Any] = {"min_score": t}
         for name, sc in scores.items():
             row[name] = {
-                "skipped": sum(v < t for v in sc.values()) / len(sc),
-                "lost": sum(sc[i] < t for i in kept_plain[name]),
+                "skipped": sum(v is not None and v < t for v in sc.values()) / len(sc),
+                "lost": sum(sc[i] is not None and sc[i] < t for i in kept_plain[name] if i in sc),
                 "kept": len(kept_plain[name]),
             }
         table.append(row)
@@ -255,9 +296,17 @@ def main() -> None:
             f"{r[n]['skipped']:22.1%} {r[n]['lost']:4d} ({r[n]['lost'] / max(r[n]['kept'], 1):.2%})" for n in crawls
         ]
         print(f"{r['min_score']:9g} " + " ".join(cells))
-    lowest = sorted((scores["half"][i], i) for i in kept_plain["half"])[:5]
+    lowest = sorted((v, i) for i in kept_plain["half"] if (v := scores["half"].get(i)) is not None)[:5]
     print("lowest scores of kept documents ('half'):", ", ".join(f"{v:.3f}" for v, _ in lowest))
     figures["tradeoff"] = table
+    cost = shared_parse_cost()
+    print(
+        f"\nms per page on the {cost['pages']} shared pages (1 process, median of 3): trafilatura alone "
+        f"{cost['alone']:.1f}; shared parse + trafilatura on the tree {cost['shared']:.1f} "
+        f"({cost['shared'] / cost['alone']:.3f}x, same texts); html_language + trafilatura {cost['prefiltered']:.1f} "
+        f"({cost['prefiltered'] / cost['alone']:.3f}x)"
+    )
+    figures["shared_parse_ms"] = cost
     (OUT.parent / "prefilter.json").write_text(json.dumps(figures, indent=1))
 
 
