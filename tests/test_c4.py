@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from corpusforge.document import Document
+from corpusforge.engine.config import load_config
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.errors import ConfigError
 from corpusforge.schema import validate
 from corpusforge.stages.filters.c4_filters import C4Filter, count_sentences
+from corpusforge.stages.filters.word_lists import read_word_list
+
+ROOT = Path(__file__).resolve().parent.parent
+LDNOOBW = ROOT.parent / "shared" / "data" / "blocklists" / "ldnoobw"
 
 # Five sentences on five lines, each ending with a full stop and long enough.
 BODY = [
@@ -243,3 +251,212 @@ def test_config_and_pickle():
     assert pickle.loads(pickle.dumps(stage)).min_sentences == 3
     with pytest.raises(ValueError):
         C4Filter(min_sentences=-1)
+
+
+# --- bad words (C4's LDNOOBW rule) -----------------------------------------------------------
+
+
+@pytest.fixture
+def warc_file(tmp_path: Path) -> str:
+    path = tmp_path / "x.warc.gz"  # config checks only list the inputs
+    path.write_bytes(b"")
+    return str(path)
+
+
+def ldnoobw(lang: str) -> str:
+    path = LDNOOBW / lang
+    if not path.is_file():
+        pytest.skip(f"real word lists not found at {path} (clone with ../shared beside the repo)")
+    return str(path)
+
+
+GERMAN = [
+    "Der Ausschuss traf sich am Dienstag zur Beratung des Haushalts.",
+    "Mehrere Mitglieder sprachen über die steigenden Kosten der Wartung.",
+    "Die Vorsitzende schlug einen neuen Zeitplan für die Brücke vor.",
+    "Nach einer langen Debatte wurde der Vorschlag klar angenommen.",
+    "Die Arbeiten am östlichen Teil beginnen im nächsten Frühjahr.",
+]
+
+
+@pytest.mark.parametrize(
+    "line, dropped",
+    [
+        ("The analysis of the bass line took a whole class period.", False),  # anal, ass inside words
+        ("He said the plan was a pain in the ass.", True),
+        ("He said the plan was a pain in the ASS.", True),  # the text is lowercased
+        ("The ass-backwards plan was rejected at once.", True),  # a hyphen is not a word character
+        ("Nobody has seen two girls one cup on the site.", True),  # a phrase
+        ("Nobody has seen two  girls\tone cup on the site.", True),  # any blanks between its words
+        ("Nobody has seen two girls on the site, nor one cup.", False),  # its words apart
+        ("A sexagenarian essayist visited Essex on Tuesday.", False),  # sex inside words
+    ],
+)
+def test_bad_words_on_word_boundaries_with_the_real_list(tmp_path, line, dropped):
+    stage = C4Filter(bad_words={"en": ldnoobw("en")})
+    out, c = run(stage, [page(line)], tmp_path)
+    assert len(out) == (0 if dropped else 1)
+    assert c.stats.dropped == ({"c4:bad_words": 1} if dropped else {})
+
+
+def test_bad_words_look_at_the_cleaned_page_only(tmp_path):
+    stage = C4Filter(bad_words={"en": ldnoobw("en")})
+    # The line rules remove these lines (no end mark; too short) before the list is read, as
+    # in C4, where the bad-words filter ran on the cleaned page.
+    out, c = run(stage, [page("Watch this porn video now", "Porn.")], tmp_path)
+    assert len(out) == 1 and not c.stats.dropped
+    # A page that fails another rule is counted under that rule, not as bad words.
+    out, c = run(stage, [page("The porn industry was discussed.", body=BODY[:3])], tmp_path)
+    assert c.stats.dropped == {"c4:too_few_sentences": 1}
+
+
+def test_bad_words_per_language(tmp_path):
+    lists = {"en": ldnoobw("en"), "de": ldnoobw("de")}
+    german_ace = page("Im letzten Spiel zog er das Ass aus dem Ärmel.", body=GERMAN)  # Ass: an ace
+    german_bad = page("Auf der Brücke stand ein Arschloch und schrie laut.", body=GERMAN)
+    english_bad = page("He said the plan was a pain in the ass.")
+    docs = [
+        Document(id="ace", text=german_ace, metadata={"language": "de"}),
+        Document(id="de-bad", text=german_bad, metadata={"language": "de"}),
+        Document(id="en-bad", text=english_bad, metadata={"language": "en"}),
+        Document(id="fr", text=english_bad, metadata={"language": "fr"}),  # no fr list: not checked
+    ]
+    c = ctx(tmp_path)
+    out = list(C4Filter(bad_words=lists).run(docs, c))
+    assert [d.id for d in out] == ["ace", "fr"]
+    assert c.stats.dropped == {"c4:bad_words": 2}
+    # "*" checks the languages without a list of their own (en, fr here) ...
+    c = ctx(tmp_path)
+    docs = [Document(id=d.id, text=d.text, metadata=dict(d.metadata)) for d in docs]
+    out = list(C4Filter(bad_words={"de": lists["de"], "*": lists["en"]}).run(docs, c))
+    assert [d.id for d in out] == ["ace"]
+    # ... and the ace is kept only because the German list, not the English one, was read.
+    c = ctx(tmp_path)
+    out = list(
+        C4Filter(bad_words={"de": lists["en"]}).run([Document("ace", german_ace, metadata={"language": "de"})], c)
+    )
+    assert out == [] and c.stats.dropped == {"c4:bad_words": 1}
+
+
+def test_bad_words_without_a_language_column(tmp_path):
+    en, de = ldnoobw("en"), ldnoobw("de")
+    bad = page("He said the plan was a pain in the ass.")
+    # One list, or a plain path: every document without a language is checked with it.
+    for lists in ({"en": en}, en, {"de": de, "*": en}):
+        out, c = run(C4Filter(bad_words=lists), [bad], tmp_path)
+        assert out == [] and c.stats.dropped == {"c4:bad_words": 1}, lists
+    # Several lists and no "*": which one is unknown, so the document is not checked.
+    out, c = run(C4Filter(bad_words={"en": en, "de": de}), [bad], tmp_path)
+    assert len(out) == 1 and not c.stats.dropped
+    # A label with a region or script falls back to its language's list.
+    c = ctx(tmp_path)
+    out = list(C4Filter(bad_words={"en": en, "de": de}).run([Document("x", bad, metadata={"language": "en-GB"})], c))
+    assert out == [] and c.stats.dropped == {"c4:bad_words": 1}
+
+
+def test_bad_words_as_substrings_for_chinese(tmp_path):
+    zh = ldnoobw("zh")
+    entries, _ = read_word_list(zh)
+    assert "三级片" in entries and "性" in entries
+    stage = C4Filter(filter_terminal_punct=False, min_words_per_line=1, min_sentences=1, bad_words={"zh": zh})
+    texts = ["他昨天晚上在家里看了一部三级片。", "这个问题的重要性不言而喻。"]  # no spaces around words
+    docs = [Document(id=str(i), text=t, metadata={"language": "zh"}) for i, t in enumerate(texts)]
+    c = ctx(tmp_path)
+    out = list(stage.run(docs, c))
+    # 性 ("nature", "-ness") is in most Chinese text: mC4 allowed it, and so do we.
+    assert [d.id for d in out] == ["1"] and c.stats.dropped == {"c4:bad_words": 1}
+
+
+def test_bad_words_annotate_mode(tmp_path):
+    en = ldnoobw("en")
+    stage = C4Filter(mode="annotate", bad_words={"en": en})
+    texts = [
+        page(),
+        page("Porn, porn and more porn is what the spam promised."),
+        page("The porn industry was discussed.", body=BODY[:3]),
+        page("He said the plan was a pain in the ass."),
+    ]
+    docs = [Document(id=str(i), text=t, metadata={"language": "en"}) for i, t in enumerate(texts)]
+    docs[3].metadata["language"] = "fr"
+    c = ctx(tmp_path)
+    out = list(stage.run(docs, c))
+    assert [d.text for d in out] == texts and not c.stats.dropped
+    meta = [d.metadata for d in out]
+    assert [m["c4_bad_words"] for m in meta] == [0, 3, 1, None]  # None: fr has no list
+    assert [m["c4_reason"] for m in meta] == [None, "bad_words", "too_few_sentences", None]
+    assert stage.columns()["c4_bad_words"] == pa.int32()
+    assert set(C4Filter(mode="annotate").columns()) == {
+        "c4_reason",
+        "c4_lines_removed",
+        "c4_lines_kept",
+        "c4_sentences",
+    }
+    out, _ = run(C4Filter(mode="annotate"), [page()], tmp_path)
+    assert "c4_bad_words" not in out[0].metadata
+
+
+def test_bad_words_off_by_default():
+    args = validate(C4Filter, {}, "c4")
+    assert args["bad_words"] is None
+    stage = C4Filter(**args)
+    stage.check()  # no files to look at
+    assert stage.bad_words_pattern(Document("x", "ass", metadata={"language": "en"})) is None
+
+
+def test_bad_words_list_file_format_and_warning(tmp_path, caplog):
+    path = tmp_path / "list"
+    path.write_text("# a comment\n\nFooBar\n  foo   bar  \n...\n-\nfoobar\nc++\n", encoding="utf-8")
+    entries, malformed = read_word_list(str(path))
+    assert entries == ["foobar", "foo bar", "c++"] and malformed == 2
+    stage = C4Filter(bad_words=str(path))
+    with caplog.at_level(logging.WARNING):
+        stage.check()
+    assert "skipped 2 line(s) made only of punctuation" in caplog.text and str(path) in caplog.text
+    # Metacharacters are escaped: "c++" is a literal, not "one or more c".
+    out, c = run(stage, [page("I wrote it in C++ last year.", "We ccc all over again and again."), page()], tmp_path)
+    assert [d.id for d in out] == ["1"] and c.stats.dropped == {"c4:bad_words": 1}
+
+
+@pytest.mark.parametrize(
+    "bad_words, message",
+    [
+        ({"en": "MISSING"}, "bad_words.en: list file not found: {missing}"),
+        ("MISSING", "bad_words: list file not found: {missing}"),
+        ({"de": "EMPTY"}, "bad_words.de: {empty} has no entries"),
+        ({}, "bad_words is empty"),
+        ({"en": ""}, "bad_words.en: expected the path of a list file"),
+    ],
+)
+def test_bad_words_config_errors_name_the_key_and_file(tmp_path, warc_file, bad_words, message):
+    missing, empty = tmp_path / "nope" / "en.txt", tmp_path / "empty"
+    empty.write_text("# only a comment\n\n")
+    paths = {"MISSING": str(missing), "EMPTY": str(empty)}
+    real = paths[bad_words] if isinstance(bad_words, str) else {k: paths.get(v, v) for k, v in bad_words.items()}
+    data = {
+        "input": [warc_file],
+        "output": str(tmp_path / "out"),
+        "stages": ["warc_reader", "trafilatura", {"c4": {"bad_words": real}}, "parquet_writer"],
+    }
+    with pytest.raises(ConfigError) as err:
+        load_config(data=data)
+    assert str(err.value).startswith("stages[2].c4: ")
+    assert message.format(missing=missing, empty=empty) in str(err.value)
+
+
+def test_bad_words_stage_pickles_without_its_regexes(tmp_path):
+    stage = C4Filter(bad_words={"en": ldnoobw("en")})
+    stage.setup()
+    state = pickle.dumps(stage)
+    assert len(state) < 2000  # the compiled lists stay behind; each worker compiles them
+    clone = pickle.loads(state)
+    out, c = run(clone, [page("He said the plan was a pain in the ass.")], tmp_path)
+    assert out == [] and c.stats.dropped == {"c4:bad_words": 1}
+
+
+def test_shipped_c4_pipeline_uses_the_english_list(tmp_path, warc_file, monkeypatch):
+    ldnoobw("en")
+    monkeypatch.chdir(ROOT)  # the config's paths are relative to the repo root
+    config = load_config(ROOT / "pipelines" / "c4.yaml", inputs=[warc_file], output=str(tmp_path / "o"))
+    (c4,) = [s for s in config.stages if s.name == "c4"]
+    assert c4.args["bad_words"] == {"en": "../shared/data/blocklists/ldnoobw/en"}
+    c4.stage.setup()  # the path resolves from the repo root and the list compiles

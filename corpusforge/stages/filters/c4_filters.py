@@ -6,13 +6,17 @@ rule for rule and in its order, with each rule behind a key.
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
 from corpusforge.document import Document
 from corpusforge.engine.stage import Filter
+from corpusforge.stages.filters.word_lists import base_language, compile_word_list, read_word_list
+
+log = logging.getLogger(__name__)
 
 # C4 keeps lines ending in . ? ! or a double quote; we also accept a closing single quote
 # (as datatrove does). A line ending in an ellipsis is a truncated teaser, not a sentence:
@@ -63,9 +67,26 @@ class C4Filter(Filter):
 
     A document left with no lines is dropped as `no_lines_left`; one with fewer than
     `min_sentences` sentences in its kept lines (see `count_sentences`) as
-    `too_few_sentences`. A kept document's text becomes its kept lines joined by newlines
-    (blank lines go). In annotate mode the text is left unchanged and the would-be result is
-    recorded: `c4_lines_removed` (non-blank lines removed), `c4_lines_kept`, `c4_sentences`.
+    `too_few_sentences`; then, as C4 applied its bad-words filter to the cleaned page, one
+    whose kept lines contain an entry of its language's word list as `bad_words`.
+
+    `bad_words` (off by default) names the lists: `{en: path/to/en, de: path/to/de}` (a
+    document's `language`, written by the `language` stage, → the list it is checked with;
+    `zh-Hant` falls back to `zh`), and `"*"` for the documents whose language has no list of
+    its own (quote it in YAML: `"*": path`); a plain path is one list for every document. A
+    document whose language has no list and no `"*"` list is not checked (nothing is
+    counted). A document without a language (no `language` stage, or a null one) is checked
+    with the `"*"` list, else with the only list when just one is given (the corpus is taken
+    to be in that language), else not at all. Entries match on word boundaries, except for
+    ja, th and zh (substrings), as in C4; see `word_lists` for the file format. C4 used the
+    LDNOOBW English list; it costs the stage about 40 % of its speed on extracted pages
+    (4,500 → 2,700 docs/s, one core), still ~1.4 % of trafilatura's time per page.
+
+    A kept document's text becomes its kept lines joined by newlines (blank lines go). In
+    annotate mode the text is left unchanged and the would-be result is recorded:
+    `c4_lines_removed` (non-blank lines removed), `c4_lines_kept`, `c4_sentences`, and with
+    `bad_words`, `c4_bad_words` (matches in the kept lines; null where the document is not
+    checked).
     """
 
     name = "c4"
@@ -86,6 +107,7 @@ class C4Filter(Filter):
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
         min_sentences: int = 5,
+        bad_words: str | dict[str, str] | None = None,
         mode: Literal["drop", "annotate"] = "drop",
     ) -> None:
         super().__init__(mode=mode)
@@ -102,6 +124,67 @@ class C4Filter(Filter):
         self.filter_curly_bracket = filter_curly_bracket
         self.filter_policy = filter_policy
         self.min_sentences = min_sentences
+        if bad_words is not None and not bad_words:
+            raise ValueError("bad_words is empty: name a list file (or {language: file}), or leave the key out")
+        self.bad_words = bad_words
+        # language (or "*") -> (the key that names the file, in messages; the file)
+        self._lists: dict[str, tuple[str, str]] = (
+            {"*": ("bad_words", bad_words)}
+            if isinstance(bad_words, str)
+            else {lang: (f"bad_words.{lang}", path) for lang, path in (bad_words or {}).items()}
+        )
+        for key, path in self._lists.values():
+            if not path:
+                raise ValueError(f"{key}: expected the path of a list file, got {path!r}")
+        self._patterns: dict[str, re.Pattern[str]] | None = None
+
+    # Compiled in each process from the files (setup), never pickled.
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_patterns": None}
+
+    def check(self) -> None:
+        for lang, (key, path) in self._lists.items():
+            self._load(lang, key, path, warn=True)
+
+    def setup(self) -> None:
+        if self._patterns is None:
+            self._patterns = {lang: self._load(lang, key, path) for lang, (key, path) in self._lists.items()}
+
+    @staticmethod
+    def _load(lang: str, key: str, path: str, warn: bool = False) -> re.Pattern[str]:
+        try:
+            entries, malformed = read_word_list(path)
+        except FileNotFoundError:
+            raise ValueError(f"{key}: list file not found: {path}") from None
+        except (OSError, UnicodeError) as exc:
+            raise ValueError(f"{key}: cannot read the list file {path}: {exc}") from None
+        if malformed and warn:
+            log.warning("%s: %s: skipped %d line(s) made only of punctuation", key, path, malformed)
+        try:
+            return compile_word_list(entries, lang)
+        except ValueError:
+            raise ValueError(f"{key}: {path} has no entries (one word or phrase a line)") from None
+
+    def columns(self) -> dict[str, pa.DataType]:
+        cols = super().columns()
+        if self.annotate and self._lists:
+            cols[f"{self.name}_bad_words"] = pa.int32()
+        return cols
+
+    def bad_words_pattern(self, doc: Document) -> re.Pattern[str] | None:
+        """The regex of the list this document is checked with, or None."""
+        if not self._lists:
+            return None
+        if self._patterns is None:
+            self.setup()
+        assert self._patterns is not None
+        language = doc.metadata.get("language")
+        if isinstance(language, str) and language:
+            found = self._patterns.get(language) or self._patterns.get(base_language(language))
+            return found or self._patterns.get("*")
+        if "*" in self._patterns or len(self._patterns) != 1:
+            return self._patterns.get("*")
+        return next(iter(self._patterns.values()))
 
     def filter(self, doc: Document) -> str | None:
         kept: list[str] = []
@@ -152,6 +235,16 @@ class C4Filter(Filter):
         if self.annotate:
             # The counts cover the lines read before a document-level rule stopped the scan.
             self.record(doc, lines_removed=removed, lines_kept=len(kept), sentences=sentences)
+            if self._lists:
+                pattern = self.bad_words_pattern(doc)
+                bad = None if pattern is None else len(pattern.findall("\n".join(kept).lower()))
+                self.record(doc, bad_words=bad)
+                if reason is None and bad:
+                    reason = "bad_words"
         elif reason is None:
-            doc.text = "\n".join(kept)  # stripped lines, blank lines gone, as in C4
+            text = "\n".join(kept)  # stripped lines, blank lines gone, as in C4
+            pattern = self.bad_words_pattern(doc)
+            if pattern is not None and pattern.search(text.lower()):
+                return "bad_words"
+            doc.text = text
         return reason
