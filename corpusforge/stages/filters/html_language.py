@@ -22,7 +22,7 @@ class HtmlLanguageFilter(LanguageFilter):
     decides. The default `min_score` (0.1) is chosen from the tradeoff measured by
     `bench/prefilter.py` (README, "Language before extraction"): every English page the
     pipeline keeps there scores 0.6 or more, so 0.1 leaves a sixfold margin while skipping
-    about nine foreign pages in ten.
+    three foreign pages in four or more.
 
     The parsed page stays on the document for trafilatura, so a page is parsed once. A page
     lxml cannot parse is dropped as `unparsable_html` (trafilatura would find no text in it
