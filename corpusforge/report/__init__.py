@@ -1,14 +1,9 @@
 """`corpusforge report OUTPUT`: one self-contained HTML page about a pipeline run.
 
-It shows the funnel (documents and bytes after each stage, drop reasons), the language
-distribution, document lengths before and after filtering, duplicate cluster sizes, the
-contamination table, a few rejected documents per reason, and, when token shards and
-training runs are named, bytes per token per tokenizer and loss curves. Plots are PNG
-images embedded as data URIs (matplotlib, Agg); the page has inline CSS, no script and no
-external resource, and every piece of crawled text is escaped (see corpusforge.report.html).
-
-A section whose inputs are missing says so; a section that fails shows the error in its
-place, so one odd input never costs the whole report.
+Its sections are `corpusforge.report.sections.SECTIONS`. Plots are PNG images embedded as data
+URIs; the page has inline CSS, no script and no external resource, and every piece of crawled
+text is escaped (corpusforge.report.html). A section whose inputs are missing says so; a
+section that fails shows the error in its place, so one odd input never costs the whole report.
 """
 
 from __future__ import annotations
@@ -46,15 +41,15 @@ def build_report(
         raise CorpusforgeError(f"{out}: no such output folder")
     run = sections.Run.load(out, [str(t) for t in tokens], [str(r) for r in runs], max_text_bytes, per_reason)
     parts = []
-    for anchor, name, build in sections.SECTIONS:
+    for anchor, name, title, build in sections.SECTIONS:
         try:
-            parts.append(build(run))
+            parts.append(html.section(anchor, title, build(run)))
         except Exception as exc:  # noqa: BLE001 - one section's failure must not cost the report
             log.warning("report section %s failed: %s", anchor, exc)
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             parts.append(html.section(anchor, name, [html.note(f"This section could not be built: {detail}", "error")]))
     title = f"corpusforge run report — {out.name}"
-    return html.page(title, str(out), [(a, n) for a, n, _ in sections.SECTIONS], parts)
+    return html.page(title, str(out), [(a, n) for a, n, _, _ in sections.SECTIONS], parts)
 
 
 def write_report(

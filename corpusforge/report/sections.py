@@ -1,4 +1,4 @@
-"""One function per report section: read inputs, draw, and return the section's HTML.
+"""One function per report section: read inputs, draw, and return the section's parts (HTML).
 
 A section whose inputs are missing says what is missing and how to get it; it never fails
 the report (corpusforge.report catches anything else and shows it in place of the section).
@@ -16,7 +16,7 @@ import numpy as np
 from corpusforge.engine.rejected import MAX_TEXT_CHARS
 from corpusforge.io.paths import AnyPath, output_path
 from corpusforge.report import absolute, inputs, plots
-from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, section, slug, table
+from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, slug, table
 from corpusforge.stages.dedup.summary import summary_file
 
 TEXT_CHARS = 1200  # characters of a rejected document shown
@@ -73,7 +73,7 @@ def _kv(pairs: list[tuple[str, Any]]) -> Html:
 # --- overview ---------------------------------------------------------------------------------
 
 
-def overview(run: Run) -> Html:
+def overview(run: Run) -> list[Html]:
     parts = []
     cfg = run.config if isinstance(run.config, dict) else {}
     st = run.stats or {}
@@ -109,15 +109,15 @@ def overview(run: Run) -> Html:
 
         text = yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True)
         parts.append(Html(f"<details><summary>resolved config (config.yaml)</summary>{excerpt(text, 20000)}</details>"))
-    return section("overview", "Overview", parts)
+    return parts
 
 
 # --- the funnel --------------------------------------------------------------------------------
 
 
-def funnel(run: Run) -> Html:
+def funnel(run: Run) -> list[Html]:
     if not run.stages:
-        return section("funnel", "The funnel", [_missing("No stage statistics (stats.json is missing or empty).")])
+        return [_missing("No stage statistics (stats.json is missing or empty).")]
     stages = run.stages
     names = [str(s.get("name")) for s in stages]
     docs = [int(s.get("out", 0)) for s in stages]
@@ -130,22 +130,20 @@ def funnel(run: Run) -> Html:
         img(plots.funnel(names, docs, nbytes), "documents and bytes after each stage"),
     ]
     first_docs = docs[0]
-    rows = []
-    for s in stages:
-        dropped = sum((s.get("dropped") or {}).values())
-        rows.append(
-            [
-                s.get("name"),
-                num(s.get("in", 0)),
-                num(s.get("out", 0)),
-                num(dropped),
-                pct(s.get("out", 0), s.get("in", 0)),
-                pct(s.get("out", 0), first_docs),
-                num(s.get("bytes_in", 0) / 1e6, 2),
-                num(s.get("bytes_out", 0) / 1e6, 2),
-                num(float(s.get("seconds", 0.0)), 1),
-            ]
-        )
+    rows = [
+        [
+            s.get("name"),
+            num(s.get("in", 0)),
+            num(s.get("out", 0)),
+            num(sum((s.get("dropped") or {}).values())),
+            pct(s.get("out", 0), s.get("in", 0)),
+            pct(s.get("out", 0), first_docs),
+            num(s.get("bytes_in", 0) / 1e6, 2),
+            num(s.get("bytes_out", 0) / 1e6, 2),
+            num(float(s.get("seconds", 0.0)), 1),
+        ]
+        for s in stages
+    ]
     parts.append(
         table(
             [
@@ -173,7 +171,7 @@ def funnel(run: Run) -> Html:
     parts.append(Html("<h3>Drop reasons</h3>"))
     if not reasons:
         parts.append(note("No stage dropped a document."))
-        return section("funnel", "The funnel", parts)
+        return parts
     parts.append(img(plots.drop_reasons(reasons), "documents dropped per reason"))
     sampled = {r.reason: len(r.docs) for r in run.rejected}
     by_stage_in = {str(s.get("name")): int(s.get("in", 0)) for s in stages}
@@ -185,26 +183,20 @@ def funnel(run: Run) -> Html:
     parts.append(
         table(["stage", "reason", "documents", "of the stage's input", "sampled in rejected/"], rows, numeric=(2, 3, 4))
     )
-    return section("funnel", "The funnel", parts)
+    return parts
 
 
 # --- languages ---------------------------------------------------------------------------------
 
 
-def languages(run: Run) -> Html:
-    title = "Language distribution"
+def languages(run: Run) -> list[Html]:
     c = run.corpus
     if c is None:
-        return section("languages", title, [_missing("No output shards in data/: nothing to count.")])
+        return [_missing("No output shards in data/: nothing to count.")]
     if not c.has_language:
-        return section(
-            "languages",
-            title,
-            [_missing("The output shards have no `language` column: add a `language` stage to the pipeline.")],
-        )
+        return [_missing("The output shards have no `language` column: add a `language` stage to the pipeline.")]
     kept = c.languages.most_common()
-    dropped_counter = inputs.weighted_languages(run.rejected, run.stats or {})
-    dropped = sorted(dropped_counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    dropped = sorted(inputs.weighted_languages(run.rejected, run.stats or {}).items(), key=lambda kv: (-kv[1], kv[0]))
     parts = [
         p(
             f"Languages of the {num(c.documents)} documents in the output shards"
@@ -220,14 +212,13 @@ def languages(run: Run) -> Html:
     lang_drops = sum(n for s in run.stages for r, n in (s.get("dropped") or {}).items() if r.startswith("language"))
     sampled = sum(len(r.docs) for r in run.rejected if r.reason.startswith("language"))
     if lang_drops and sampled:
-        exact = sampled >= lang_drops
         parts.append(
             note(
                 f"Dropped: {num(lang_drops)} documents; languages read from the {num(sampled)} in "
                 "rejected/"
                 + (
                     "; every dropped document is in the sample, so the counts are exact."
-                    if exact
+                    if sampled >= lang_drops
                     else ", each standing for dropped ÷ sampled documents of its reason: an estimate."
                 )
             )
@@ -242,10 +233,10 @@ def languages(run: Run) -> Html:
     parts.append(img(plots.languages(kept, dropped), "documents per language"))
     total = sum(c.languages.values())
     rows = [[lang, num(n), pct(n, total), num(c.language_bytes[lang] / 1e6, 2)] for lang, n in kept[:30]]
-    tables = [Html("<h3>Kept</h3>"), table(["language", "documents", "share", "MB"], rows, numeric=(1, 2, 3))]
+    parts += [Html("<h3>Kept</h3>"), table(["language", "documents", "share", "MB"], rows, numeric=(1, 2, 3))]
     if dropped:
         dtotal = sum(v for _, v in dropped)
-        tables += [
+        parts += [
             Html("<h3>Dropped by the language filter</h3>"),
             table(
                 ["language", "documents", "share"],
@@ -253,7 +244,6 @@ def languages(run: Run) -> Html:
                 numeric=(1, 2),
             ),
         ]
-    parts += tables
     if c.language_scores:
         scores = np.asarray(c.language_scores)
         parts += [
@@ -267,7 +257,7 @@ def languages(run: Run) -> Html:
                 f"{num(int((scores < 0.8).sum()))}"
             ),
         ]
-    return section("languages", title, parts)
+    return parts
 
 
 # --- document lengths ------------------------------------------------------------------------
@@ -282,11 +272,10 @@ def _quantiles(words: np.ndarray, weights: np.ndarray | None, qs=(0.1, 0.5, 0.9)
     return [float(words[order][min(np.searchsorted(cum, q * cum[-1]), len(words) - 1)]) for q in qs]
 
 
-def lengths(run: Run) -> Html:
-    title = "Document length"
+def lengths(run: Run) -> list[Html]:
     c = run.corpus
     if c is None:
-        return section("lengths", title, [_missing("No output shards in data/: nothing to measure.")])
+        return [_missing("No output shards in data/: nothing to measure.")]
     after = c.words
     series = []
     rows = []
@@ -297,9 +286,7 @@ def lengths(run: Run) -> Html:
             + "."
         )
     ]
-    before = None
-    if run.stats:
-        before = inputs.before_filtering(run.stats, run.config, run.rejected, after)
+    before = inputs.before_filtering(run.stats, run.config, run.rejected, after) if run.stats else None
     if before is not None and before.first_stage and (before.exact_reasons or before.weighted_reasons):
         where = f"entering `{before.first_stage}`" + (" (after extraction)" if run.configured("trafilatura") else "")
         text = (
@@ -330,13 +317,12 @@ def lengths(run: Run) -> Html:
             )
         parts.append(note(text))
         series.append(("before filtering" + ("" if before.exact else " (estimated)"), before.words, before.weights))
-        q = _quantiles(before.words, before.weights)
         rows.append(
             [
                 "before filtering",
                 num(round(float(before.weights.sum()))),
                 num(float(np.average(before.words, weights=before.weights)) if len(before.words) else None, 0),
-                *[num(v, 0) for v in q],
+                *[num(v, 0) for v in _quantiles(before.words, before.weights)],
             ]
         )
     else:
@@ -349,13 +335,12 @@ def lengths(run: Run) -> Html:
             )
         )
     series.append(("after filtering (output shards)", after, None))
-    q = _quantiles(after, None)
     rows.append(
         [
             "after filtering (output)",
             num(len(after)),
             num(float(after.mean()) if len(after) else None, 0),
-            *[num(v, 0) for v in q],
+            *[num(v, 0) for v in _quantiles(after, None)],
         ]
     )
     parts.append(img(plots.length_histograms(series), "words per document before and after filtering"))
@@ -388,16 +373,15 @@ def lengths(run: Run) -> Html:
             else "",
             table(["reason", "dropped", "sampled", "median words", "min", "max"], reason_rows, numeric=range(1, 6)),
         ]
-    return section("lengths", title, parts)
+    return parts
 
 
 # --- duplicates ------------------------------------------------------------------------------
 
 
-def duplicates(run: Run) -> Html:
-    title = "Duplicate clusters"
+def duplicates(run: Run) -> list[Html]:
     if not (run.configured("exact_dedup") or run.configured("minhash_dedup")):
-        return section("duplicates", title, [_missing("No exact_dedup or minhash_dedup stage in this pipeline.")])
+        return [_missing("No exact_dedup or minhash_dedup stage in this pipeline.")]
     found, missing = inputs.read_clusters(run.output, run.config)
     parts = [
         p(
@@ -415,22 +399,21 @@ def duplicates(run: Run) -> Html:
             )
         )
     if not found:
-        return section("duplicates", title, parts)
+        return parts
     drops = {str(s.get("name")): sum((s.get("dropped") or {}).values()) for s in run.stages}
-    rows = []
-    for c in found:
-        rows.append(
-            [
-                c.stage,
-                "exact text" if c.kind == "exact" else "near (MinHash)",
-                num(c.documents),
-                num(sum(c.sizes.values())),
-                num(sum(k * n for k, n in c.sizes.items())),
-                num(c.duplicates),
-                num(drops.get(c.stage, 0)),
-                num(max(c.sizes)) if c.sizes else "–",
-            ]
-        )
+    rows = [
+        [
+            c.stage,
+            "exact text" if c.kind == "exact" else "near (MinHash)",
+            num(c.documents),
+            num(sum(c.sizes.values())),
+            num(sum(k * n for k, n in c.sizes.items())),
+            num(c.duplicates),
+            num(drops.get(c.stage, 0)),
+            num(max(c.sizes)) if c.sizes else "–",
+        ]
+        for c in found
+    ]
     parts.append(
         table(
             [
@@ -450,14 +433,13 @@ def duplicates(run: Run) -> Html:
     parts.append(
         img(plots.cluster_sizes([(f"{c.stage} ({c.kind})", c.sizes) for c in found]), "cluster size distribution")
     )
-    return section("duplicates", title, parts)
+    return parts
 
 
 # --- contamination ---------------------------------------------------------------------------
 
 
-def contamination(run: Run) -> Html:
-    title = "Test-set contamination"
+def contamination(run: Run) -> list[Html]:
     report = inputs.read_json(run.output / "contamination.json")
     if not isinstance(report, dict):
         why = (
@@ -465,7 +447,7 @@ def contamination(run: Run) -> Html:
             if run.configured("decontaminate")
             else "No decontaminate stage in this pipeline: nothing was checked against test sets."
         )
-        return section("contamination", title, [_missing(why)])
+        return [_missing(why)]
     parts = [
         _kv(
             [
@@ -529,24 +511,20 @@ def contamination(run: Run) -> Html:
             continue
         parts.append(Html(f"<h3>{esc(s.get('name'))}</h3>"))
         if examples:
-            erows = []
-            for e in examples:
-                match = (
+            erows = [
+                [
+                    esc(e.get("id"), FIELD_CHARS),
+                    esc(e.get("url"), FIELD_CHARS),
+                    ", ".join(map(str, e.get("items") or [])) or "–",
+                    num(e.get("ngrams")),
                     excerpt(e["matched"], MATCH_CHARS)
                     if e.get("matched")
                     else f"Jaccard {e.get('jaccard')} with item {e.get('jaccard_item')}"
                     if "jaccard" in e
-                    else "–"
-                )
-                erows.append(
-                    [
-                        esc(e.get("id"), FIELD_CHARS),
-                        esc(e.get("url"), FIELD_CHARS),
-                        ", ".join(map(str, e.get("items") or [])) or "–",
-                        num(e.get("ngrams")),
-                        match,
-                    ]
-                )
+                    else "–",
+                ]
+                for e in examples
+            ]
             parts.append(table(["document", "url", "test items (row)", "n-grams", "matched text"], erows, numeric=(3,)))
         if boiler:
             parts.append(
@@ -558,7 +536,7 @@ def contamination(run: Run) -> Html:
             )
     if not any(s.get("examples") for s in sets):
         parts.append(note("No document matched a test set."))
-    return section("contamination", title, parts)
+    return parts
 
 
 # --- rejected samples ----------------------------------------------------------------------
@@ -571,8 +549,7 @@ def _meta(metadata: Any) -> str:
     return " · ".join(str(esc(i, 120)) for i in items[:12])
 
 
-def rejected(run: Run) -> Html:
-    title = "Rejected documents"
+def rejected(run: Run) -> list[Html]:
     if not run.rejected:
         why = (
             "rejected/ is empty or missing: set `rejected: N` in the pipeline config to keep a sample of N "
@@ -580,7 +557,7 @@ def rejected(run: Run) -> Html:
             if not (run.config or {}).get("rejected")
             else "rejected/ holds no sample (no document was dropped, or the folder was removed)."
         )
-        return section("rejected", title, [_missing(why)])
+        return [_missing(why)]
     order = {r: i for i, r in enumerate(reason for s in run.stages for reason in (s.get("dropped") or {}))}
     samples = sorted(run.rejected, key=lambda r: (order.get(r.reason, len(order)), r.reason))
     parts = [
@@ -607,29 +584,24 @@ def rejected(run: Run) -> Html:
         if r.bad_lines:
             cards.append(str(note(f"{r.bad_lines} unreadable line(s) skipped in this file.", "error")))
         parts.append(Html(head + "".join(cards)))
-    return section("rejected", title, parts)
+    return parts
 
 
 # --- token shards --------------------------------------------------------------------------
 
 
-def tokens(run: Run) -> Html:
-    title = "Tokenizers: bytes per token"
+def tokens(run: Run) -> list[Html]:
     if not run.tokens:
-        return section(
-            "tokens",
-            title,
-            [
-                _missing(
-                    "No token shards named: pass `--tokens DIR ...` (folders written by `corpusforge tokenize`) to "
-                    "compare tokenizers."
-                )
-            ],
-        )
+        return [
+            _missing(
+                "No token shards named: pass `--tokens DIR ...` (folders written by `corpusforge tokenize`) to "
+                "compare tokenizers."
+            )
+        ]
     found, problems = inputs.read_tokens(run.tokens)
     parts = [note(pr, "error") for pr in problems]
     if not found:
-        return section("tokens", title, parts)
+        return parts
     rows, bars = [], []
     for t in found:
         s = t.summary
@@ -676,28 +648,21 @@ def tokens(run: Run) -> Html:
     )
     if bars:
         parts.append(img(plots.bytes_per_token(bars), "bytes per token per tokenizer"))
-    return section("tokens", title, parts)
+    return parts
 
 
 # --- training runs -------------------------------------------------------------------------
 
 
-def training(run: Run) -> Html:
-    title = "Training runs: loss curves"
+def training(run: Run) -> list[Html]:
     if not run.runs:
-        return section(
-            "training",
-            title,
-            [
-                _missing(
-                    "No training runs named: pass `--runs DIR ...` (run folders with a log.csv) to plot loss curves."
-                )
-            ],
-        )
+        return [
+            _missing("No training runs named: pass `--runs DIR ...` (run folders with a log.csv) to plot loss curves.")
+        ]
     found, problems = inputs.read_runs(run.runs)
     parts = [note(pr, "error") for pr in problems]
     if not found:
-        return section("training", title, parts)
+        return parts
 
     def last(a: np.ndarray | None) -> float | None:
         if a is None:
@@ -740,26 +705,21 @@ def training(run: Run) -> Html:
         parts.append(img(plots.loss_curves(curves), "loss curves"))
     else:
         parts.append(_missing("The logs hold no loss value yet."))
-    return section("training", title, parts)
+    return parts
 
 
 # --- ablation ----------------------------------------------------------------------------
 
 
-def ablation(run: Run) -> Html:
-    title = "Ablation: held-out loss of the same model trained on each variant"
+def ablation(run: Run) -> list[Html]:
     data = inputs.read_json(run.output / "ablation.json")
     if not isinstance(data, dict) or not data.get("variants"):
-        return section(
-            "ablation",
-            title,
-            [
-                _missing(
-                    "No ablation for this output: `corpusforge ablate THIS_OUTPUT OTHER_OUTPUT --tokens N --eval HELDOUT` "
-                    "trains the same small model on each and writes its table here."
-                )
-            ],
-        )
+        return [
+            _missing(
+                "No ablation for this output: `corpusforge ablate THIS_OUTPUT OTHER_OUTPUT --tokens N --eval HELDOUT` "
+                "trains the same small model on each and writes its table here."
+            )
+        ]
     b = data.get("budget") or {}
     mine = str(run.output)
     best = min(v["heldout_loss"] for v in data["variants"])
@@ -778,7 +738,7 @@ def ablation(run: Run) -> Html:
                 num(v["heldout_bits_per_byte"], 4),
             ]
         )
-    parts = [
+    return [
         p(
             f"One tokenizer trained on the union of the variants; model {b.get('model')}, seed {b.get('seed')}, "
             f"{num(b.get('steps'))} steps of {num((b.get('seq_len') or 0) * (b.get('batch_size') or 0))} tokens "
@@ -792,18 +752,17 @@ def ablation(run: Run) -> Html:
             numeric=range(1, 7),
         ),
     ]
-    return section("ablation", title, parts)
 
 
-SECTIONS = [
-    ("overview", "Overview", overview),
-    ("funnel", "Funnel", funnel),
-    ("languages", "Languages", languages),
-    ("lengths", "Lengths", lengths),
-    ("duplicates", "Duplicates", duplicates),
-    ("contamination", "Contamination", contamination),
-    ("rejected", "Rejected", rejected),
-    ("tokens", "Tokenizers", tokens),
-    ("training", "Training", training),
-    ("ablation", "Ablation", ablation),
+SECTIONS = [  # (anchor, name in the page's links, the section's title, what builds its parts)
+    ("overview", "Overview", "Overview", overview),
+    ("funnel", "Funnel", "The funnel", funnel),
+    ("languages", "Languages", "Language distribution", languages),
+    ("lengths", "Lengths", "Document length", lengths),
+    ("duplicates", "Duplicates", "Duplicate clusters", duplicates),
+    ("contamination", "Contamination", "Test-set contamination", contamination),
+    ("rejected", "Rejected", "Rejected documents", rejected),
+    ("tokens", "Tokenizers", "Tokenizers: bytes per token", tokens),
+    ("training", "Training", "Training runs: loss curves", training),
+    ("ablation", "Ablation", "Ablation: held-out loss of the same model trained on each variant", ablation),
 ]
