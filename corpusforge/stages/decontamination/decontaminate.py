@@ -1,23 +1,19 @@
 """Test-set decontamination: find benchmark text in the corpus by n-gram overlap, then drop,
-redact or annotate the documents that hold it.
+redact or annotate the documents that hold it (the rules and modes: README, "Decontamination").
 
-Matching follows GPT-3 (Brown et al. 2020, appendix C): words are lowercase, whitespace
-delimited and without punctuation (corpusforge.stages.decontamination.ngram_index); every `ngram`-word window
-(13) of every test text counts, and a test text shorter than that contributes its whole
-text as one gram if it has at least `min_words` words (GPT-3 found spurious collisions
-below 8 words; `min_words: 1` is the literal rule). A short gram matches only as the same
-whole words in a document: the scan hashes the document's windows of every length the
-index holds. An n-gram found in more than `max_doc_frequency` documents (10) is
-boilerplate, not a leak (GPT-3: "common cultural phrases, legal boilerplate"), and is
-ignored; the report counts those per test set.
+Matching follows GPT-3 (Brown et al. 2020, appendix C), words as in
+corpusforge.stages.decontamination.ngram_index. A test text shorter than `ngram` words is one
+gram if it has at least `min_words` words (GPT-3 found spurious collisions below 8 words;
+`min_words: 1` is the literal rule), matched only as the same whole words: the scan hashes the
+document's windows of every length the index holds. An n-gram found in more than
+`max_doc_frequency` documents is boilerplate, not a leak (GPT-3: "common cultural phrases,
+legal boilerplate"), and is ignored; the report counts those per test set.
 
-Test sets with `match: jaccard` hold documents (Wikitext, LAMBADA passages): MassiveText
-drops a training document whose 13-gram Jaccard similarity with any test document is >=
-0.8 (`jaccard_threshold`). Candidates are the test documents that share an n-gram with the
-training document (the same index); their Jaccard similarity is then computed exactly from
-the two n-gram sets (|A ∩ B| / |A ∪ B| over 64-bit n-gram hashes): exact, and cheaper than
-MinHash at benchmark scale. The n-gram hashes are corpusforge.stages.dedup.minhash.hash64's, so
-`MinHasher.signatures` could sign them if document-level test sets ever grow large.
+`match: jaccard` sets hold documents (MassiveText's rule). Candidates are the test documents
+that share an n-gram with the training document (the same index); their Jaccard similarity is
+then computed exactly from the two sets of 64-bit n-gram hashes: exact, and cheaper than
+MinHash at benchmark scale (the hashes are corpusforge.stages.dedup.minhash.hash64's, so
+`MinHasher.signatures` could sign them if document-level test sets ever grow large).
 
 Phases:
 
@@ -32,16 +28,9 @@ Phases:
    match or a Jaccard similarity >= the threshold, and write the task's part of the report;
 5. `finish` (after the last phase): merge the parts into `OUTPUT/contamination.json`.
 
-Modes: `drop` (reason `decontaminate:<first matching set>`); `redact` (GPT-3): cut each
-matching n-gram plus `redact_margin` (200) characters on both sides (widened to the next
-whitespace, at most 50 characters further, so no word is cut in two), discard pieces
-shorter than `min_piece_chars` (200), join the rest with a blank line, and drop the
-document if the cuts split it into more than `max_pieces` (10) pieces
-(`decontaminate:too_many_pieces`) or leave nothing (`decontaminate:nothing_left`); a
-Jaccard match is always dropped; `annotate` keeps every document and writes
-`decontaminate_sets` (the matching sets, comma-joined; null when clean) and
-`decontaminate_ngrams` (distinct matching n-grams), plus `decontaminate_jaccard` when a
-Jaccard set is configured.
+`redact` widens each cut (a match plus `redact_margin` characters each side) to the next
+whitespace, at most 50 characters further, so that no word is cut in two; a Jaccard match is
+always dropped.
 """
 
 from __future__ import annotations
@@ -73,6 +62,7 @@ _JACCARD = [("row", "<u4"), ("item", "<u4"), ("jaccard", "<f4")]
 _BOILER = [("ngram", "<u4"), ("docs", "<u4")]
 _SNAP = 50  # widen a cut to whitespace by at most this many characters
 _MATCHED_CHARS = 600  # longest matched text quoted in the report
+_OUTCOMES = ("documents_affected", "documents_dropped", "documents_redacted", "documents_annotated")  # per test set
 
 
 class Decontaminator(GlobalStage):
@@ -259,36 +249,31 @@ class Decontaminator(GlobalStage):
         keep = self._ngram_mode[item_sets]  # an id may also belong to a Jaccard set's document
         rep, items, item_sets = rep[keep], items[keep], item_sets[keep]
         sets = set(item_sets.tolist())
-        if near is not None:
-            sets.add(int(idx.item_set[near[0]]))
+        near_set = int(idx.item_set[near[0]]) if near is not None else None
+        if near_set is not None:
+            sets.add(near_set)
         order = sorted(sets)
         names = [self.sets[s].name for s in order]
         need_spans = self.mode == "redact" or report.wants_example(order, self.examples)
         spans = self._spans(doc.text, idx, rep, items, item_sets) if need_spans and ids.size else []
         report.affected += 1
 
-        outcome = "annotated"
-        new_text = None
+        outcome, dropped_for, new_text = "annotated", None, None
         if self.mode == "drop":
-            outcome = "dropped"
-            ctx.drop(f"{self.name}:{names[0]}", doc)
+            dropped_for = names[0]
         elif self.mode == "redact":
-            if near is not None:
-                outcome = "dropped"
-                ctx.drop(f"{self.name}:{self.sets[int(idx.item_set[near[0]])].name}", doc)
+            if near_set is not None:
+                dropped_for = self.sets[near_set].name
             elif not spans:  # a match the span search cannot place: be safe
-                outcome = "dropped"
-                ctx.drop(f"{self.name}:{names[0]}", doc)
+                dropped_for = names[0]
             else:
                 pieces, n_pieces = redact(
                     doc.text, [(s, e) for s, e, _ in spans], self.redact_margin, self.min_piece_chars
                 )
                 if n_pieces > self.max_pieces:
-                    outcome = "dropped"
-                    ctx.drop(f"{self.name}:too_many_pieces", doc)
+                    dropped_for = "too_many_pieces"
                 elif not pieces:
-                    outcome = "dropped"
-                    ctx.drop(f"{self.name}:nothing_left", doc)
+                    dropped_for = "nothing_left"
                 else:
                     outcome = "redacted"
                     new_text = "\n\n".join(pieces)
@@ -296,6 +281,9 @@ class Decontaminator(GlobalStage):
         else:
             doc.metadata[f"{self.name}_sets"] = ",".join(names)
             doc.metadata[f"{self.name}_ngrams"] = int(len(np.unique(rep)))
+        if dropped_for is not None:
+            outcome = "dropped"
+            ctx.drop(f"{self.name}:{dropped_for}", doc)
         report.outcomes[outcome] += 1
 
         for s in order:
@@ -304,7 +292,7 @@ class Decontaminator(GlobalStage):
             per[f"documents_{outcome}"] += 1
             mine = item_sets == s
             per["items"].update(idx.item_row[items[mine]].tolist())
-            if near is not None and int(idx.item_set[near[0]]) == s:
+            if near_set == s:
                 per["items"].add(int(idx.item_row[near[0]]))
             if len(per["examples"]) < self.examples:
                 example: dict[str, Any] = {"id": doc.id, "url": doc.url}
@@ -312,7 +300,7 @@ class Decontaminator(GlobalStage):
                     example["items"] = sorted(set(idx.item_row[items[mine]].tolist()))[:10]
                     example["ngrams"] = int(len(np.unique(rep[mine])))
                     example["matched"] = matched_text(doc.text, [(a, b) for a, b, ss in spans if s in ss])
-                if near is not None and int(idx.item_set[near[0]]) == s:
+                if near_set == s:
                     example["jaccard_item"] = int(idx.item_row[near[0]])
                     example["jaccard"] = round(near[1], 4)
                 per["examples"].append(example)
@@ -346,17 +334,7 @@ class Decontaminator(GlobalStage):
         boiler = load_npy(work_dir / "boilerplate.npy")
         b_rep, b_items = idx.owners_of(boiler["ngram"].astype(np.int64))
         b_docs = dict(zip(boiler["ngram"].tolist(), boiler["docs"].tolist()))
-        totals = {
-            "documents_scanned": 0,
-            "documents_affected": 0,
-            "documents_dropped": 0,
-            "documents_redacted": 0,
-            "documents_annotated": 0,
-            "chars_removed": 0,
-        }
-        for p in parts:
-            for key in totals:
-                totals[key] += p[key]
+        totals = {key: sum(p[key] for p in parts) for key in ("documents_scanned", *_OUTCOMES, "chars_removed")}
         sets = []
         for s, ts in enumerate(self.sets):
             meta = idx.meta["sets"][s]
@@ -376,7 +354,7 @@ class Decontaminator(GlobalStage):
             for p in parts:
                 per = p["sets"][s]
                 items.update(per["items"])
-                for key in ("documents_affected", "documents_dropped", "documents_redacted", "documents_annotated"):
+                for key in _OUTCOMES:
                     counts[key] += per[key]
                 examples += per["examples"]
             mine = idx.item_set[b_items] == s  # boilerplate concerns n-gram sets, not Jaccard ones
@@ -429,15 +407,7 @@ class _TaskReport:
         self.documents = self.affected = self.chars_removed = 0
         self.outcomes: dict[str, int] = defaultdict(int)
         self.sets: list[dict[str, Any]] = [
-            {
-                "documents_affected": 0,
-                "documents_dropped": 0,
-                "documents_redacted": 0,
-                "documents_annotated": 0,
-                "items": set(),
-                "examples": [],
-            }
-            for _ in range(n_sets)
+            dict.fromkeys(_OUTCOMES, 0) | {"items": set(), "examples": []} for _ in range(n_sets)
         ]
 
     def wants_example(self, sets: list[int], limit: int) -> bool:
