@@ -1,16 +1,10 @@
 """`corpusforge ablate VARIANT_A VARIANT_B ... --tokens N --eval HELDOUT`: does a data choice help?
 
-Each variant is a corpus: a pipeline output folder, or a pipeline config that is run first (to
-its own `output:`; finished tasks are skipped as usual). Everything else is held equal, so the
-only difference between the models is the data:
-
-1. one tokenizer, trained on the union of the variants (a tokenizer trained on one variant
-   would favour it);
-2. each variant and the held-out text tokenized with it;
-3. the same model (preset, seed, learning-rate schedule) trained on each for the same number
-   of tokens (a smaller variant is seen for more epochs: that is part of what is measured);
-4. every model evaluated on the same held-out text, window by window over all of it (up to
-   `max_eval_tokens`), not on a sample: loss in nats per token and bits per byte.
+Each variant is a pipeline output folder, or a pipeline config run first (README, "Ablations").
+Everything but the data is held equal: one tokenizer, trained on the union of the variants (one
+trained on a single variant would favour it); the same model, seed, schedule and token budget (a
+smaller variant is seen for more epochs: that is part of what is measured); and every model
+scored on the same held-out text, window by window over all of it (up to `max_eval_tokens`).
 
 ```
 OUT/
@@ -22,10 +16,6 @@ OUT/
 ```
 Every step is resumable: a rerun of the same command reuses the tokenizer, the token folders
 and finished runs, and continues an interrupted run from its checkpoint.
-
-The held-out text (`--eval`) may be Parquet shards, a pipeline output folder, or plain text:
-`.txt` files or a `.zip` of `.txt` files, one document per file (e.g. the State of the Union
-addresses in ../shared/data/text). It should be text no variant saw.
 """
 
 from __future__ import annotations
@@ -276,34 +266,29 @@ def ablate(
         raise AblationError("ablate compares at least two variants")
     if tokens < 1:
         raise AblationError(f"--tokens must be positive, got {tokens}")
-    out = Path(output)
     resolved = [resolve_variant(v, quiet) for v in variants]
     names = [v.name for v in resolved]
     if len(set(names)) != len(names):
         raise AblationError(f"variants need distinct names (folder or config file names), got {names}")
     record = inputs_record(resolved, recipe, vocab_size)
+    budget = Budget(tokens=tokens, model=model, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
     with RunFolder(
-        out,
+        Path(output),
         "ablation",
         ABLATION_ENTRIES,
         inputs=[s for v in resolved for s in v.shards],
         legacy=lambda f: (f / record.file).is_file(),
     ) as folder:
         folder.start(overwrite, "an ablation of other corpora or settings", record)
-        return _ablate(resolved, folder, record, tokens, eval_patterns, model, seq_len, batch_size, lr, seed, quiet)
+        return _ablate(resolved, folder, record, budget, eval_patterns, quiet)
 
 
 def _ablate(
     resolved: list[Variant],
     folder: RunFolder,
     record: Fingerprint,
-    tokens: int,
+    budget: Budget,
     eval_patterns: list[str],
-    model: str,
-    seq_len: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
     quiet: bool,
 ) -> dict[str, Any]:
     from corpusforge.engine.runner import output_folder
@@ -316,25 +301,24 @@ def _ablate(
         raise AblationError(f"--eval shares shards with a variant ({sorted(overlap)[0]}): held-out text must be unseen")
 
     tokenizer = shared_tokenizer(folder, record, quiet)
-    budget = Budget(tokens=tokens, model=model, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
     heldout_tokens = out / "tokens" / "heldout"
     # always redone (a second or two): --eval files may have changed under the same names
-    tokenize(tokenizer, heldout, heldout_tokens, seed=seed, overwrite=True, quiet=True)
+    tokenize(tokenizer, heldout, heldout_tokens, seed=budget.seed, overwrite=True, quiet=True)
     scoring = HeldOut.load(heldout_tokens, budget.max_eval_tokens)
 
     rows = []
     for v in resolved:
         tok_dir = out / "tokens" / v.name
-        summary = tokenize(tokenizer, v.shards, tok_dir, seed=seed, quiet=True)
+        summary = tokenize(tokenizer, v.shards, tok_dir, seed=budget.seed, quiet=True)
         run = out / "runs" / v.name
         if not quiet:
             print(
-                f"ablate: training {model} on {v.name} for {budget.steps:,} steps "
-                f"({budget.steps * seq_len * batch_size:,} tokens)",
+                f"ablate: training {budget.model} on {v.name} for {budget.steps:,} steps "
+                f"({budget.steps * budget.seq_len * budget.batch_size:,} tokens)",
                 flush=True,
             )
         trained = train_variant(tok_dir, run, budget, quiet)
-        scored = heldout_loss(run, scoring, seq_len)
+        scored = heldout_loss(run, scoring, budget.seq_len)
         corpus_tokens = summary["train"]["tokens"]
         rows.append(
             {

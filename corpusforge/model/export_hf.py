@@ -100,38 +100,33 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
         raise TrainError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     state = load_checkpoint(checkpoint, mmap=True)
     config = ModelConfig.from_dict(state["model_config"])
+    from safetensors.torch import save_file
+
     check_llama_shaped(config)
     tensors = {
         name: t.to(DTYPES[dtype]).contiguous().clone() for name, t in llama_state_dict(state["model"], config).items()
     }
-    out = Path(output)
+    out, tok = Path(output), state["tokenizer"]
     with RunFolder(out, "hf-export", EXPORT_FILES, inputs=[str(checkpoint)]) as folder:
         folder.start(overwrite, "an export")
-        _write(out, config, state, tensors, dtype)
+        with atomic_path(out / "model.safetensors") as tmp:
+            save_file(tensors, str(tmp), metadata={"format": "pt"})
+        write_json_atomic(out / "config.json", llama_config(config, tok["eos_id"], dtype))
+        write_text_atomic(out / "tokenizer.json", tok["json"])
+        # As `train-tokenizer` writes it: a literal "<|endoftext|>" in text stays text.
+        write_json_atomic(
+            out / "tokenizer_config.json",
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "eos_token": tok["eos"],
+                "bos_token": tok["eos"],
+                "clean_up_tokenization_spaces": False,
+                "split_special_tokens": True,
+                "model_max_length": 1_000_000_000,  # documents may be longer than the context; tools window them
+            },
+        )
+        write_json_atomic(
+            out / "generation_config.json",
+            {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"], "max_length": config.max_seq_len},
+        )
     return out
-
-
-def _write(out: Path, config: ModelConfig, state: dict[str, Any], tensors: dict[str, torch.Tensor], dtype: str) -> None:
-    from safetensors.torch import save_file
-
-    tok = state["tokenizer"]
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    write_json_atomic(out / "config.json", llama_config(config, tok["eos_id"], dtype))
-    write_text_atomic(out / "tokenizer.json", tok["json"])
-    # As `train-tokenizer` writes it: a literal "<|endoftext|>" in text stays text.
-    write_json_atomic(
-        out / "tokenizer_config.json",
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "eos_token": tok["eos"],
-            "bos_token": tok["eos"],
-            "clean_up_tokenization_spaces": False,
-            "split_special_tokens": True,
-            "model_max_length": 1_000_000_000,  # documents may be longer than the context; tools window them
-        },
-    )
-    write_json_atomic(
-        out / "generation_config.json",
-        {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"], "max_length": config.max_seq_len},
-    )

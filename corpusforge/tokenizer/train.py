@@ -71,42 +71,36 @@ def train_tokenizer(
         out, "tokenizer", TOKENIZER_FILES, inputs=files, legacy=lambda f: (f / TOKENIZER_FILE).is_file()
     ) as folder:
         folder.start(overwrite, "a tokenizer (token shards made with it record its hash and would no longer match)")
-        return _train(recipe, files, out, max_bytes, quiet, fit_vocab)
+        tokenizer, trainer = build(recipe)
+        text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
+        started = time.perf_counter()
+        tokenizer.train_from_iterator(text, trainer)
+        seconds = time.perf_counter() - started
+        if text.docs == 0:
+            raise TokenizerError(f"no text in {len(files)} input file(s): every document is empty")
 
+        reached = tokenizer.get_vocab_size(with_added_tokens=True)
+        if reached < recipe.vocab_size and fit_vocab:
+            recipe = recipe.with_vocab_size(reached)
+        elif reached < recipe.vocab_size:
+            raise VocabularyTooLargeError(
+                too_large_message(recipe, reached, text, max_bytes), requested=recipe.vocab_size, supported=reached
+            )
 
-def _train(
-    recipe: Recipe, files: list[str], out: Path, max_bytes: int | None, quiet: bool, fit_vocab: bool
-) -> dict[str, Any]:
-    tokenizer, trainer = build(recipe)
-    text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
-    started = time.perf_counter()
-    tokenizer.train_from_iterator(text, trainer)
-    seconds = time.perf_counter() - started
-    if text.docs == 0:
-        raise TokenizerError(f"no text in {len(files)} input file(s): every document is empty")
-
-    reached = tokenizer.get_vocab_size(with_added_tokens=True)
-    if reached < recipe.vocab_size and fit_vocab:
-        recipe = recipe.with_vocab_size(reached)
-    elif reached < recipe.vocab_size:
-        raise VocabularyTooLargeError(
-            too_large_message(recipe, reached, text, max_bytes), requested=recipe.vocab_size, supported=reached
-        )
-
-    training = {
-        "recipe": recipe.to_dict(),
-        "inputs": files,
-        "max_bytes": max_bytes,
-        "documents": text.docs,
-        "text_bytes": text.bytes,
-        "truncated_by_max_bytes": text.truncated,
-        "vocab_size": reached,
-        "eos_id": tokenizer.token_to_id(recipe.eos),
-        "seconds": round(seconds, 2),
-        "peak_rss_mb": peak_rss_mb(),
-    }
-    save_tokenizer(tokenizer, out, recipe.eos, training)
-    return training
+        training = {
+            "recipe": recipe.to_dict(),
+            "inputs": files,
+            "max_bytes": max_bytes,
+            "documents": text.docs,
+            "text_bytes": text.bytes,
+            "truncated_by_max_bytes": text.truncated,
+            "vocab_size": reached,
+            "eos_id": tokenizer.token_to_id(recipe.eos),
+            "seconds": round(seconds, 2),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        save_tokenizer(tokenizer, out, recipe.eos, training)
+        return training
 
 
 def too_large_message(recipe: Recipe, reached: int, text: TextStream, max_bytes: int | None) -> str:
