@@ -1,25 +1,20 @@
 """The one owner of an output folder: who made it, who is writing it now, what may be cleared,
-and whether what it holds was made with the settings of this run.
+and whether what it holds was made with the settings of this run. The rules (README, "Output
+folders are corpusforge's alone"):
 
-Every folder corpusforge writes (`run`, `tokenize`, `train`, `train-tokenizer`, `ablate`,
-`export-hf`) holds `.corpusforge`, a small JSON file naming the kind of output. Four rules:
-
-- **Ours only.** A folder that is not empty and has no `.corpusforge` of the same kind is
-  refused, with or without `--overwrite`: a run never writes among, or deletes, files it did
-  not make. Folders made before the marker existed are recognised by their own files
-  (`legacy`) and adopted. `--overwrite` removes only the entries that kind of run writes.
+- **Ours only.** A folder that is not empty and has no `.corpusforge` marker of the same kind
+  is refused, with or without `--overwrite`. Folders made before the marker existed are
+  recognised by their own files (`legacy`) and adopted. `--overwrite` removes only the
+  entries that kind of run writes.
 - **Never an input.** A folder that contains one of the run's resolved inputs is refused.
 - **One live run.** The run holds an exclusive lock from before it reads the saved settings
-  until it ends, so two runs cannot mix their outputs and the settings check cannot race.
-  Local: `flock` on `OUTPUT/.lock` (released by the kernel when the process dies, so a killed
-  run never blocks its resume). Object storage has no lock: a lease object `OUTPUT/.lock`
-  (holder, start, heartbeat every `LEASE_HEARTBEAT` s) refuses a second run while it is fresh.
-  Two runs started within the same second may both take a lease (S3 offers no conditional
-  put through pyarrow); the README says so.
-- **One set of settings.** What decides a folder's outputs (a `Fingerprint`: the resolved
-  pipeline config, the tokenize settings...) is saved in it before any output; a rerun with
-  other values is refused, naming the keys that differ, unless `--overwrite` clears the
-  folder. A kind with nothing to compare (an export, a tokenizer) refuses any existing output.
+  until it ends, so the settings check cannot race: locally `flock` on `OUTPUT/.lock`; on
+  object storage a lease object refreshed every `LEASE_HEARTBEAT` s (pyarrow offers no
+  conditional put, so two runs started within the same second may both take it).
+- **One set of settings.** A `Fingerprint` (the resolved pipeline config, the tokenize
+  settings...) is saved before any output; a rerun with other values is refused, naming the
+  keys that differ, unless `--overwrite` clears the folder. A kind with nothing to compare
+  (an export, a tokenizer) refuses any existing output.
 """
 
 from __future__ import annotations

@@ -7,11 +7,6 @@ One shard per input shard and split (`OUTPUT/train/part-00000.*`, `OUTPUT/val/pa
   document i is `bin[idx[i-1]:idx[i]]` (with idx[-1] = 0) and its last token is EOS;
 - `.json`: the header: format, dtype, EOS id, tokenizer hash, counts, source file.
 
-```python
-import numpy as np
-tokens = np.memmap("part-00000.bin", dtype="<u2", mode="r")
-ends = np.memmap("part-00000.idx", dtype="<u8", mode="r")
-```
 A split with no document in a shard gets no files at all (numpy cannot memmap an empty file),
 and its header would say 0 anyway: the task's summary counts it.
 """

@@ -1,24 +1,16 @@
-"""`corpusforge tokenize`: Parquet shards → token shards (see `shards` for the format).
+"""`corpusforge tokenize`: Parquet shards → token shards (the format: `shards`; the output
+folder: README, "Tokenizers").
 
-```
-OUTPUT/
-  tokenize.json        the settings and tokenizer hash; a rerun must match (else --overwrite)
-  tokenizer.json       a copy of the tokenizer used, so the shards decode on their own
-  train/part-00000.{bin,idx,json}    val/part-00000.{bin,idx,json}
-  summary.json         totals: documents, tokens, bytes per token, skipped documents
-  work/task-00000.json completion markers (each holds its task's counts)
-```
 One task per input shard, numbered from the sorted input list, run by the pipeline's
 executor. A task writes its files atomically and then its marker, so a killed run resumes
 by skipping marked tasks, and a task's output depends only on its input file, its number,
 the tokenizer and the seed: identical bytes whatever --workers is and however often it ran.
 
-Documents: an empty (or null) text is counted and skipped; a text that encodes to no token
-is counted and skipped; every other document is followed by EOS. A document goes to the
-validation split when a hash of (seed, its text) falls below --val-fraction: a document lands
-in the same split however the corpus is sharded, and copies of one text (which dedup may have
-let through) all land in the same split, so none leaks from train into val. Within a shard
-each split is shuffled by document with a generator seeded by (seed, task number).
+An empty text, or one that encodes to no token, is counted and skipped; every other document
+is followed by EOS. The split is a keyed hash of (seed, text) against --val-fraction, so a
+document lands in the same split however the corpus is sharded, and copies of one text (which
+dedup may have let through) all land in the same split: none leaks from train into val. Within
+a shard each split is shuffled by document with a generator seeded by (seed, task number).
 """
 
 from __future__ import annotations

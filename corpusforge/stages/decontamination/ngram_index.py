@@ -4,14 +4,10 @@ Normalization (GPT-3, Brown et al. 2020, appendix C: "a gram as a lowercase, whi
 delimited word with no punctuation"): Unicode NFKC, case folding, then every punctuation,
 symbol and format character is deleted (so "don't" → "dont", "48/2" → "482", a soft
 hyphen disappears), and the text is split on whitespace; a token left empty is no word.
-Any change of case, of punctuation or of whitespace (spaces, tabs, line breaks) between
-words therefore gives the same words.
 
-An n-gram's 64-bit hash is `corpusforge.stages.dedup.minhash.hash64` of its words joined by spaces: each
-word is hashed once with xxh3-64 and the hashes of a window of k words are combined as
-fmix64(Σ h_j·M^(k-1-j) mod 2^64 ⊕ k), so all windows of a document for every length come
-from a few numpy operations, and the length is part of the hash (a short test item's
-8-gram never equals a 13-gram).
+An n-gram's 64-bit hash is `corpusforge.stages.dedup.minhash.hash64` of its words: all windows
+of a document for every length come from a few numpy operations, and the length is part of
+the hash (a short test item's 8-gram never equals a 13-gram).
 
 The index (`NgramIndex`) holds every n-gram of the test sets as a sorted uint64 array with
 a parallel uint32 array of owning items (an n-gram in several items appears once per item;
