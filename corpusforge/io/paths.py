@@ -100,33 +100,19 @@ def expand(pattern: str) -> list[str]:
     return [prefix + p for p in sorted(found)]
 
 
+# A glob's pieces, longest first: a `[...]` class runs to the first `]` after its `[` (a `[`
+# without one is a literal); anything else is one literal character.
+_GLOB_PIECE = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]]*\]|.", re.DOTALL)
+_GLOB_WILDCARDS = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A glob as a regex where `*` stays inside one folder and `**/` spans any number."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            j = pattern.find("]", i + 1)
-            if j < 0:
-                out.append(re.escape(pattern[i]))
-                i += 1
-            else:
-                out.append(fnmatch.translate(pattern[i : j + 1])[4:-3])  # the class alone
-                i = j + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
+    out = [
+        _GLOB_WILDCARDS.get(piece)
+        or (fnmatch.translate(piece)[4:-3] if len(piece) > 1 else re.escape(piece))  # [4:-3]: the class alone
+        for piece in _GLOB_PIECE.findall(pattern)
+    ]
     return re.compile("".join(out) + r"\Z")
 
 
