@@ -89,15 +89,12 @@ def load_npy(path: AnyPath, mmap: bool = False) -> np.ndarray:
     return np.load(path)
 
 
-def remove_stale_tmp(folder: AnyPath) -> int:
-    """Delete temporary files a killed run left behind; returns how many."""
+def remove_stale_tmp(folder: AnyPath) -> None:
+    """Delete temporary files a killed run left behind."""
     if isinstance(folder, RemotePath) or not folder.exists():
-        return 0  # remote outputs have their temporary files on the local disk
-    removed = 0
+        return  # remote outputs have their temporary files on the local disk
     for p in folder.rglob(f".*{TMP_SUFFIX}"):
         p.unlink(missing_ok=True)
-        removed += 1
-    return removed
 
 
 class Markers:

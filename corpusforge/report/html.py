@@ -60,9 +60,7 @@ def slug(text: str) -> str:
 
 
 def num(n: Any, digits: int = 0) -> str:
-    if n is None:
-        return "–"
-    if isinstance(n, float) and math.isnan(n):
+    if n is None or (isinstance(n, float) and math.isnan(n)):
         return "–"
     return f"{n:,.{digits}f}" if isinstance(n, float) or digits else f"{n:,}"
 

@@ -39,8 +39,7 @@ def docs_to_table(docs: list[Document], schema: pa.Schema) -> pa.Table:
         pa.array([d.text for d in docs], pa.string()),
         pa.array([d.url for d in docs], pa.string()),
     ]
-    for name in names:
-        arrays.append(pa.array([d.metadata.get(name) for d in docs], schema.field(name).type))
+    arrays += [pa.array([d.metadata.get(name) for d in docs], schema.field(name).type) for name in names]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

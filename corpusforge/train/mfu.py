@@ -40,7 +40,4 @@ def flops_per_token(config: ModelConfig, seq_len: int) -> float:
 
 def known_peak_flops(device_name: str) -> float | None:
     """The table's peak for a device name (None: unknown; set `peak_flops` in the config)."""
-    for key, flops in PEAK_BF16_FLOPS:
-        if key in device_name:
-            return flops
-    return None
+    return next((flops for key, flops in PEAK_BF16_FLOPS if key in device_name), None)

@@ -155,10 +155,6 @@ class NgramIndex:
     def n(self) -> int:
         return self.meta["ngram"]
 
-    @property
-    def set_modes(self) -> list[str]:
-        return [s["mode"] for s in self.meta["sets"]]
-
     # --- building ---------------------------------------------------------------------
 
     @classmethod

@@ -32,6 +32,8 @@ from corpusforge.io.paths import AnyPath
 from corpusforge.stages.dedup.summary import write_summary
 
 _SPACES = re.compile(r"\s+")
+_ENTRY = [("hash", "<u8"), ("row", "<u4")]  # what `prepare` writes per document
+_SORTED = [("hash", "<u8"), ("task", "<u4"), ("row", "<u4")]  # all tasks' entries, as `find` sorts them
 
 
 def normalized_hash(text: str) -> int:
@@ -53,9 +55,6 @@ class ExactDeduplicator(Decides, GlobalStage):
     def columns(self) -> dict[str, pa.DataType]:
         return self.reason_columns()
 
-    def _partition_of(self, hashes: np.ndarray) -> np.ndarray:
-        return (hashes % np.uint64(self.partitions)).astype(np.int64)
-
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         hashes: list[int] = []
         for doc in docs:
@@ -63,10 +62,10 @@ class ExactDeduplicator(Decides, GlobalStage):
             yield doc
         h = np.array(hashes, dtype=np.uint64)
         rows = np.arange(len(h), dtype=np.uint32)
-        part = self._partition_of(h)
+        part = (h % np.uint64(self.partitions)).astype(np.int64)
         for p in range(self.partitions):
             sel = part == p
-            entries = np.empty(int(sel.sum()), dtype=[("hash", "<u8"), ("row", "<u4")])
+            entries = np.empty(int(sel.sum()), dtype=_ENTRY)
             entries["hash"], entries["row"] = h[sel], rows[sel]
             save_npy(ctx.work_dir / "hashes" / f"p{p:04d}" / f"task-{ctx.task:05d}.npy", entries)
 
@@ -78,12 +77,10 @@ class ExactDeduplicator(Decides, GlobalStage):
         parts = []
         for task in range(n_stream_tasks):
             e = load_npy(folder / f"task-{task:05d}.npy")
-            t = np.empty(len(e), dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
+            t = np.empty(len(e), dtype=_SORTED)
             t["hash"], t["task"], t["row"] = e["hash"], task, e["row"]
             parts.append(t)
-        allrows = (
-            np.concatenate(parts) if parts else np.empty(0, dtype=[("hash", "<u8"), ("task", "<u4"), ("row", "<u4")])
-        )
+        allrows = np.concatenate(parts) if parts else np.empty(0, dtype=_SORTED)
         allrows.sort(order=("hash", "task", "row"))
         later = np.zeros(len(allrows), dtype=bool)
         later[1:] = allrows["hash"][1:] == allrows["hash"][:-1]

@@ -295,7 +295,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
     keys = np.zeros((len(signatures), bands), dtype=np.uint64)
     for r in range(rows):
-        keys = fmix((keys * np.uint64(0x9E3779B97F4A7C15)) ^ sig[:, :, r], 64)
+        keys = fmix((keys * np.uint64(_MULT)) ^ sig[:, :, r], 64)
     return keys
 
 
