@@ -1,17 +1,11 @@
-"""`corpusforge export-hf CHECKPOINT OUT`: a Hugging Face `LlamaForCausalLM` folder.
+"""`corpusforge export-hf CHECKPOINT OUT`: a Hugging Face `LlamaForCausalLM` folder (the files:
+`EXPORT_FILES`), so `AutoModelForCausalLM.from_pretrained(OUT)` and the evaluation tools built
+on it (lm-eval, vLLM...) work unchanged.
 
-```
-OUT/
-  config.json              LlamaConfig: the shape, RoPE θ, RMSNorm ε, tied head or not
-  model.safetensors        the weights under transformers' names
-  tokenizer.json           the tokenizer the model was trained with
-  tokenizer_config.json    PreTrainedTokenizerFast + EOS, so AutoTokenizer loads it
-```
-so `AutoModelForCausalLM.from_pretrained(OUT)` and the evaluation tools built on it (lm-eval,
-vLLM...) work unchanged. Only LLaMA-shaped models export: sequential blocks, RoPE on every head
-dimension, no biases; anything else has no LLaMA equivalent and is refused. Our RoPE already
-uses LLaMA's "rotate half" layout, so q/k weights are copied without permutation; the fused qkv
-matrix is split into q_proj, k_proj and v_proj.
+Only LLaMA-shaped models export: sequential blocks, RoPE on every head dimension, no biases;
+anything else has no LLaMA equivalent and is refused. Our RoPE already uses LLaMA's "rotate
+half" layout, so q/k weights are copied without permutation; the fused qkv matrix is split
+into q_proj, k_proj and v_proj.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """`corpusforge train-tokenizer RECIPE --input GLOB --output DIR`: a byte-level BPE from shards.
 
-Both recipes use HF `tokenizers`' BPE trainer; a recipe only chooses the pre-tokenizer:
-- `gpt2`: GPT-2's regex splits text into words, punctuation and spaces first, so no piece
-  crosses a word boundary (GPT-2/3's 50,257-token vocabulary);
-- `none`: the whole text between digits is one "word", so merges may cross spaces and
-  punctuation and pieces such as "New York " or ".println(" appear (Jurassic-1's multi-word
-  vocabulary; SuperBPE's "superword" tokens).
-Text streams from the shards into the trainer, which keeps only its own counts.
+Both recipes use HF `tokenizers`' BPE trainer; a recipe only chooses the pre-tokenizer: `gpt2`
+(GPT-2's regex splits words first, so no piece crosses a word boundary) or `none` (merges may
+cross spaces and punctuation: multi-word pieces such as "New York "). Text streams from the
+shards into the trainer, which keeps only its own counts.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
 """Training config: YAML → a validated `TrainConfig`, with one clear error naming the key.
 
-```yaml
-data: output/tokens/sample        # a `corpusforge tokenize` output folder (train/ and val/ shards)
-out_dir: output/train/tiny-sample # checkpoint, log.csv, loss.png, config.yaml
-model: tiny                       # a preset name, or {preset: tiny, n_layer: 6, ...} / a full shape
-seq_len: 256
-batch_size: 16                    # sequences per device and micro-step
-max_steps: 300                    # or max_tokens: 2.0e6 (tokens seen in all, across devices)
-lr: 3.0e-3
-```
-Every key and its default is in `TrainConfig` below; unknown keys are errors, never ignored.
-Paths are relative to where corpusforge runs (the repo root for the shipped configs).
+Every key and its default is in `TrainConfig` below (the README's "Training config" table
+says the same for users); unknown keys are errors, never ignored. Paths are relative to where
+corpusforge runs (the repo root for the shipped configs in pipelines/training/).
 """
 
 from __future__ import annotations

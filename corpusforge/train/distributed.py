@@ -1,9 +1,6 @@
 """Data-parallel training under `torchrun` (DDP): which process this is, and the collectives the
 trainer needs. Without torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK) everything here is
-a no-op for a single process. NCCL on CUDA, gloo on CPU.
-
-    torchrun --standalone --nproc_per_node 8 -m corpusforge train CONFIG
-    torchrun --nnodes 2 --node_rank R --rdzv_endpoint HOST:29500 --nproc_per_node 8 -m corpusforge train CONFIG
+a no-op for a single process. NCCL on CUDA, gloo on CPU; the torchrun commands are in the README.
 """
 
 from __future__ import annotations

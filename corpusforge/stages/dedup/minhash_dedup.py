@@ -8,13 +8,11 @@
    Without `verify`, every member of a bucket is linked to the bucket's first member (not
    all pairs). With `verify` (the default), the LSH net is cast wider (bands and rows for
    threshold − 0.1) and a pair is linked only if the signatures agree on at least
-   `threshold` of the permutations, each member being checked against the bucket's first
-   member and the 16 members before it: this cuts the LSH false positives, and it is what
-   meets precision and recall >= 0.95 (bench/dedup_quality.py).
-3. step `clusters` (one task): connected components over all edges (deduplicated: a pair
-   comes from several bands) with numpy arrays, memory proportional to the documents that
-   have an edge; one survivor per cluster, the first by (task, row) or the longest text
-   (`keep: longest`, ties to the first).
+   `threshold` of the permutations (`_verified_pairs`): this cuts the LSH false positives,
+   and it is what meets precision and recall >= 0.95 (bench/dedup_quality.py).
+3. step `clusters` (one task): connected components over all edges with numpy arrays, memory
+   proportional to the documents that have an edge; one survivor per cluster, the first by
+   (task, row) or the longest text (`keep: longest`, ties to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
    write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
 5. `finish`: the report's summary, `OUTPUT/minhash_dedup.json` (corpusforge.stages.dedup.summary).
