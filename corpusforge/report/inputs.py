@@ -78,14 +78,11 @@ def read_rejected(folder: Path) -> list[Rejected]:
             raw = path.read_bytes().decode("utf-8", "replace")
         except OSError:
             continue
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
+        for line in filter(str.strip, raw.splitlines()):
             try:
                 entry = json.loads(line)
             except ValueError:
-                bad += 1
-                continue
+                entry = None  # counted as a bad line below
             if isinstance(entry, dict):
                 docs.append(entry)
             else:
@@ -134,12 +131,11 @@ def read_corpus(data: Path, max_bytes: int) -> Corpus | None:
         cols = [n for n in ("text", "language", "language_score") if n in names]
         c.has_language |= "language" in names
         for batch in pf.iter_batches(batch_size=4096, columns=cols):
-            texts = batch.column("text").to_pylist() if "text" in cols else [None] * batch.num_rows
-            sizes = (
-                pc.binary_length(batch.column("text")).fill_null(0).to_pylist()
-                if "text" in cols
-                else [0] * batch.num_rows
-            )
+            if "text" in cols:
+                texts = batch.column("text").to_pylist()
+                sizes = pc.binary_length(batch.column("text")).fill_null(0).to_pylist()
+            else:
+                texts, sizes = [None] * batch.num_rows, [0] * batch.num_rows
             words.append(np.fromiter((word_count(t) for t in texts), dtype=np.int64, count=len(texts)))
             c.documents += len(texts)
             c.text_bytes += sum(sizes)

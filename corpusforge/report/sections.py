@@ -74,7 +74,6 @@ def _kv(pairs: list[tuple[str, Any]]) -> Html:
 
 
 def overview(run: Run) -> list[Html]:
-    parts = []
     cfg = run.config if isinstance(run.config, dict) else {}
     st = run.stats or {}
     last = run.stages[-1] if run.stages else {}
@@ -94,7 +93,7 @@ def overview(run: Run) -> list[Html]:
         ("Parquet shards", num(run.corpus.shards) if run.corpus else "0"),
         ("report written", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ]
-    parts.append(_kv(pairs))
+    parts = [_kv(pairs)]
     if run.stats is None:
         parts.append(
             _missing(

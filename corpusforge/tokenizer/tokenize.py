@@ -188,6 +188,7 @@ def run_task(job: TokenizeJob) -> dict[str, Any]:
     for split in SPLITS:
         docs = splits[split]
         order = rng.permutation(len(docs))
+        result[split] = {"documents": 0, "tokens": 0, "text_bytes": text_bytes[split]}
         if docs:
             header = {
                 "split": split,
@@ -207,13 +208,7 @@ def run_task(job: TokenizeJob) -> dict[str, Any]:
                 job.dtype,
                 header,
             )
-            result[split] = {
-                "documents": written["documents"],
-                "tokens": written["tokens"],
-                "text_bytes": text_bytes[split],
-            }
-        else:
-            result[split] = {"documents": 0, "tokens": 0, "text_bytes": 0}
+            result[split] |= {"documents": written["documents"], "tokens": written["tokens"]}
     Markers(output_path(job.output) / "work").mark(job.task, result)
     return result
 

@@ -317,12 +317,12 @@ class Decontaminator(GlobalStage):
             sets_of[int(idx.hashes[i])].add(s)
         wanted = np.fromiter(sets_of, dtype=np.uint64, count=len(sets_of))
         words, starts, ends = words_with_spans(text)
-        spans = []
-        for k, g in gram_hashes(word_hashes(words, self._words), idx.lengths):
-            for i in np.flatnonzero(np.isin(g, wanted)).tolist():
-                spans.append((int(starts[i]), int(ends[i + k - 1]), sets_of[int(g[i])]))
-        spans.sort(key=lambda s: (s[0], s[1]))
-        return spans
+        spans = [
+            (int(starts[i]), int(ends[i + k - 1]), sets_of[int(g[i])])
+            for k, g in gram_hashes(word_hashes(words, self._words), idx.lengths)
+            for i in np.flatnonzero(np.isin(g, wanted)).tolist()
+        ]
+        return sorted(spans, key=lambda s: (s[0], s[1]))
 
     # --- phase 5: the report ----------------------------------------------------------------
 

@@ -161,11 +161,9 @@ class NgramIndex:
     def build(cls, test_sets: list[TestSet], n: int, min_words: int, folder: AnyPath) -> NgramIndex:
         """Read every test set, write the index files into `folder` (meta.json last)."""
         cache: dict[str, int] = {}
-        parts: list[np.ndarray] = []
-        owner_parts: list[np.ndarray] = []
+        parts: list[np.ndarray] = []  # the distinct grams of each indexed item
         item_set: list[int] = []
         item_row: list[int] = []
-        item_ngrams: list[int] = []
         lengths: set[int] = set()
         short_grams: list[np.ndarray] = []
         sets_meta = []
@@ -194,12 +192,9 @@ class NgramIndex:
                 if not grams:
                     continue
                 g = np.unique(np.concatenate(grams))
-                item_id = len(item_set)
                 item_set.append(s)
                 item_row.append(row)
-                item_ngrams.append(len(g))
                 parts.append(g)
-                owner_parts.append(np.full(len(g), item_id, dtype=np.uint32))
                 indexed_items += 1
                 grams_total += len(g)
             if items == 0:
@@ -217,14 +212,14 @@ class NgramIndex:
                     "ngrams": grams_total,
                 }
             )
+        item_ngrams = np.array([len(g) for g in parts], dtype=np.uint32)
         hashes = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
-        owners = np.concatenate(owner_parts) if owner_parts else np.empty(0, dtype=np.uint32)
-        del parts, owner_parts
+        owners = np.repeat(np.arange(len(parts), dtype=np.uint32), item_ngrams)  # each entry's item
+        del parts
         if len(hashes) >= 2**32 - 1:
             raise ValueError(f"the test sets hold {len(hashes):,} n-grams; the index is limited to 2^32")
         order = np.argsort(hashes, kind="stable")  # owners ascend already: (hash, owner) order
-        hashes = hashes[order]
-        owners = owners[order]
+        hashes, owners = hashes[order], owners[order]
         del order
         bits, bitmap = make_bitmap(hashes)
         bits_short, bitmap_short = make_bitmap(
@@ -258,7 +253,7 @@ class NgramIndex:
             "owners": owners,
             "item_set": np.asarray(item_set, dtype=np.uint16),
             "item_row": np.asarray(item_row, dtype=np.uint32),
-            "item_ngrams": np.asarray(item_ngrams, dtype=np.uint32),
+            "item_ngrams": item_ngrams,
             "bitmap": bitmap,
             "bitmap_short": bitmap_short,
         }
