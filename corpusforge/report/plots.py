@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -24,22 +26,21 @@ RC = {
 }
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend; savefig uses Agg
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[Any]:
+    """A figure drawn under the report's rc settings."""
+    import matplotlib
 
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    with matplotlib.rc_context(RC):
+        from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend; savefig uses Agg
+
+        yield Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _rc():
-    import matplotlib
-
-    return matplotlib.rc_context(RC)
 
 
 def _short(label: str, n: int = 48) -> str:
@@ -52,8 +53,7 @@ def _short(label: str, n: int = 48) -> str:
 
 def funnel(stages: Sequence[str], docs: Sequence[int], nbytes: Sequence[int]) -> str:
     """Documents and bytes after each stage, side by side."""
-    with _rc():
-        fig = _figure(10, 0.32 * len(stages) + 1.4)
+    with _figure(10, 0.32 * len(stages) + 1.4) as fig:
         ax1, ax2 = fig.subplots(1, 2, sharey=True)
         y = np.arange(len(stages))
         ax1.barh(y, docs, color=COLORS[0])
@@ -81,8 +81,7 @@ def drop_reasons(rows: Sequence[tuple[str, str, int]]) -> str:
     """One horizontal bar per (stage, reason, documents), coloured by stage."""
     stage_order = list(dict.fromkeys(stage for stage, _, _ in rows))
     color = {s: COLORS[i % len(COLORS)] for i, s in enumerate(stage_order)}
-    with _rc():
-        fig = _figure(10, 0.26 * len(rows) + 1.2)
+    with _figure(10, 0.26 * len(rows) + 1.2) as fig:
         ax = fig.subplots()
         y = np.arange(len(rows))
         counts = [n for _, _, n in rows]
@@ -112,8 +111,7 @@ def languages(kept: Sequence[tuple[str, float]], dropped: Sequence[tuple[str, fl
         )
         if data
     ]
-    with _rc():
-        fig = _figure(10, 0.22 * min(top, max(len(d) for _, d in panels)) + 1.4)
+    with _figure(10, 0.22 * min(top, max(len(d) for _, d in panels)) + 1.4) as fig:
         axes = np.atleast_1d(fig.subplots(1, len(panels)))
         for i, (ax, (title, data)) in enumerate(zip(axes, panels)):
             data = list(data)[:top]
@@ -128,8 +126,7 @@ def languages(kept: Sequence[tuple[str, float]], dropped: Sequence[tuple[str, fl
 
 
 def histogram(values: np.ndarray, xlabel: str, bins: int = 30, color: str = COLORS[4]) -> str:
-    with _rc():
-        fig = _figure(5, 2.8)
+    with _figure(5, 2.8) as fig:
         ax = fig.subplots()
         ax.hist(values, bins=bins, color=color)
         ax.set_xlabel(xlabel)
@@ -143,8 +140,7 @@ def length_histograms(series: Sequence[tuple[str, np.ndarray, np.ndarray | None]
     allw = np.concatenate([w for _, w, _ in series]) if series else np.empty(0)
     hi = max(int(allw.max()) if len(allw) else 1, 10)
     edges = np.geomspace(1, hi + 1, 41)
-    with _rc():
-        fig = _figure(10, 3.4)
+    with _figure(10, 3.4) as fig:
         ax = fig.subplots()
         for i, (label, words, weights) in enumerate(series):
             w = np.ones(len(words)) if weights is None else weights
@@ -169,8 +165,7 @@ def length_histograms(series: Sequence[tuple[str, np.ndarray, np.ndarray | None]
 
 def cluster_sizes(series: Sequence[tuple[str, dict[int, int]]]) -> str:
     """Number of clusters per cluster size (two documents or more), one panel per stage."""
-    with _rc():
-        fig = _figure(10, 3)
+    with _figure(10, 3) as fig:
         axes = np.atleast_1d(fig.subplots(1, len(series)))
         for i, (ax, (label, sizes)) in enumerate(zip(axes, series)):
             if sizes:
@@ -196,8 +191,7 @@ def cluster_sizes(series: Sequence[tuple[str, dict[int, int]]]) -> str:
 
 
 def bytes_per_token(rows: Sequence[tuple[str, float]]) -> str:
-    with _rc():
-        fig = _figure(8, 0.35 * len(rows) + 1.2)
+    with _figure(8, 0.35 * len(rows) + 1.2) as fig:
         ax = fig.subplots()
         y = np.arange(len(rows))
         ax.barh(y, [v for _, v in rows], color=COLORS[5])
@@ -213,8 +207,7 @@ def bytes_per_token(rows: Sequence[tuple[str, float]]) -> str:
 
 def loss_curves(runs: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, str]]) -> str:
     """(name, x, loss, val_loss, x label) per run: training loss lines, validation markers."""
-    with _rc():
-        fig = _figure(10, 3.6)
+    with _figure(10, 3.6) as fig:
         ax = fig.subplots()
         xlabels = set()
         for i, (name, x, loss, val, xlabel) in enumerate(runs):
