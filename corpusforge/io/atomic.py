@@ -4,9 +4,7 @@ Every output is written to a temporary name in the same folder, flushed to disk 
 renamed into place, and the folder is flushed too, so a killed run (or a power cut) leaves
 either the whole file or none of it, and a completion marker is never on disk before what it
 vouches for. On object storage (a `RemotePath`) the temporary file is local and is uploaded
-when complete: an object appears whole or not at all.
-A task's marker is written last and holds the task's stats, so a rerun can skip the task and
-still report its numbers.
+when complete. A task's marker holds the task's stats, so a rerun skips it and still reports them.
 """
 
 from __future__ import annotations

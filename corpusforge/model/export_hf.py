@@ -19,6 +19,7 @@ from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.model import ModelConfig
+from corpusforge.tokenizer.artifact import hf_tokenizer_config
 from corpusforge.train.checkpoint import load_checkpoint
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -107,18 +108,7 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
             save_file(tensors, str(tmp), metadata={"format": "pt"})
         write_json_atomic(out / "config.json", llama_config(config, tok["eos_id"], dtype))
         write_text_atomic(out / "tokenizer.json", tok["json"])
-        # As `train-tokenizer` writes it: a literal "<|endoftext|>" in text stays text.
-        write_json_atomic(
-            out / "tokenizer_config.json",
-            {
-                "tokenizer_class": "PreTrainedTokenizerFast",
-                "eos_token": tok["eos"],
-                "bos_token": tok["eos"],
-                "clean_up_tokenization_spaces": False,
-                "split_special_tokens": True,
-                "model_max_length": 1_000_000_000,  # documents may be longer than the context; tools window them
-            },
-        )
+        write_json_atomic(out / "tokenizer_config.json", hf_tokenizer_config(tok["eos"], bos=tok["eos"]))
         write_json_atomic(
             out / "generation_config.json",
             {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"], "max_length": config.max_seq_len},

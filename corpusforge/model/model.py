@@ -5,10 +5,6 @@
     Block (pre-norm):     x = x + Attention(RMSNorm(x));  x = x + MLP(RMSNorm(x))
     Block (parallel, GPT-J): h = RMSNorm(x);  x = x + Attention(h) + MLP(h)
 
-Attention is causal self-attention with rotary position embeddings (RoPE) on queries and keys,
-computed by `F.scaled_dot_product_attention` (flash / memory-efficient kernels where the device
-has them). The MLP is SwiGLU: down(silu(gate(x)) * up(x)).
-
 RoPE layout: dimension i of a head is paired with dimension i + rot_dim/2 ("rotate half",
 GPT-NeoX and Hugging Face LLaMA), not with its neighbour i + 1 (GPT-J, Meta's original LLaMA
 code). Both are the same rotation up to a fixed permutation of the q/k weights; this one means
@@ -125,7 +121,7 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # flash kernels where the device has them
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 

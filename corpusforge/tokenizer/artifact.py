@@ -52,22 +52,24 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def hf_tokenizer_config(eos: str, bos: str | None = None) -> dict[str, Any]:
+    """tokenizer_config.json for transformers: no space clean-up (it would change the text), and
+    a literal "<|endoftext|>" inside a document stays text, as `corpusforge tokenize` encodes it."""
+    return {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": eos,
+        **({"bos_token": bos} if bos is not None else {}),
+        "clean_up_tokenization_spaces": False,
+        "split_special_tokens": True,
+        "model_max_length": 1_000_000_000,  # documents may be longer than the context; tools window them
+    }
+
+
 def save_tokenizer(tokenizer: Tokenizer, folder: Path, eos: str, training: dict[str, Any]) -> str:
     """Write the three files atomically (tokenizer.json last, so a folder that has it is whole);
     returns the tokenizer's SHA-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    # transformers: no space clean-up (it would change the text), and a literal "<|endoftext|>"
-    # inside a document stays text, as `corpusforge tokenize` encodes it.
-    write_json_atomic(
-        folder / HF_CONFIG_FILE,
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "eos_token": eos,
-            "clean_up_tokenization_spaces": False,
-            "split_special_tokens": True,
-            "model_max_length": 1_000_000_000,
-        },
-    )
+    write_json_atomic(folder / HF_CONFIG_FILE, hf_tokenizer_config(eos))
     data = tokenizer.to_str(pretty=True).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()
     write_json_atomic(folder / TRAINING_FILE, training | {"sha256": sha})

@@ -46,11 +46,6 @@ def read_batches(path: str, text_key: str = "text", batch_rows: int = BATCH_ROWS
         yield batch.column(0).to_pylist()
 
 
-def count_rows(paths: list[str]) -> int:
-    """From the Parquet footers only: the progress bar's total."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
-
-
 @dataclass
 class TextStream:
     """Iterate the non-empty texts of `paths` in order, stopping once `max_bytes` of UTF-8 text
@@ -70,7 +65,8 @@ class TextStream:
     truncated: bool = False
 
     def __iter__(self) -> Iterator[str]:
-        total = None if self.max_bytes or self.quiet else count_rows(self.paths)
+        # the progress bar's total, from the Parquet footers only
+        total = None if self.max_bytes or self.quiet else sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
         bar = tqdm(total=total, desc=self.desc, unit="doc", disable=self.quiet or None, leave=True)
         try:
             for path in self.paths:

@@ -6,9 +6,8 @@
         clip the global gradient norm to 1.0;  AdamW step
         every eval_interval: validation loss;  every checkpoint_interval: ckpt.pt (atomic)
 
-The run folder (`out_dir`) gets config.yaml (the resolved config, model shape spelled out),
-log.csv (one row per step, see `log`), loss.png and ckpt.pt. Under torchrun every rank trains
-on its own micro-batches and DDP averages the gradients; rank 0 alone writes files.
+Under torchrun every rank trains on its own micro-batches and DDP averages the gradients; rank 0
+alone writes the run folder's files (`RUN_FILES`).
 """
 
 from __future__ import annotations

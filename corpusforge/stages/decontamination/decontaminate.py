@@ -254,7 +254,7 @@ class Decontaminator(GlobalStage):
             sets.add(near_set)
         order = sorted(sets)
         names = [self.sets[s].name for s in order]
-        need_spans = self.mode == "redact" or report.wants_example(order, self.examples)
+        need_spans = self.mode == "redact" or any(len(report.sets[s]["examples"]) < self.examples for s in order)
         spans = self._spans(doc.text, idx, rep, items, item_sets) if need_spans and ids.size else []
         report.affected += 1
 
@@ -409,9 +409,6 @@ class _TaskReport:
         self.sets: list[dict[str, Any]] = [
             dict.fromkeys(_OUTCOMES, 0) | {"items": set(), "examples": []} for _ in range(n_sets)
         ]
-
-    def wants_example(self, sets: list[int], limit: int) -> bool:
-        return any(len(self.sets[s]["examples"]) < limit for s in sets)
 
     def to_json(self, limit: int) -> dict[str, Any]:
         return {

@@ -31,6 +31,7 @@ from corpusforge.io.paths import is_file, open_text
 from corpusforge.schema import Key, validate
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SUFFIXES = {"jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst"), "csv": (".csv", ".csv.gz"), "parquet": (".parquet",)}
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,7 @@ class TestSet:
 
 
 def file_format(path: str) -> str:
-    p = path.lower()
-    for suffix, fmt in (
-        (".jsonl", "jsonl"),
-        (".jsonl.gz", "jsonl"),
-        (".jsonl.zst", "jsonl"),
-        (".csv", "csv"),
-        (".csv.gz", "csv"),
-        (".parquet", "parquet"),
-    ):
-        if p.endswith(suffix):
-            return fmt
-    return ""
+    return next((fmt for fmt, suffixes in _SUFFIXES.items() if path.lower().endswith(suffixes)), "")
 
 
 def parse_test_sets(raw: list[dict[str, Any]]) -> list[TestSet]:
