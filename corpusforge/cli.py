@@ -28,8 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from corpusforge.report import write_report
 
-    path = write_report(args.output, tokens=args.tokens or (), runs=args.runs or (), per_reason=args.per_reason)
-    print(path)
+    print(write_report(args.output, tokens=args.tokens or (), runs=args.runs or (), per_reason=args.per_reason))
     return 0
 
 

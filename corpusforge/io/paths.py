@@ -1,6 +1,6 @@
 """Input paths through pyarrow.fs: local paths, file://, s3://, gs://, hdfs://...
 
-A plain path is a local file, opened with Python's `open` exactly as before. A path with a
+A plain path is a local file, opened with Python's `open`. A path with a
 scheme (`s3://bucket/crawl/*.warc.gz`) goes through `pyarrow.fs.FileSystem.from_uri`, so
 every node of a cluster reads the same object; data moves through files, never through the
 executor. The strings stay as the user wrote them (they are part of the config hash and
@@ -227,9 +227,9 @@ OBJECT_STORES = ("s3", "gs", "gcs")  # where the URI after the scheme is the fil
 class RemotePath:
     """A file or folder on an object store (s3://bucket/key, gs://...) through pyarrow.fs,
     with the part of `pathlib.Path` the pipeline uses on its output and work folders:
-    joining, existence, whole-file reads, listing and deleting. Writes go through `corpusforge.io.atomic.atomic_path`: a local temporary file,
-    uploaded whole when complete. An object store has no rename, but an upload appears only
-    when it is complete, so a reader never sees half a file, as with a local rename.
+    joining, existence, whole-file reads, listing and deleting. Writes go through
+    `corpusforge.io.atomic.atomic_path`: an object store has no rename, but an upload appears
+    only when it is complete, so a reader never sees half a file, as with a local rename.
 
     Folders are prefixes: `mkdir` does nothing and `is_dir` is true when something is in one.
     Pickles as its URI; each process resolves the filesystem once per bucket.
@@ -331,16 +331,12 @@ class RemotePath:
         self.fs.delete_dir(self.key)
 
 
-_filesystems: dict[str, Any] = {}
-
-
+@functools.cache
 def _filesystem_of(root: str) -> Any:
     """One filesystem per bucket (or host) and process: resolving one may cost a request."""
-    if root not in _filesystems:
-        # S3: a small file is one PutObject on close, not a three-request multipart upload
-        options = "?allow_delayed_open=true" if root.startswith("s3://") else ""
-        _filesystems[root] = pafs.FileSystem.from_uri(root + options)[0]
-    return _filesystems[root]
+    # S3: a small file is one PutObject on close, not a three-request multipart upload
+    options = "?allow_delayed_open=true" if root.startswith("s3://") else ""
+    return pafs.FileSystem.from_uri(root + options)[0]
 
 
 def remove_tree(path: AnyPath) -> None:

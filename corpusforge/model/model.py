@@ -177,12 +177,10 @@ class Decoder(nn.Module):
         """GPT-2's init: N(0, 0.02) everywhere, and the projections that write into the residual
         stream scaled by 1/sqrt(2·n_layer) so its variance does not grow with depth."""
         for module in self.modules():
-            if isinstance(module, nn.Linear):
+            if isinstance(module, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
         for block in self.blocks:
             for proj in (block.attn.proj, block.mlp.down):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.config.n_layer))

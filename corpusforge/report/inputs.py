@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,10 +200,9 @@ def before_filtering(
         if s.get("name") not in stages:
             continue
         for reason, n in sorted((s.get("dropped") or {}).items()):
-            sample = by_reason.get(reason)
-            docs = sample.docs if sample else []
             if not n:
                 continue
+            docs = by_reason[reason].docs if reason in by_reason else []
             if not docs:
                 missing.append((reason, n))
                 continue
@@ -334,13 +333,12 @@ def read_runs(folders: Iterable[str | Path]) -> tuple[list[TrainingRun], list[st
         if not reader.fieldnames or "loss" not in reader.fieldnames:
             problems.append(f"{log}: no `loss` column in the header (expected {','.join(LOG_COLUMNS)})")
             continue
-        cols: dict[str, list[float]] = defaultdict(list)
-        rows = 0
-        for row in reader:
-            rows += 1
-            for name in LOG_COLUMNS:
-                if name in reader.fieldnames:
-                    cols[name].append(_number(row.get(name)))
+        records = list(reader)
+        columns = {  # a log without rows has no column at all
+            key: np.array([_number(row.get(key)) for row in records], dtype=float)
+            for key in LOG_COLUMNS
+            if key in reader.fieldnames and records
+        }
         name = folder.name if folder.is_dir() else folder.parent.name
-        found.append(TrainingRun(folder, name, {k: np.array(v, dtype=float) for k, v in cols.items()}, rows))
+        found.append(TrainingRun(folder, name, columns, len(records)))
     return found, problems

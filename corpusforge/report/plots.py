@@ -16,6 +16,7 @@ import numpy as np
 
 DPI = 100
 COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
+_VALUE_LABEL = {"xytext": (3, 0), "textcoords": "offset points", "va": "center", "fontsize": 8}  # a bar's value
 RC = {
     "font.size": 9,
     "axes.spines.top": False,
@@ -61,16 +62,14 @@ def funnel(stages: Sequence[str], docs: Sequence[int], nbytes: Sequence[int]) ->
         ax1.invert_yaxis()
         ax1.set_xlabel("documents after the stage")
         for yi, v in zip(y, docs):
-            ax1.annotate(f"{v:,}", (v, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            ax1.annotate(f"{v:,}", (v, yi), **_VALUE_LABEL)
         mb = np.asarray(nbytes, dtype=float) / 1e6
         ax2.barh(y, mb, color=COLORS[1])
         if len(mb) and mb.max() > 0 and mb[mb > 0].min() < mb.max() / 50:
             ax2.set_xscale("log")
         ax2.set_xlabel("MB after the stage (UTF-8 text; HTML before extraction)")
         for yi, v in zip(y, mb):
-            ax2.annotate(
-                f"{v:,.2f}", (max(v, 1e-9), yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8
-            )
+            ax2.annotate(f"{v:,.2f}", (max(v, 1e-9), yi), **_VALUE_LABEL)
         for ax in (ax1, ax2):
             ax.margins(x=0.18)
             ax.grid(axis="y", visible=False)
@@ -92,7 +91,7 @@ def drop_reasons(rows: Sequence[tuple[str, str, int]]) -> str:
         if counts and max(counts) > 50 * max(min(counts), 1):
             ax.set_xscale("log")
         for yi, v in zip(y, counts):
-            ax.annotate(f"{v:,}", (v, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            ax.annotate(f"{v:,}", (v, yi), **_VALUE_LABEL)
         ax.margins(x=0.12)
         ax.grid(axis="y", visible=False)
         from matplotlib.patches import Patch
@@ -199,7 +198,7 @@ def bytes_per_token(rows: Sequence[tuple[str, float]]) -> str:
         ax.invert_yaxis()
         ax.set_xlabel("bytes of text per token (higher: fewer tokens for the same text)")
         for yi, (_, v) in zip(y, rows):
-            ax.annotate(f"{v:.3f}", (v, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            ax.annotate(f"{v:.3f}", (v, yi), **_VALUE_LABEL)
         ax.margins(x=0.12)
         ax.grid(axis="y", visible=False)
         return _png(fig)

@@ -128,7 +128,6 @@ def funnel(run: Run) -> list[Html]:
         ),
         img(plots.funnel(names, docs, nbytes), "documents and bytes after each stage"),
     ]
-    first_docs = docs[0]
     rows = [
         [
             s.get("name"),
@@ -136,7 +135,7 @@ def funnel(run: Run) -> list[Html]:
             num(s.get("out", 0)),
             num(sum((s.get("dropped") or {}).values())),
             pct(s.get("out", 0), s.get("in", 0)),
-            pct(s.get("out", 0), first_docs),
+            pct(s.get("out", 0), docs[0]),
             num(s.get("bytes_in", 0) / 1e6, 2),
             num(s.get("bytes_out", 0) / 1e6, 2),
             num(float(s.get("seconds", 0.0)), 1),
@@ -573,12 +572,11 @@ def rejected(run: Run) -> list[Html]:
         )
         cards = []
         for d in r.docs[: run.per_reason]:
-            text = d.get("text")
             cut = f" (already cut at {MAX_TEXT_CHARS:,} characters in rejected/)" if d.get("truncated") else ""
             cards.append(
                 f'<div class="doccard"><div class="meta"><b>{esc(d.get("id"), FIELD_CHARS)}</b> · '
                 f'{esc(d.get("url"), FIELD_CHARS)}{esc(cut)}</div><div class="meta">{_meta(d.get("metadata"))}</div>'
-                f"{excerpt(text, TEXT_CHARS)}</div>"
+                f"{excerpt(d.get('text'), TEXT_CHARS)}</div>"
             )
         if r.bad_lines:
             cards.append(str(note(f"{r.bad_lines} unreadable line(s) skipped in this file.", "error")))
@@ -621,14 +619,12 @@ def tokens(run: Run) -> list[Html]:
         bpt = tr.get("bytes_per_token") or va.get("bytes_per_token")
         if bpt:
             bars.append((t.tokenizer if t.path.name == t.tokenizer else f"{t.tokenizer} ({t.path.name})", float(bpt)))
-    parts.insert(
-        0,
+    parts = [
         p(
             "Bytes of UTF-8 text per token of each tokenized corpus (EOS tokens not counted), from "
             "summary.json. The same text in fewer tokens means more text per training step."
         ),
-    )
-    parts.append(
+        *parts,
         table(
             [
                 "tokenizer",
@@ -643,8 +639,8 @@ def tokens(run: Run) -> list[Html]:
             ],
             rows,
             numeric=(2, 4, 5, 6, 7, 8),
-        )
-    )
+        ),
+    ]
     if bars:
         parts.append(img(plots.bytes_per_token(bars), "bytes per token per tokenizer"))
     return parts
@@ -690,16 +686,15 @@ def training(run: Run) -> list[Html]:
         use_tokens = "tokens" in col and np.isfinite(col["tokens"]).any()
         x = col["tokens"] if use_tokens else col.get("step", np.arange(r.rows, dtype=float))
         curves.append((r.name, x, col["loss"], val, "tokens" if use_tokens else "step"))
-    parts.insert(
-        0, p("Training and validation loss from each run's log.csv (step,tokens,loss,val_loss,lr,tokens_per_s,mfu).")
-    )
-    parts.append(
+    parts = [
+        p("Training and validation loss from each run's log.csv (step,tokens,loss,val_loss,lr,tokens_per_s,mfu)."),
+        *parts,
         table(
             ["run", "log rows", "last step", "tokens", "last loss", "best val_loss", "median tokens/s", "last MFU"],
             rows,
             numeric=range(1, 8),
-        )
-    )
+        ),
+    ]
     if any(np.isfinite(c[2]).any() for c in curves):
         parts.append(img(plots.loss_curves(curves), "loss curves"))
     else:

@@ -280,9 +280,7 @@ def summarize(results: list[dict[str, Any]], settings: dict[str, Any]) -> dict[s
         "encoded_to_nothing": sum(r["encoded_to_nothing"] for r in results),
     }
     for split in SPLITS:
-        docs = sum(r[split]["documents"] for r in results)
-        tokens = sum(r[split]["tokens"] for r in results)
-        text = sum(r[split]["text_bytes"] for r in results)
+        docs, tokens, text = (sum(r[split][key] for r in results) for key in ("documents", "tokens", "text_bytes"))
         # bytes per token counts the text's own tokens, not the EOS tokens tokenize adds
         summary[split] = {
             "documents": docs,

@@ -60,8 +60,8 @@ class TrainLog:
     def close(self) -> None:
         self._file.close()
 
-    def plot(self, path: Path, title: str = "") -> bool:
-        """Training and validation loss against tokens seen; False when matplotlib is missing."""
+    def plot(self, path: Path, title: str = "") -> None:
+        """Training and validation loss against tokens seen; nothing when matplotlib is missing."""
         try:
             import matplotlib
 
@@ -69,7 +69,7 @@ class TrainLog:
             import matplotlib.pyplot as plt
         except ImportError:
             log.warning("matplotlib is not installed: no %s (pip install matplotlib)", path.name)
-            return False
+            return
         tokens = [int(r["tokens"]) for r in self.rows]
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         ax.plot(tokens, [float(r["loss"]) for r in self.rows], lw=0.8, alpha=0.8, label="train")
@@ -85,4 +85,3 @@ class TrainLog:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
         plt.close(fig)
-        return True

@@ -231,8 +231,7 @@ class Decontaminator(GlobalStage):
             out = self._apply(doc, idx, np.array(ids or [], dtype=np.int64), near, report, ctx)
             if out is not None:
                 yield out
-        part = report.to_json(self.examples)
-        write_json_atomic(ctx.work_dir / "report" / f"task-{ctx.task:05d}.json", part)
+        write_json_atomic(ctx.work_dir / "report" / f"task-{ctx.task:05d}.json", report.to_json(self.examples))
 
     def _apply(
         self,

@@ -168,8 +168,7 @@ class NgramIndex:
         short_grams: list[np.ndarray] = []
         sets_meta = []
         for s, ts in enumerate(test_sets):
-            items = texts = short = indexed_items = 0
-            grams_total = 0
+            items = texts = short = indexed_items = grams_total = 0
             for row, item_texts in enumerate(read_items(ts)):
                 items += 1
                 grams = []

@@ -102,9 +102,7 @@ class MinHashDeduplicator(Decides, GlobalStage):
         return self._hasher
 
     def columns(self) -> dict[str, pa.DataType]:
-        if self.annotate:
-            return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int64()}
-        return {}
+        return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int64()} if self.annotate else {}
 
     # --- phase 1: signatures and band keys -------------------------------------------
 
