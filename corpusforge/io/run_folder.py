@@ -142,11 +142,9 @@ class RunFolder:
     def is_new(self) -> bool:
         """True when nothing but our own bookkeeping is in the folder yet (the marker, the
         lock, a temporary file of a run killed before its first rename)."""
-        return not [
-            n
-            for n in _names(self.path)
-            if n not in (MARKER, LOCK) and not (n.startswith(".") and n.endswith(TMP_SUFFIX))
-        ]
+        return not any(
+            n not in (MARKER, LOCK) and not (n.startswith(".") and n.endswith(TMP_SUFFIX)) for n in _names(self.path)
+        )
 
     def clear(self) -> None:
         """Remove what this kind of run writes (never anything else in the folder)."""

@@ -45,11 +45,8 @@ class LoadedTokenizer:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def hf_tokenizer_config(eos: str, bos: str | None = None) -> dict[str, Any]:

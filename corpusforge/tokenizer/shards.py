@@ -133,8 +133,7 @@ class TokenShards:
         return self.tokens[s][start : int(self.ends[s][j]) - 1]
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for i in range(self.num_documents):
-            yield self.document(i)
+        return map(self.document, range(self.num_documents))
 
     def sample_batch(self, rng: np.random.Generator, batch_size: int, block_size: int) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) int64 arrays of shape (batch_size, block_size), y = x shifted by one: random

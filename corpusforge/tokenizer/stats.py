@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -60,21 +60,12 @@ def tokenizer_stats(
     stats = [TokenizerStats.start(t) for t in loaded]
     text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc="encoding")
     words = docs = 0
-    batch: list[str] = []
-
-    def flush() -> None:
-        nonlocal docs
+    texts = iter(text)
+    while batch := list(islice(texts, BATCH_DOCS)):
         for s in stats:
             s.add(batch, docs)
         docs += len(batch)
-        batch.clear()
-
-    for t in text:
-        words += len(t.split())
-        batch.append(t)
-        if len(batch) >= BATCH_DOCS:
-            flush()
-    flush()
+        words += sum(len(t.split()) for t in batch)
     return {
         "documents": text.docs,
         "text_bytes": text.bytes,

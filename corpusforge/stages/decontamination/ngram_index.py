@@ -57,8 +57,7 @@ _ASCII_TABLE = dict.fromkeys(_ASCII_DELETED)
 
 
 def normalize_words(text: str) -> list[str]:
-    """The GPT-3 words of a text (see the module docstring): NFKC, casefold, deleted
-    characters removed, split on whitespace.
+    """The GPT-3 words of a text (see the module docstring).
 
     Fast on web text: ASCII text goes through str.translate's ASCII fast path; other text
     loses its ASCII punctuation with bytes.translate, and only its few distinct non-ASCII
