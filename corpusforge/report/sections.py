@@ -275,8 +275,7 @@ def lengths(run: Run) -> list[Html]:
     if c is None:
         return [_missing("No output shards in data/: nothing to measure.")]
     after = c.words
-    series = []
-    rows = []
+    series, rows = [], []
     parts = [
         p(
             "Words per document (whitespace-separated). After filtering = the output shards"

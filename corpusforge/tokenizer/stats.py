@@ -1,9 +1,8 @@
 """`corpusforge tokenizer-stats TOKENIZER... --input GLOB`: tokenizers side by side on held-out text.
 
-For each tokenizer: bytes per token (UTF-8 bytes of the text / tokens: higher is better
-compression), tokens per whitespace-separated word, how much of the vocabulary the text
-uses, the share of tokens whose text spans a space (non-space, whitespace, non-space inside
-one token: the multi-word pieces), and the round trip decode(encode(text)) == text on every
+Bytes per token (higher: better compression), tokens per whitespace-separated word, vocabulary
+used, the share of tokens whose text spans a space (non-space, whitespace, non-space inside one
+token: the multi-word pieces) and the round trip decode(encode(text)) == text on every
 document. The text is read once and encoded by every tokenizer, batch by batch.
 """
 

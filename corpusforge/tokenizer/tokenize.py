@@ -50,7 +50,6 @@ class TokenizeJob:
     task: int
     source: str
     output: str
-    tokenizer_file: str
     tokenizer_name: str
     tokenizer_sha256: str
     eos_id: int
@@ -123,7 +122,6 @@ def tokenize(
                 task=i,
                 source=files[i],
                 output=str(out),
-                tokenizer_file=str(out / TOKENIZER_FILE),
                 tokenizer_name=loaded.name,
                 tokenizer_sha256=loaded.sha256,
                 eos_id=loaded.eos_id,
@@ -157,7 +155,7 @@ def read_settings(folder: AnyPath) -> dict[str, Any]:
 
 def run_task(job: TokenizeJob) -> dict[str, Any]:
     """Tokenize one input shard into its train/val shards, then mark it done."""
-    tokenizer = _tokenizer(job.tokenizer_file, job.tokenizer_sha256)
+    tokenizer = _tokenizer(str(output_path(job.output) / TOKENIZER_FILE), job.tokenizer_sha256)
     limit = int(np.iinfo(job.dtype).max)
     splits: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     text_bytes = {s: 0 for s in SPLITS}

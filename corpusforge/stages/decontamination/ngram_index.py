@@ -79,15 +79,10 @@ def normalize_words(text: str) -> list[str]:
 def words_with_spans(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The same words as `normalize_words`, each with the [start, end) characters of the
     whitespace-delimited token of `text` it comes from (slower: for matched documents)."""
-    words: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    for m in _TOKEN.finditer(text):
-        for w in normalize_words(m.group()):
-            words.append(w)
-            starts.append(m.start())
-            ends.append(m.end())
-    return words, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    found = [(w, m.start(), m.end()) for m in _TOKEN.finditer(text) for w in normalize_words(m.group())]
+    starts = np.array([start for _, start, _ in found], dtype=np.int64)
+    ends = np.array([end for _, _, end in found], dtype=np.int64)
+    return [w for w, _, _ in found], starts, ends
 
 
 def word_hashes(words: Sequence[str], cache: dict[str, int] | None = None) -> np.ndarray:

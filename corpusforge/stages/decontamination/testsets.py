@@ -3,16 +3,12 @@ their texts.
 
 A test set is a file the user names (never downloaded): JSON Lines (`.jsonl`, `.jsonl.gz`,
 `.jsonl.zst`), CSV (`.csv`, `.csv.gz`, with a header row) or Parquet (`.parquet`), given as
-`{name, path, fields, match}`; `name` is letters, digits, `_ . -`; `match` is `ngram` or
-`jaccard` (document-level test sets).
+`{name, path, fields, match}`; `match` is `ngram` or `jaccard` (document-level test sets).
 
 Every record is one *item*; each of its `fields` is one text (a field holding a list of
-strings gives one text per element; a null or empty value gives none). `parse_test_sets`
-checks the keys (a ConfigError naming the set); `check` runs when the stage is built, in the
-main process before any work: it opens the file and reads the first record, so a missing
-file, an unknown format, a missing field or an empty set is a ValueError naming the set.
-`read_items` reads every record (when the index is built) and raises the same way for a
-record that lacks a field.
+strings gives one text per element; a null or empty value gives none). `check` runs when the
+stage is built, in the main process before any work, so a bad set fails before any work is
+done; `read_items` (when the index is built) raises the same ValueError naming the set.
 """
 
 from __future__ import annotations
