@@ -343,21 +343,18 @@ def lengths(run: Run) -> list[Html]:
     parts.append(img(plots.length_histograms(series), "words per document before and after filtering"))
     parts.append(table(["", "documents", "mean words", "10th pct", "median", "90th pct"], rows, numeric=range(1, 6)))
 
-    reason_rows = []
-    for r in run.rejected:
-        if not r.docs:
-            continue
-        w = np.array([inputs.word_count(d.get("text")) for d in r.docs])
-        reason_rows.append(
-            [
-                r.reason,
-                num(run.dropped(r.reason)),
-                num(len(r.docs)),
-                num(float(np.median(w)), 0),
-                num(int(w.min())),
-                num(int(w.max())),
-            ]
-        )
+    sampled = [(r, np.array([inputs.word_count(d.get("text")) for d in r.docs])) for r in run.rejected if r.docs]
+    reason_rows = [
+        [
+            r.reason,
+            num(run.dropped(r.reason)),
+            num(len(r.docs)),
+            num(float(np.median(w)), 0),
+            num(int(w.min())),
+            num(int(w.max())),
+        ]
+        for r, w in sampled
+    ]
     if reason_rows:
         html_reasons = [r.reason for r in run.rejected if r.reason.split(":")[0] in inputs.EXTRACTORS]
         parts += [
@@ -716,21 +713,19 @@ def ablation(run: Run) -> list[Html]:
     b = data.get("budget") or {}
     mine = str(run.output)
     best = min(v["heldout_loss"] for v in data["variants"])
-    rows = []
-    for v in data["variants"]:
-        this = v.get("output") and str(absolute(output_path(v["output"]))) == mine
-        name = v["variant"] + (" (this output)" if this else "")
-        rows.append(
-            [
-                name,
-                num(v["documents"]),
-                num(v["corpus_tokens"]),
-                num(v["epochs"], 2),
-                num(v["train_loss"], 4),
-                num(v["heldout_loss"], 4) + (" ★" if v["heldout_loss"] == best else ""),
-                num(v["heldout_bits_per_byte"], 4),
-            ]
-        )
+    rows = [
+        [
+            v["variant"]
+            + (" (this output)" if v.get("output") and str(absolute(output_path(v["output"]))) == mine else ""),
+            num(v["documents"]),
+            num(v["corpus_tokens"]),
+            num(v["epochs"], 2),
+            num(v["train_loss"], 4),
+            num(v["heldout_loss"], 4) + (" ★" if v["heldout_loss"] == best else ""),
+            num(v["heldout_bits_per_byte"], 4),
+        ]
+        for v in data["variants"]
+    ]
     return [
         p(
             f"One tokenizer trained on the union of the variants; model {b.get('model')}, seed {b.get('seed')}, "

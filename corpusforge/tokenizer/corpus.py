@@ -32,8 +32,7 @@ def resolve_shards(patterns: str | Iterable[str]) -> list[str]:
         if not matches:
             raise TokenizerError(f"--input: no file matches {pattern!r}")
         files.extend(matches)
-    seen: set[str] = set()
-    return [f for f in files if not (f in seen or seen.add(f))]
+    return list(dict.fromkeys(files))  # in order, each file once
 
 
 def read_batches(path: str, text_key: str = "text", batch_rows: int = BATCH_ROWS) -> Iterator[list[str | None]]:

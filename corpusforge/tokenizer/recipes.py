@@ -53,10 +53,7 @@ class Recipe:
         return parse_recipe(data, f"{self.source} with --vocab-size {vocab_size}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("source")
-        d["special_tokens"] = list(self.special_tokens)
-        return d
+        return {k: v for k, v in asdict(self).items() if k != "source"} | {"special_tokens": list(self.special_tokens)}
 
 
 def find_recipe(name_or_path: str | Path) -> Path:

@@ -34,11 +34,12 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def rng_states() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "python": random.getstate(),
-        "numpy": _numpy_state(),
+        "numpy": (kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)),
     }
 
 
@@ -101,11 +102,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[De
     model = Decoder(ModelConfig.from_dict(state["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state
-
-
-def _numpy_state() -> tuple[str, list[int], int, int, float]:
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)
 
 
 def _tuples(value: Any) -> Any:

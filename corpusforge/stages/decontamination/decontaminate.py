@@ -338,16 +338,6 @@ class Decontaminator(GlobalStage):
         for s, ts in enumerate(self.sets):
             meta = idx.meta["sets"][s]
             items: set[int] = set()
-            entry: dict[str, Any] = {
-                "name": ts.name,
-                "mode": ts.match,
-                "path": ts.path,
-                "fields": list(ts.fields),
-                "items": meta["items"],
-                "items_indexed": meta["items_indexed"],
-                "texts_too_short": meta["texts_too_short"],
-                "ngrams_indexed": meta["ngrams_distinct"],
-            }
             counts = defaultdict(int)
             examples: list[dict] = []
             for p in parts:
@@ -358,7 +348,15 @@ class Decontaminator(GlobalStage):
                 examples += per["examples"]
             mine = idx.item_set[b_items] == s  # boilerplate concerns n-gram sets, not Jaccard ones
             common = sorted(set(b_rep[mine].tolist()), key=lambda i: (-b_docs[i], i)) if ts.match == "ngram" else []
-            entry |= {
+            entry = {
+                "name": ts.name,
+                "mode": ts.match,
+                "path": ts.path,
+                "fields": list(ts.fields),
+                "items": meta["items"],
+                "items_indexed": meta["items_indexed"],
+                "texts_too_short": meta["texts_too_short"],
+                "ngrams_indexed": meta["ngrams_distinct"],
                 "items_seen": len(items),
                 "items_seen_fraction": round(len(items) / max(meta["items"], 1), 6),
                 **counts,
