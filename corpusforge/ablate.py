@@ -116,7 +116,6 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
     if texts:
         shard = work / "heldout-text.parquet"
         table = pa.table({"id": [t[0] for t in texts], "text": [t[1] for t in texts]})
-        work.mkdir(parents=True, exist_ok=True)
         with atomic_path(shard) as tmp:
             pq.write_table(table, tmp)
         parquet.append(str(shard))

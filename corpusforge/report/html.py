@@ -2,10 +2,9 @@
 
 Everything that comes from data (crawled text, URLs, metadata, reasons, file names) goes
 through `esc`, which drops what cannot be shown (lone surrogates, control characters),
-truncates, and then escapes `& < > " '`. Only `Html` strings (made here, from escaped
-parts) are inserted as they are. The page carries a Content-Security-Policy that allows no
-script, no external resource and only `data:` images, so even a mistake in escaping could
-not run anything or fetch anything.
+truncates, and then escapes `& < > " '`; only `Html` strings (made here, from escaped parts)
+are inserted as they are. The page's Content-Security-Policy (`CSP`: no script, no external
+resource, only `data:` images) means even a mistake in escaping could run or fetch nothing.
 """
 
 from __future__ import annotations

@@ -121,13 +121,6 @@ def funnel(run: Run) -> list[Html]:
     names = [str(s.get("name")) for s in stages]
     docs = [int(s.get("out", 0)) for s in stages]
     nbytes = [int(s.get("bytes_out", 0)) for s in stages]
-    parts = [
-        p(
-            "Documents and bytes after each stage (the `out` and `bytes_out` of stats.json). The reader's "
-            "input counts WARC records or input rows; before extraction, bytes are HTML."
-        ),
-        img(plots.funnel(names, docs, nbytes), "documents and bytes after each stage"),
-    ]
     rows = [
         [
             s.get("name"),
@@ -142,7 +135,12 @@ def funnel(run: Run) -> list[Html]:
         ]
         for s in stages
     ]
-    parts.append(
+    parts = [
+        p(
+            "Documents and bytes after each stage (the `out` and `bytes_out` of stats.json). The reader's "
+            "input counts WARC records or input rows; before extraction, bytes are HTML."
+        ),
+        img(plots.funnel(names, docs, nbytes), "documents and bytes after each stage"),
         table(
             [
                 "stage",
@@ -157,8 +155,9 @@ def funnel(run: Run) -> list[Html]:
             ],
             rows,
             numeric=range(1, 9),
-        )
-    )
+        ),
+        Html("<h3>Drop reasons</h3>"),
+    ]
 
     reasons = [
         (str(s.get("name")), str(r), int(n))
@@ -166,10 +165,8 @@ def funnel(run: Run) -> list[Html]:
         for r, n in sorted((s.get("dropped") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
         if n
     ]
-    parts.append(Html("<h3>Drop reasons</h3>"))
     if not reasons:
-        parts.append(note("No stage dropped a document."))
-        return parts
+        return [*parts, note("No stage dropped a document.")]
     parts.append(img(plots.drop_reasons(reasons), "documents dropped per reason"))
     sampled = {r.reason: len(r.docs) for r in run.rejected}
     by_stage_in = {str(s.get("name")): int(s.get("in", 0)) for s in stages}
@@ -408,7 +405,8 @@ def duplicates(run: Run) -> list[Html]:
         ]
         for c in found
     ]
-    parts.append(
+    return [
+        *parts,
         table(
             [
                 "stage",
@@ -422,12 +420,9 @@ def duplicates(run: Run) -> list[Html]:
             ],
             rows,
             numeric=range(2, 8),
-        )
-    )
-    parts.append(
-        img(plots.cluster_sizes([(f"{c.stage} ({c.kind})", c.sizes) for c in found]), "cluster size distribution")
-    )
-    return parts
+        ),
+        img(plots.cluster_sizes([(f"{c.stage} ({c.kind})", c.sizes) for c in found]), "cluster size distribution"),
+    ]
 
 
 # --- contamination ---------------------------------------------------------------------------

@@ -65,7 +65,6 @@ def hf_tokenizer_config(eos: str, bos: str | None = None) -> dict[str, Any]:
 def save_tokenizer(tokenizer: Tokenizer, folder: Path, eos: str, training: dict[str, Any]) -> str:
     """Write the three files atomically (tokenizer.json last, so a folder that has it is whole);
     returns the tokenizer's SHA-256."""
-    folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / HF_CONFIG_FILE, hf_tokenizer_config(eos))
     data = tokenizer.to_str(pretty=True).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()

@@ -58,7 +58,6 @@ def write_shard(
         pos += len(d)
         out[pos] = eos_id
         pos += 1
-    folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{stem}.bin") as tmp:
         out.tofile(tmp)
     with atomic_path(folder / f"{stem}.idx") as tmp:

@@ -188,23 +188,22 @@ def run_task(job: TokenizeJob) -> dict[str, Any]:
         order = rng.permutation(len(docs))
         result[split] = {"documents": 0, "tokens": 0, "text_bytes": text_bytes[split]}
         if docs:
-            header = {
-                "split": split,
-                "source": job.source,
-                "task": job.task,
-                "tokenizer": job.tokenizer_name,
-                "tokenizer_sha256": job.tokenizer_sha256,
-                "seed": job.seed,
-                "val_fraction": job.val_fraction,
-                "text_bytes": text_bytes[split],
-            }
             written = write_shard(
                 output_path(job.output) / split,
                 f"part-{job.task:05d}",
                 [docs[i] for i in order],
                 job.eos_id,
                 job.dtype,
-                header,
+                {
+                    "split": split,
+                    "source": job.source,
+                    "task": job.task,
+                    "tokenizer": job.tokenizer_name,
+                    "tokenizer_sha256": job.tokenizer_sha256,
+                    "seed": job.seed,
+                    "val_fraction": job.val_fraction,
+                    "text_bytes": text_bytes[split],
+                },
             )
             result[split] |= {"documents": written["documents"], "tokens": written["tokens"]}
     Markers(output_path(job.output) / "work").mark(job.task, result)

@@ -91,14 +91,12 @@ class Trainer:
 
     def _build(self, kind: str) -> None:
         """The compiled (and DDP-wrapped) model, the FLOP counts and the log."""
-        config = self.config
-
         # Compile first, then wrap in DDP (nanoGPT's order): DDP's hooks stay outside the graph.
-        self.compiled = torch.compile(self.raw) if config.compile else self.raw
+        self.compiled = torch.compile(self.raw) if self.config.compile else self.raw
         device_ids = [self.dist.local_rank] if kind == "cuda" else None
         self.model = DistributedDataParallel(self.compiled, device_ids) if self.dist.enabled else self.compiled
-        self.flops_per_token = flops_per_token(self.model_config, config.seq_len)
-        self.peak_flops = config.peak_flops or (
+        self.flops_per_token = flops_per_token(self.model_config, self.config.seq_len)
+        self.peak_flops = self.config.peak_flops or (
             known_peak_flops(torch.cuda.get_device_name(self.device)) if kind == "cuda" else None
         )
         self.log = TrainLog(self.out / "log.csv", keep_until=self.step) if self.dist.is_main else None

@@ -145,22 +145,21 @@ class Decontaminator(GlobalStage):
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         idx = self.index(ctx.work_dir)
-        lengths, n = idx.lengths, idx.n
         jaccard_set = ~self._ngram_mode
-        shortest = min(lengths) if lengths else None
+        shortest = min(idx.lengths) if idx.lengths else None
         hits: list[tuple[int, int]] = []
         jaccard: list[tuple[int, int, float]] = []
         for row, doc in enumerate(docs):
             words = normalize_words(doc.text) if shortest is not None else []
             if shortest is not None and len(words) >= shortest:
-                grams = gram_hashes(word_hashes(words, self._words), lengths)
+                grams = gram_hashes(word_hashes(words, self._words), idx.lengths)
                 ids = idx.probe(grams)
                 if ids.size:
                     rep, items = idx.owners_of(ids)
                     is_jac = jaccard_set[idx.item_set[items]]
                     hits += [(row, int(i)) for i in np.unique(rep[~is_jac])]
                     if is_jac.any():
-                        best = self._best_jaccard(idx, items[is_jac], grams, n)
+                        best = self._best_jaccard(idx, items[is_jac], grams)
                         if best is not None:
                             jaccard.append((row, *best))
             yield doc
@@ -169,10 +168,10 @@ class Decontaminator(GlobalStage):
 
     @staticmethod
     def _best_jaccard(
-        idx: NgramIndex, items: np.ndarray, grams: list[tuple[int, np.ndarray]], n: int
+        idx: NgramIndex, items: np.ndarray, grams: list[tuple[int, np.ndarray]]
     ) -> tuple[int, float] | None:
         """The test document most similar to this one: (item, exact n-gram Jaccard)."""
-        doc_grams = next((g for k, g in grams if k == n), None)
+        doc_grams = next((g for k, g in grams if k == idx.n), None)
         if doc_grams is None:
             return None
         a = len(np.unique(doc_grams))
@@ -213,19 +212,18 @@ class Decontaminator(GlobalStage):
         }
         report = _TaskReport(len(self.sets))
         annotate = self.mode == "annotate"
-        prefix = self.name
         for row, doc in enumerate(docs):
             report.documents += 1
             ids = by_row.get(row)
             near = jac.get(row)
             if annotate and near is not None:
-                doc.metadata[f"{prefix}_jaccard"] = round(near[1], 4)
+                doc.metadata[f"{self.name}_jaccard"] = round(near[1], 4)
             if near is not None and near[1] < self.jaccard_threshold:
                 near = None
             if ids is None and near is None:
                 if annotate:
-                    doc.metadata[f"{prefix}_sets"] = None
-                    doc.metadata[f"{prefix}_ngrams"] = 0
+                    doc.metadata[f"{self.name}_sets"] = None
+                    doc.metadata[f"{self.name}_ngrams"] = 0
                 yield doc
                 continue
             out = self._apply(doc, idx, np.array(ids or [], dtype=np.int64), near, report, ctx)
