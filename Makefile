@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/tokenization.py
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/one_warc.py
 	$(BIN)/python bench/object_storage.py
 	$(BIN)/python bench/trainer.py
 

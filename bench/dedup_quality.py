@@ -263,10 +263,9 @@ def evaluate(docs: list[dict], ngram: int, threshold: float, verify: bool, tmp: 
 
     rows = pq.read_table(out / "data", columns=["id", "dup_cluster"]).to_pylist()
     survivor = list(range(len(docs)))
-    for r in rows:
+    for r in rows:  # dup_cluster: the survivor's position in the input, which is its document number here
         if r["dup_cluster"]:
-            t, row = map(int, r["dup_cluster"].split(":"))
-            survivor[int(r["id"])] = index_of[(t << 32) | row]
+            survivor[int(r["id"])] = int(r["dup_cluster"])
     removed = np.array([survivor[i] != i for i in range(len(docs))])
 
     # exact Jaccard of all pairs; doc i is earlier than j iff i < j (docs are in node order)

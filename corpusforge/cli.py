@@ -34,10 +34,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_phases(args: argparse.Namespace) -> int:
     from corpusforge.engine.config import load_config
-    from corpusforge.engine.planner import describe_phases, plan_phases
+    from corpusforge.engine.planner import describe_phases, input_tasks, plan_phases
 
     config = load_config(args.config, inputs=args.input, output=args.output)
-    print(f"{len(config.inputs)} input file(s) → {config.output}  (config hash {config.hash()})")
+    tasks = len(input_tasks(config))
+    split = f", split into {tasks} tasks" if tasks > len(config.inputs) else ""
+    print(f"{len(config.inputs)} input file(s){split} → {config.output}  (config hash {config.hash()})")
     print(describe_phases(config, plan_phases(config)))
     return 0
 

@@ -219,7 +219,7 @@ def test_keep_longest_and_annotate(tmp_path, speech_paragraphs):
     assert kept_ids(tmp_path / "longest") == {"long", "other"}
     run_pipeline(load_config(data=config([path], tmp_path / "ann", mode="annotate")), quiet=True)
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "ann" / "data").to_pylist()}
-    assert rows["short"]["dup_cluster"] == rows["long"]["dup_cluster"] == "0:0"
+    assert rows["short"]["dup_cluster"] == rows["long"]["dup_cluster"] == "0"  # the first document
     assert rows["short"]["dup_cluster_size"] == 2 and rows["other"]["dup_cluster"] is None
     summary = json.loads((tmp_path / "ann" / "minhash_dedup.json").read_text())
     assert summary["cluster_sizes"] == {"2": 1} and summary["duplicates"] == 1 and summary["documents"] == 3

@@ -219,23 +219,27 @@ def _always_die(job: int) -> int:
 
 
 def _slow_progress(job: int) -> int:
-    report_progress(100)
+    report_progress(100, 2048)
     time.sleep(0.6)
     return job
 
 
 def test_progress_bar_counts_documents_in_running_tasks(capsys, monkeypatch):
-    from corpusforge.engine import ray_executor
+    from corpusforge.engine import executor
 
-    class ShownBar(ray_executor.tqdm):  # pytest's stderr is no terminal, where bars hide
+    class ShownBar(executor.tqdm):  # pytest's stderr is no terminal, where bars hide
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **(kwargs | {"disable": False}))
 
-    monkeypatch.setattr(ray_executor, "tqdm", ShownBar)
+    monkeypatch.setattr(executor, "tqdm", ShownBar)
     with RayExecutor(2) as ex:
         assert ex.map(_slow_progress, [0, 1, 2], ["a", "b", "c"], desc="phase x") == [0, 1, 2]
+        err = capsys.readouterr().err
+        assert "phase x" in err and "3/3" in err and "docs=" in err
+        # given the jobs' input sizes, the bar counts the bytes the tasks report
+        assert ex.map(_slow_progress, [0, 1], ["a", "b"], desc="phase y", sizes=[2048, 2048]) == [0, 1]
     err = capsys.readouterr().err
-    assert "phase x" in err and "3/3" in err and "docs=" in err
+    assert "phase y" in err and "4.10kB/4.10kB" in err and "tasks=2/2" in err and "docs=200" in err
 
 
 def test_progress_reports_are_batched_per_task():
@@ -243,24 +247,26 @@ def test_progress_reports_are_batched_per_task():
     when it ends: the counts add up, the calls do not flood the one actor."""
     from corpusforge.engine import ray_executor
 
-    calls: list[int] = []
+    calls: list[tuple[int, int]] = []
 
     class Counter:
         class add:  # stands in for an actor method
             @staticmethod
-            def remote(n: int) -> None:
-                calls.append(n)
+            def remote(n_docs: int, n_bytes: int) -> None:
+                calls.append((n_docs, n_bytes))
 
     clock = [100.0]
     progress = ray_executor._ActorProgress(Counter(), clock=lambda: clock[0])
-    for _ in range(64):  # 64 documents every 1/64 s for 1 s
-        progress.put(64)
+    for _ in range(64):  # 64 documents (and 1 kB) every 1/64 s for 1 s
+        progress.put(64, 1000)
         clock[0] += 1 / 64
-    assert calls == [33 * 64], "one call, at 0.5 s"
+    assert calls == [(33 * 64, 33_000)], "one call, at 0.5 s"
     progress.flush()  # what _run_task does when the task ends
-    assert calls == [33 * 64, 31 * 64] and sum(calls) == 64 * 64
+    assert calls == [(33 * 64, 33_000), (31 * 64, 31_000)]
+    progress.put(0, 500)  # bytes alone are news too
     progress.flush()
-    assert len(calls) == 2, "nothing left, nothing sent"
+    progress.flush()
+    assert calls[2:] == [(0, 500)], "nothing left, nothing sent"
 
 
 def test_application_error_names_the_file_and_a_rerun_resumes(tmp_path, split_articles):

@@ -4,8 +4,9 @@ picks this one or the Ray executor (`corpusforge.engine.ray_executor`, imported 
 cluster address, workers), for the CLI flags, a pipeline config and `tokenize()` alike.
 
 Executors know nothing about stages: they call a picklable function on picklable jobs and
-return the results in job order. Workers report progress (documents done) through a queue
-so the bar moves while a long task runs.
+return the results in job order. Workers report progress (documents done, input bytes read)
+through a queue so the bar moves while a long task runs; given the jobs' input sizes, the bar
+counts bytes, with a rate and an ETA, rather than tasks (`PhaseBar`).
 """
 
 from __future__ import annotations
@@ -32,15 +33,57 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-class _InlineProgress:
-    def __init__(self, bar: tqdm) -> None:
-        self.bar = bar
-        self.docs = 0
+_BYTES_BAR = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
-    def put(self, n: int) -> None:
-        self.docs += n
-        self.bar.set_postfix(docs=f"{self.docs:,}", refresh=False)
-        self.bar.refresh()
+
+class PhaseBar:
+    """A phase's progress bar, shared by the executors. Given the jobs' input sizes it counts
+    input bytes, so tqdm shows MB done, MB/s and an ETA from bytes done over the phase's
+    bytes (one big file split into ranges moves smoothly, where a bar of tasks would sit at
+    0/1), with documents, documents/s and tasks done beside it; else it counts tasks.
+    Documents and bytes come from the tasks' reports (`put`, also the inline listener)."""
+
+    def __init__(self, desc: str, n_tasks: int, sizes: Sequence[int] | None, quiet: bool) -> None:
+        self.by_bytes = sizes is not None
+        form: dict[str, Any] = {"unit": "task"}
+        if self.by_bytes:  # 12.3MB/45.6MB [00:10<00:27, 1.23MB/s, docs=..., docs/s=..., tasks=3/8]
+            form = {"unit": "B", "unit_scale": True, "bar_format": _BYTES_BAR}
+        total = sum(sizes) if sizes is not None else n_tasks
+        self.bar = tqdm(total=total, desc=desc, disable=quiet or None, leave=True, **form)
+        self.n_tasks, self.tasks, self.docs = n_tasks, 0, 0
+        self.started = self.shown_at = time.monotonic()
+
+    @property
+    def shown(self) -> bool:
+        return not self.bar.disable
+
+    def put(self, n_docs: int, n_bytes: int = 0) -> None:
+        self.docs += n_docs
+        if self.by_bytes and n_bytes > 0:  # a retried task reports its bytes again: never past the total
+            self.bar.update(min(n_bytes, self.bar.total - self.bar.n))
+        self._postfix()
+
+    def task_done(self) -> None:
+        self.tasks += 1
+        if not self.by_bytes:
+            self.bar.update(1)
+        self._postfix(force=True)
+
+    def _postfix(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.bar.disable or (not force and now - self.shown_at < 0.2):
+            return
+        self.shown_at = now
+        info = {}
+        if self.docs:
+            info = {"docs": f"{self.docs:,}", "docs/s": f"{self.docs / max(now - self.started, 1e-9):,.0f}"}
+        if self.by_bytes:
+            info["tasks"] = f"{self.tasks}/{self.n_tasks}"
+        self.bar.set_postfix(info, refresh=True)
+
+    def close(self) -> None:
+        self._postfix(force=True)
+        self.bar.close()
 
 
 class LocalExecutor:
@@ -77,12 +120,20 @@ class LocalExecutor:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def map(self, fn: Callable[[Any], Any], jobs: list[Any], labels: list[str], desc: str) -> list[Any]:
-        """Run `fn(job)` for every job; `labels[i]` names job i (its input file) in errors."""
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        jobs: list[Any],
+        labels: list[str],
+        desc: str,
+        sizes: Sequence[int] | None = None,
+    ) -> list[Any]:
+        """Run `fn(job)` for every job; `labels[i]` names job i (its input file) in errors;
+        `sizes[i]`, if given, is job i's input bytes, which the progress bar counts."""
         results: list[Any] = [None] * len(jobs)
         if not jobs:
             return results
-        bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=self.quiet or None, leave=True)
+        bar = PhaseBar(desc, len(jobs), sizes, self.quiet)
         try:
             if self.workers == 1 or len(jobs) == 1:
                 self._map_inline(fn, jobs, labels, bar, results)
@@ -92,28 +143,24 @@ class LocalExecutor:
             bar.close()
         return results
 
-    def _map_inline(self, fn, jobs, labels, bar, results) -> None:
-        with progress_to(_InlineProgress(bar)):
+    def _map_inline(self, fn, jobs, labels, bar: PhaseBar, results) -> None:
+        with progress_to(bar):
             for i, job in enumerate(jobs):
                 results[i] = call_task(fn, job, labels[i])
-                bar.update(1)
+                bar.task_done()
 
-    def _map_pool(self, fn, jobs, labels, bar, results) -> None:
+    def _map_pool(self, fn, jobs, labels, bar: PhaseBar, results) -> None:
         pool = self._ensure_pool()
         futures: dict[Future, int] = {pool.submit(call_task, fn, job, labels[i]): i for i, job in enumerate(jobs)}
         pending = set(futures)
-        docs = 0
-        started = time.monotonic()
         try:
             while pending:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                docs += self._drain()
+                bar.put(*self._drain())
                 for fut in done:
                     results[futures[fut]] = fut.result()
-                    bar.update(1)
-                if docs:
-                    rate = docs / max(time.monotonic() - started, 1e-9)
-                    bar.set_postfix(docs=f"{docs:,}", docs_s=f"{rate:,.0f}", refresh=True)
+                    bar.task_done()
+            bar.put(*self._drain())
         except BrokenProcessPool:
             unfinished = sorted(labels[futures[f]] for f in pending | {f for f in futures if not f.done()})
             self._pool = None
@@ -127,14 +174,16 @@ class LocalExecutor:
                 fut.cancel()
             raise
 
-    def _drain(self) -> int:
-        n = 0
+    def _drain(self) -> tuple[int, int]:
+        """(documents, bytes) the workers reported since the last call."""
+        docs = n_bytes = 0
         while self._queue is not None:
             try:
-                n += self._queue.get_nowait()
+                d, b = self._queue.get_nowait()
             except queue.Empty:
                 break
-        return n
+            docs, n_bytes = docs + d, n_bytes + b
+        return docs, n_bytes
 
 
 EXECUTORS = ("local", "ray")

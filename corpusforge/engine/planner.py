@@ -7,9 +7,12 @@
     ──► G2's global steps
     ──► stream 2: work shards → G2.run, d → data/part-*.parquet
 
-Streaming phases have one task per input file, numbered from the sorted input list; a
-later streaming phase's task n reads the work shard that task n of the phase before wrote,
-so a document keeps its (task, row) position through the whole run.
+Streaming phases have one task per input range: the reader may cut a big file into byte
+ranges (`Reader.split`; warc_reader does for gzipped WARCs over `split_bytes`), else a file
+is one range. Tasks are numbered from the sorted input list, then the ranges in file order,
+so the tasks' order is the documents' order in the input, whatever the split size; a later
+streaming phase's task n reads the work shard that task n of the phase before wrote, so a
+document keeps its (task, row) position through the whole run.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from corpusforge.engine.config import PipelineConfig
-from corpusforge.engine.stage import GlobalStage, Stage
-from corpusforge.io.paths import AnyPath
+from corpusforge.engine.stage import GlobalStage, Reader, Stage
+from corpusforge.io.paths import AnyPath, file_sizes
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
@@ -101,6 +104,37 @@ class JobStages:
     work_dirs: list[AnyPath]  # each stage's own folder under work/
 
 
+@dataclass(frozen=True)
+class TaskInput:
+    """What one streaming task reads: a byte range of an input file (phase 0), or the work
+    shard its documents were written to (later phases), with the input bytes behind it."""
+
+    path: str
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    size: int = 0  # the input bytes this task stands for (its range), for progress
+
+    @property
+    def label(self) -> str:
+        """The task's name in logs, markers and errors: the file, and the range if it is one."""
+        if self.start == 0 and self.end is None:
+            return self.path
+        return f"{self.path} [bytes {self.start}-{self.start + self.size})"
+
+
+def input_tasks(config: PipelineConfig) -> list[TaskInput]:
+    """The first phase's tasks: each input file (sorted) cut into the reader's ranges, in
+    file order. Only the files' sizes are read here; the same files and config give the same
+    tasks, so a rerun resumes them."""
+    reader = config.built[0]
+    assert isinstance(reader, Reader)
+    tasks = []
+    for path, size in zip(config.inputs, file_sizes(config.inputs)):
+        for start, end in reader.split(path, size):
+            tasks.append(TaskInput(path, start, end, (size if end is None else end) - start))
+    return tasks
+
+
 @dataclass
 class StreamJob:
     """One streaming task, fully specified: the worker only wires these parts together."""
@@ -108,7 +142,7 @@ class StreamJob:
     stages: JobStages
     phase: StreamPhase
     task: int
-    source: str  # the input file (phase 0) or the work shard this task reads
+    input: TaskInput  # a range of an input file (phase 0) or the work shard this task reads
     writer: ParquetWriter  # the configured writer (last phase) or a work-shard writer
     out_dir: AnyPath
     prefix: str
@@ -116,6 +150,10 @@ class StreamJob:
     markers: AnyPath
     rejected: int  # documents to sample per drop reason
     rejected_file: AnyPath
+
+    @property
+    def source(self) -> str:
+        return self.input.label
 
 
 @dataclass
@@ -145,8 +183,10 @@ def rejected_task_file(config: PipelineConfig, phase: StreamPhase, task: int) ->
     return config.output / "work" / "rejected" / phase.name / f"task-{task:05d}.jsonl"
 
 
-def stream_jobs(config: PipelineConfig, phase: StreamPhase, sources: list[str], schema: pa.Schema) -> list[StreamJob]:
-    """The tasks of a streaming phase, one per source (the inputs, or the last phase's shards)."""
+def stream_jobs(
+    config: PipelineConfig, phase: StreamPhase, sources: list[TaskInput], schema: pa.Schema
+) -> list[StreamJob]:
+    """The tasks of a streaming phase, one per source (the input ranges, or the last phase's shards)."""
     stages, final = job_stages(config), phase.final
     out_dir = config.output / "data" if final else config.output / "work" / phase.name
     return [

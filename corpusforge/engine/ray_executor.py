@@ -16,8 +16,10 @@ Failures:
   phase fails with `TaskFailedError` naming the task's input file, with the remote
   traceback. Finished tasks keep their markers, so a rerun only does the rest.
 
-Progress: while the bar is shown, workers report documents done to one small counter actor,
-batched to at most one call per task every 0.5 s; the driver asks it for news between waits.
+Progress: while the bar is shown, workers report documents done and input bytes read to one
+small counter actor, batched to at most one call per task every 0.5 s; the driver asks it for
+news between waits, and shows them as the local pool does (`PhaseBar`: bytes with a rate and
+an ETA, given the jobs' sizes).
 
 With no `address`, `ray.init(num_cpus=workers)` starts a local instance, which `close()`
 shuts down again; with an address ("auto", "host:6379", "ray://host:10001") it joins that
@@ -39,8 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tqdm import tqdm
-
+from corpusforge.engine.executor import PhaseBar
 from corpusforge.engine.worker import call_task, progress_to
 from corpusforge.errors import CorpusforgeError, TaskFailedError
 
@@ -58,44 +59,46 @@ MAX_RETRIES = 3  # reruns of a task whose worker died (system failures only)
 
 
 class _ActorProgress:
-    """Inside a Ray worker: `report_progress(n)` adds up here and goes to the counter actor at
-    most every `interval` seconds (and once more when the task ends, `flush`), so many workers
-    reporting every few documents do not flood the one actor with calls."""
+    """Inside a Ray worker: `report_progress(docs, bytes)` adds up here and goes to the counter
+    actor at most every `interval` seconds (and once more when the task ends, `flush`), so many
+    workers reporting every few documents do not flood the one actor with calls."""
 
     interval = 0.5
 
     def __init__(self, counter: Any, clock: Callable[[], float] = time.monotonic) -> None:
         self.counter = counter
         self.clock = clock
-        self.pending = 0
+        self.docs = self.bytes = 0
         self.sent = clock()
 
-    def put(self, n: int) -> None:
-        self.pending += n
+    def put(self, n_docs: int, n_bytes: int = 0) -> None:
+        self.docs += n_docs
+        self.bytes += n_bytes
         now = self.clock()
-        if self.pending and now - self.sent >= self.interval:
+        if (self.docs or self.bytes) and now - self.sent >= self.interval:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
-        if self.pending:
-            self.counter.add.remote(self.pending)  # fire and forget
-            self.pending = 0
+        if self.docs or self.bytes:
+            self.counter.add.remote(self.docs, self.bytes)  # fire and forget
+            self.docs = self.bytes = 0
         self.sent = self.clock() if now is None else now
 
 
 @ray.remote(num_cpus=0)
 class _ProgressCounter:
-    """Documents done since the driver last asked: feeds the progress bar while tasks run."""
+    """Documents done and bytes read since the driver last asked: feeds the progress bar."""
 
     def __init__(self) -> None:
-        self.docs = 0
+        self.docs = self.bytes = 0
 
-    def add(self, n: int) -> None:
-        self.docs += n
+    def add(self, n_docs: int, n_bytes: int = 0) -> None:
+        self.docs += n_docs
+        self.bytes += n_bytes
 
-    def take(self) -> int:
-        n, self.docs = self.docs, 0
-        return n
+    def take(self) -> tuple[int, int]:
+        news, self.docs, self.bytes = (self.docs, self.bytes), 0, 0
+        return news
 
 
 def _run_task(fn: Callable[[Any], Any], job: Any, label: str, cwd: str, counter: Any) -> Any:
@@ -229,20 +232,27 @@ class RayExecutor:
 
     # --- running a phase ------------------------------------------------------------------
 
-    def map(self, fn: Callable[[Any], Any], jobs: list[Any], labels: list[str], desc: str) -> list[Any]:
-        """Run `fn(job)` for every job as a Ray task; `labels[i]` names job i in errors."""
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        jobs: list[Any],
+        labels: list[str],
+        desc: str,
+        sizes: Sequence[int] | None = None,
+    ) -> list[Any]:
+        """Run `fn(job)` for every job as a Ray task; `labels[i]` names job i in errors;
+        `sizes[i]`, if given, is job i's input bytes, which the progress bar counts."""
         results: list[Any] = [None] * len(jobs)
         if not jobs:
             return results
         self._start()
-        bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=self.quiet or None, leave=True)
-        if not bar.disable and self._counter is None:
+        bar = PhaseBar(desc, len(jobs), sizes, self.quiet)
+        if bar.shown and self._counter is None:
             self._counter = _ProgressCounter.remote()
-        counter = None if bar.disable else self._counter
+        counter = self._counter if bar.shown else None
         running: dict[Any, int] = {}
-        submitted = docs = 0
+        submitted = 0
         failure: TaskFailedError | None = None
-        started = time.monotonic()
         try:
             while (submitted < len(jobs) and failure is None) or running:
                 while failure is None and submitted < len(jobs) and len(running) < self.in_flight:
@@ -260,11 +270,11 @@ class RayExecutor:
                     except TaskFailedError as exc:
                         failure = failure or exc  # the first one; let the running tasks finish and mark
                         continue
-                    bar.update(1)
+                    bar.task_done()
                 if counter is not None:
-                    docs = self._show_docs(bar, counter, docs, started)
+                    bar.put(*self._take(counter))
             if counter is not None:  # what the last tasks flushed as they ended
-                self._show_docs(bar, counter, docs, started)
+                bar.put(*self._take(counter))
         except BaseException:
             for ref in running:
                 ray.cancel(ref)
@@ -290,17 +300,11 @@ class RayExecutor:
                 "finished tasks are saved: run the same command again to resume"
             ) from None
 
-    def _show_docs(self, bar: tqdm, counter: Any, docs: int, started: float) -> int:
-        """Add the documents reported since the last call to the bar; returns the total."""
-        docs += self._take(counter)
-        if docs:
-            rate = docs / max(time.monotonic() - started, 1e-9)
-            bar.set_postfix(docs=f"{docs:,}", docs_s=f"{rate:,.0f}", refresh=True)
-        return docs
-
     @staticmethod
-    def _take(counter: Any) -> int:
+    def _take(counter: Any) -> tuple[int, int]:
+        """(documents, bytes) reported since the last call."""
         try:
-            return int(ray.get(counter.take.remote(), timeout=1.0))
+            docs, n_bytes = ray.get(counter.take.remote(), timeout=1.0)
+            return int(docs), int(n_bytes)
         except (GetTimeoutError, RayError):
-            return 0
+            return 0, 0

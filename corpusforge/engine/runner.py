@@ -18,7 +18,9 @@ from corpusforge.engine.planner import (
     GlobalPhase,
     Phase,
     StreamPhase,
+    TaskInput,
     global_jobs,
+    input_tasks,
     job_stages,
     markers_dir,
     plan_phases,
@@ -29,6 +31,7 @@ from corpusforge.engine.rejected import gather
 from corpusforge.engine.stage import GlobalStage
 from corpusforge.engine.stats import StageStats, format_table, merge_stats
 from corpusforge.engine.tasks import run_global_task, run_stream_task
+from corpusforge.errors import OutputMismatchError
 from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
@@ -105,13 +108,26 @@ def write_report_after_run(output: AnyPath, quiet: bool) -> None:
         print(f"report: {path}", file=sys.stderr)
 
 
+def _check_resumed_sources(config: PipelineConfig, markers: Markers, jobs: list, todo: list) -> None:
+    """A resumed run's finished tasks must have read what the same task numbers read now: an
+    input file that changed size since (or could not be found then) cuts into other ranges,
+    and every later task would be numbered differently."""
+    pending = {j.task for j in todo}
+    for job in jobs:
+        if job.task not in pending and (was := markers.load(job.task).get("source")) != job.source:
+            raise OutputMismatchError(
+                f"{config.output}: task {job.task} of the run being resumed read {was}, but now reads "
+                f"{job.source}: the input files changed since the run started; use --overwrite to start again"
+            )
+
+
 def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: float, quiet: bool) -> list[StageStats]:
     out = config.output
-    n_tasks = len(config.inputs)
+    sources = input_tasks(config)
+    n_tasks = len(sources)
     per_task: list[list[dict[str, Any]]] = []
     ran = 0  # tasks run by this invocation (0: the run was already complete)
     global_seconds: Counter = Counter()
-    sources = list(config.inputs)
     with make_executor(
         config.executor,
         config.workers,
@@ -122,13 +138,22 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
         for phase in phases:
             markers = Markers(markers_dir(config, phase))
             if isinstance(phase, StreamPhase):
-                todo = [j for j in stream_jobs(config, phase, sources, schema) if not markers.done(j.task)]
+                jobs = stream_jobs(config, phase, sources, schema)
+                todo = [j for j in jobs if not markers.done(j.task)]
+                if phase.index == 0 and len(todo) < len(jobs):
+                    _check_resumed_sources(config, markers, jobs, todo)
                 ran += len(todo)
-                ex.map(run_stream_task, todo, [j.source for j in todo], desc=f"phase {phase.name}")
+                ex.map(
+                    run_stream_task,
+                    todo,
+                    [j.source for j in todo],
+                    desc=f"phase {phase.name}",
+                    sizes=[j.input.size for j in todo],
+                )
                 done = [markers.load(t) for t in range(n_tasks)]
                 per_task.extend(d["stats"] for d in done)
-                if not phase.final:
-                    sources = [d["files"][0] for d in done]
+                if not phase.final:  # a shard stands for the input bytes its documents came from
+                    sources = [TaskInput(d["files"][0], size=s.size) for d, s in zip(done, sources)]
             else:
                 assert isinstance(phase, GlobalPhase)
                 gjobs = global_jobs(config, phase, n_tasks)

@@ -3,7 +3,8 @@
 A stage is a small class whose constructor arguments are exactly its YAML keys. There are
 four kinds:
 
-- `Reader`: turns one input file into documents (the first stage of a pipeline);
+- `Reader`: turns one input file, or one byte range of it, into documents (the first stage
+  of a pipeline);
 - `Stage`: a streaming transform, `run(docs, ctx) -> docs`;
 - `Filter`: a streaming stage that only decides; `filter(doc)` returns None to keep the
   document or a short reason to drop it. Counting, the annotate mode and the rejected
@@ -41,10 +42,11 @@ class StageContext:
     """What a stage knows about the task it runs in."""
 
     task: int
-    source: str
+    source: str  # what the task reads, for messages: a file, or `file [bytes a-b)`
     work_dir: AnyPath
     stats: StageStats
     rejected: Callable[[str, Document], None] | None = None
+    position: int = 0  # a reader's offset in its input file as it goes, for progress (0: not told)
 
     def drop(self, reason: str, doc: Document | None = None) -> None:
         """Count a dropped document under `reason` (and sample it if asked to)."""
@@ -74,10 +76,28 @@ class Stage:
 
 
 class Reader(Stage):
-    """Reads one input file. Stats: `in` counts records seen, `out` documents produced."""
+    """Reads one input file. Stats: `in` counts records seen, `out` documents produced.
+
+    A reader that can cut a big file into pieces read by separate tasks says how in `split`
+    and reads a piece in `read_range`. Reading every range of `split`, in order, must give
+    exactly the documents (and drop counts) of `read`, in the same order: tasks are numbered
+    in file order, so the global stages' "first" (the lowest task, then row) stays the same.
+    """
 
     def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
         raise NotImplementedError
+
+    def split(self, path: str, size: int) -> list[tuple[int, int | None]]:
+        """The byte ranges [start, end) of a file of `size` bytes that tasks read apart, in
+        file order (end None: to the end); called in the driver, so it should not read the
+        file. The default: the whole file, one task."""
+        return [(0, None)]
+
+    def read_range(self, path: str, ctx: StageContext, start: int, end: int | None) -> Iterator[Document]:
+        """The documents of one range that `split` gave."""
+        if start == 0 and end is None:
+            return self.read(path, ctx)
+        raise NotImplementedError(f"{self.name} does not split files")
 
     def input_columns(self, paths: list[str]) -> dict[str, pa.DataType]:
         """Metadata columns found in the inputs (for readers of already-extracted corpora)."""
@@ -155,8 +175,8 @@ class Filter(Decides, Stage):
 class GlobalStep:
     """One phase of a global stage: `n_tasks` independent calls of `run(task, work_dir)`.
 
-    `n_tasks` receives the number of streaming tasks (input files) so that a step can be
-    sized by it (one task per input file) or by its own partitioning.
+    `n_tasks` receives the number of streaming tasks (input files, or their ranges) so that a
+    step can be sized by it (one task per streaming task) or by its own partitioning.
     """
 
     name: str

@@ -1,11 +1,11 @@
 """The work of one task, as run inside a worker process.
 
-A streaming task reads one file, pushes its documents through the phase's stages one at a
-time, writes the phase's shards atomically, and last writes its completion marker (which
-holds its stats). A global task runs one step of a global stage over files. The planner has
-decided everything about a task (`StreamJob`, `GlobalJob`); this module only wires the parts
-together, counts and times them. The stages come built with the job; a worker sets them up
-(loads models) once per pipeline.
+A streaming task reads one input range (a file, or a byte range of one) or work shard,
+pushes its documents through the phase's stages one at a time, writes the phase's shards
+atomically, and last writes its completion marker (which holds its stats). A global task
+runs one step of a global stage over files. The planner has decided everything about a task
+(`StreamJob`, `GlobalJob`); this module only wires the parts together, counts and times them.
+The stages come built with the job; a worker sets them up (loads models) once per pipeline.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from corpusforge.document import Document
-from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob
+from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob, TaskInput
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
@@ -84,17 +84,40 @@ def instrument(
         stats.seconds += own.seconds - upstream.seconds
 
 
-def _read_source(reader: Reader, path: str, ctx: StageContext) -> Iterator[Document]:
+class _ByteProgress:
+    """Reports the input bytes a task has read: as far as its reader says it has got
+    (`ctx.position`), then the rest of its range when it ends, so the tasks' reports add up
+    to the phase's input size."""
+
+    def __init__(self, source: TaskInput) -> None:
+        self.source, self.reported = source, 0
+
+    def report(self, position: int) -> None:
+        done = min(max(position - self.source.start, 0), self.source.size)
+        if done > self.reported:
+            report_progress(0, done - self.reported)
+            self.reported = done
+
+    def finish(self, docs: int) -> None:
+        report_progress(docs, self.source.size - self.reported)
+        self.reported = self.source.size
+
+
+def _read_source(reader: Reader, source: TaskInput, ctx: StageContext, progress: _ByteProgress) -> Iterator[Document]:
     stats = ctx.stats
     clock = _Clock()
     try:
-        for doc in _timed(reader.read(path, ctx), clock):
+        for doc in _timed(reader.read_range(source.path, ctx, source.start, source.end), clock):
             stats.docs_out += 1
             stats.bytes_out += len(doc.text)
+            if stats.docs_out % 32 == 0:
+                progress.report(ctx.position)
             yield doc
     finally:
         stats.seconds += clock.seconds
-    if stats.docs_out == 0 and not stats.dropped:  # the file held no record at all: say so
+    # the file held no record at all: say so, once (the first range; the others may well be
+    # empty, when one long record spans them)
+    if stats.docs_out == 0 and not stats.dropped and source.start == 0:
         ctx.drop(f"{reader.name}:empty_file")
 
 
@@ -111,10 +134,11 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     def hidden(name: str) -> StageContext:  # work shards: read and written, not counted
         return StageContext(job.task, job.source, job.out_dir, StageStats(name))
 
+    progress = _ByteProgress(job.input)  # in later phases: the input bytes behind the shard, at the end
     if phase.index == 0:
-        docs: Iterable[Document] = _read_source(stages[0], job.source, ctx_for(0))  # type: ignore[arg-type]
+        docs: Iterable[Document] = _read_source(stages[0], job.input, ctx_for(0), progress)  # type: ignore[arg-type]
     else:
-        docs = ParquetReader().read(job.source, hidden("work-reader"))
+        docs = ParquetReader().read(job.input.path, hidden("work-reader"))
     if phase.apply_global is not None:
         docs = instrument(stages[phase.apply_global].run, docs, ctx_for(phase.apply_global), count_in=False)
     for i in phase.streaming:
@@ -136,7 +160,7 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
         if pending == 64:
             report_progress(pending)
             pending = 0
-    report_progress(pending)
+    progress.finish(pending)
 
     if phase.index == 0:
         s = stats[job.stages.labels[0]]

@@ -10,19 +10,29 @@ from typing import Any
 
 from corpusforge.errors import TaskFailedError
 
-_progress: Any = None  # in a worker: something with .put(n_docs); None when nobody listens
+_progress: Any = None  # in a worker: something with .put(n_docs, n_bytes); None when nobody listens
 
 
-def report_progress(n_docs: int) -> None:
-    """Called by tasks every few documents; cheap when nobody listens."""
+def report_progress(n_docs: int, n_bytes: int = 0) -> None:
+    """Called by tasks every few documents: documents done and input bytes read since the last
+    call; cheap when nobody listens."""
     if _progress is not None:
-        _progress.put(n_docs)
+        _progress.put(n_docs, n_bytes)
 
 
-def set_progress(listener: Any) -> None:
-    """A pool worker's initializer: every task of this process reports to `listener`."""
+class _QueueProgress:
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def put(self, n_docs: int, n_bytes: int) -> None:
+        self.queue.put((n_docs, n_bytes))
+
+
+def set_progress(queue: Any) -> None:
+    """A pool worker's initializer: every task of this process reports to `queue`, as
+    (documents, bytes) pairs."""
     global _progress
-    _progress = listener
+    _progress = _QueueProgress(queue)
 
 
 @contextmanager

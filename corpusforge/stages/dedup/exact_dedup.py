@@ -1,8 +1,8 @@
 """Exact deduplication: keep the first occurrence of each normalized text in the corpus.
 
-"First" means the lowest (task, row): tasks are numbered from the sorted input list and
-rows count documents in order within a task, so the survivor does not depend on the number
-of workers. The text is normalized (Unicode NFKC, lowercased, whitespace collapsed) and
+"First" means the lowest (task, row): tasks are numbered from the sorted input list (then a
+split file's ranges in file order) and rows count documents in order within a task, so the
+survivor depends neither on the number of workers nor on the split size. The text is normalized (Unicode NFKC, lowercased, whitespace collapsed) and
 hashed to 64 bits with xxh3; the work is split by hash range so memory goes per hash
 (16 bytes a document in one partition at a time), never per document text:
 

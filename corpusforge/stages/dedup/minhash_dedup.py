@@ -14,7 +14,9 @@
    proportional to the documents that have an edge; one survivor per cluster, the first by
    (task, row) or the longest text (`keep: longest`, ties to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
-   write `dup_cluster` (the survivor's "task:row") and `dup_cluster_size`.
+   write `dup_cluster` (the survivor's position among the documents this stage saw, in
+   input order, from 0: the same whatever the number of tasks an input is split into) and
+   `dup_cluster_size`.
 5. `finish`: the report's summary, `OUTPUT/minhash_dedup.json` (corpusforge.stages.dedup.summary).
 """
 
@@ -263,8 +265,14 @@ class MinHashDeduplicator(Decides, GlobalStage):
         else:
             survivor = labels  # the smallest index is the first by (task, row)
         sizes = np.bincount(labels, minlength=len(nodes))[labels]
-        out = np.empty(len(nodes), dtype=[("node", "<i8"), ("survivor", "<i8"), ("size", "<i8")])
-        out["node"], out["survivor"], out["size"] = nodes, nodes[survivor], sizes
+        # each task's first document's position in the input: its documents are its lengths
+        counts = [len(load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True)) for t in range(n_tasks)]
+        first_of_task = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        survivors = nodes[survivor]
+        fields = [("node", "<i8"), ("survivor", "<i8"), ("size", "<i8"), ("position", "<i8")]
+        out = np.empty(len(nodes), dtype=fields)
+        out["node"], out["survivor"], out["size"] = nodes, survivors, sizes
+        out["position"] = first_of_task[survivors >> 32] + (survivors & 0xFFFFFFFF)  # the survivor's
         save_npy(work_dir / "clusters.npy", out)  # sorted by node, i.e. by (task, row)
 
     # --- phase 4: removal ---------------------------------------------------------------
@@ -274,7 +282,8 @@ class MinHashDeduplicator(Decides, GlobalStage):
         lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
         mine = clusters[lo:hi]
         members = {
-            int(n) & 0xFFFFFFFF: (int(s), int(z)) for n, s, z in zip(mine["node"], mine["survivor"], mine["size"])
+            int(n) & 0xFFFFFFFF: (int(s), int(z), int(at))
+            for n, s, z, at in zip(mine["node"], mine["survivor"], mine["size"], mine["position"])
         }
         me = int(node(ctx.task, 0))
 
@@ -282,7 +291,7 @@ class MinHashDeduplicator(Decides, GlobalStage):
             for row, doc in enumerate(docs):
                 info = members.get(row)
                 if self.annotate:
-                    doc.metadata["dup_cluster"] = f"{info[0] >> 32}:{info[0] & 0xFFFFFFFF}" if info else None
+                    doc.metadata["dup_cluster"] = str(info[2]) if info else None
                     doc.metadata["dup_cluster_size"] = info[1] if info else 1
                 yield doc, None if info is None or info[0] == me + row else "near_duplicate"
 

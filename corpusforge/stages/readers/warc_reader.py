@@ -7,6 +7,20 @@ says (valid UTF-8 first, then the header's and the `<meta>` charset, then detect
 resumes at the next record; a file that cannot be read further ends the task cleanly after
 what was read, counted as `warc_reader:corrupt_file`, so nothing already produced is lost.
 A file that is not a WARC at all is one `not_a_warc_file`, not a record count.
+
+Splitting (`split_bytes`): a gzipped WARC larger than `split_bytes` is read by several tasks,
+one per `split_bytes` of the file. WARCs gzip record by record, so a record starts where a
+gzip member does; the range [a, b) a task is given is rounded forward to record starts: the
+task reads the records whose member starts at or after the first record start at or after a
+and before the first one at or after b. A record start is a `\x1f\x8b\x08` gzip header that
+inflates (a few KB are read) to a `WARC/1.x` line; a false header inside compressed data
+does not inflate, so it is passed over. Each task finds its own two ends, so the driver
+reads nothing but file sizes; both tasks at a boundary find the same offset, so every record
+(and every damaged member) is read and counted by exactly one task, and the documents and
+their order are the same whatever the split size. Plain WARCs are not split: their records
+are text, and a crawled page that shows a WARC file holds lines that look exactly like
+record starts, whose Content-Length checks out too. ARC files and other files are read
+whole by the task of the first range (the others read nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterator
+from typing import Annotated
 
 import pyarrow as pa
 from warcio.archiveiterator import ArchiveIterator
@@ -26,8 +41,15 @@ from warcio.bufferedreaders import DecompressingBufferedReader
 from corpusforge.document import Document
 from corpusforge.engine.stage import Reader, StageContext
 from corpusforge.io.paths import open_input
+from corpusforge.schema import Key
 
 log = logging.getLogger(__name__)
+
+# A Common Crawl WARC is ~1 GB: 128 MiB makes 8-9 tasks of a few minutes each (~4,000 pages
+# at ~25 pages per core-second), so one file keeps 8 cores busy, while per-task costs (a
+# marker, a shard and each global stage's small work files) stay negligible and the last
+# task's tail is short.
+DEFAULT_SPLIT_BYTES = 128 * 1024 * 1024
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
@@ -161,9 +183,11 @@ class WarcReader(Reader):
         self,
         content_types: list[str] = ["text/html", "application/xhtml+xml"],  # noqa: B006
         statuses: list[int] = [200],  # noqa: B006
+        split_bytes: Annotated[int, Key(ge=0)] | None = DEFAULT_SPLIT_BYTES,
     ) -> None:
         self.content_types = [c.lower() for c in content_types]
         self.statuses = [str(s) for s in statuses]
+        self.split_bytes = split_bytes or 0  # 0 or null: one task per file
 
     def columns(self) -> dict[str, pa.DataType]:
         return {
@@ -175,46 +199,73 @@ class WarcReader(Reader):
             "charset_source": pa.string(),
         }
 
-    def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
-        with open_input(path) as stream:  # a local path, or any pyarrow.fs URI (s3://...)
-            if not _looks_like_warc(stream):
-                log.warning("%s: not a WARC or ARC file (it does not start with a WARC/ or filedesc:// line)", path)
-                ctx.drop("warc_reader:not_a_warc_file")
-                return
-            start = 0
-            while start is not None:
-                start = yield from self._read_from(stream, start, path, ctx)
+    def split(self, path: str, size: int) -> list[tuple[int, int | None]]:
+        """One range per `split_bytes` of a gzipped WARC (by its name: no I/O here; a file that
+        turns out not to be one is read whole by the first range's task)."""
+        name = path.lower()
+        if not self.split_bytes or size <= self.split_bytes or not name.endswith(".gz") or name.endswith(".arc.gz"):
+            return [(0, None)]
+        starts = range(0, size, self.split_bytes)
+        return [(a, a + self.split_bytes) for a in starts[:-1]] + [(starts[-1], None)]
 
-    def _read_from(self, stream, start: int, path: str, ctx: StageContext):
-        """Read records from byte `start`; return where to resume after damage, or None at the end.
+    def read(self, path: str, ctx: StageContext) -> Iterator[Document]:
+        return self.read_range(path, ctx, 0, None)
+
+    def read_range(self, path: str, ctx: StageContext, start: int, end: int | None) -> Iterator[Document]:
+        with open_input(path) as stream:  # a local path, or any pyarrow.fs URI (s3://...)
+            kind = _file_kind(stream)
+            if kind is None:
+                if start == 0:
+                    log.warning("%s: not a WARC or ARC file (it does not start with a WARC/ or filedesc:// line)", path)
+                    ctx.drop("warc_reader:not_a_warc_file")
+                return
+            gzipped = kind != "plain"
+            if kind != "warc.gz":  # read whole, by the first range's task
+                if start > 0:
+                    return
+                begin, stop = 0, None
+            else:
+                begin = 0 if start == 0 else _record_start(stream, start)
+                stop = None if end is None else _record_start(stream, end)
+            resume = begin
+            while resume is not None and (stop is None or resume < stop):
+                resume = yield from self._read_from(stream, resume, stop, gzipped, path, ctx)
+
+    def _read_from(self, stream, start: int, stop: int | None, gzipped: bool, path: str, ctx: StageContext):
+        """Read the records that start in [start, stop) (stop None: to the end of the file);
+        return where to resume after damage, or None at the end.
 
         A record is counted only once its whole block has been read, so a record in a corrupt
         gzip member counts as that member alone. A record whose block does not end where its
         Content-Length says (warcio finds no blank line there) is counted as `length_mismatch`,
         and reading resumes at the next record boundary after its start: the next gzip member,
         or in a plain WARC the next `WARC/1.x` line, which a too-long length would have swallowed.
+        A record or damage that starts at `stop` or later belongs to the next range's task.
         """
         stream.seek(start)
         records = ArchiveIterator(stream, arc2warc=True)
         records.reader.__class__ = _LoudDecompressingReader
         records.INC_RECORD = ""  # warcio prints its own warning about a bad length; we count it instead
-        gzipped = stream.read(2) == b"\x1f\x8b"
-        stream.seek(start)
         while True:
             try:
                 record = next(records)
             except StopIteration:
                 return None
             except Exception as exc:  # noqa: BLE001 - any parse failure ends this stretch only
-                return self._damaged(stream, records.offset, gzipped, path, exc, ctx)
+                if _past(records.offset, stop, path):
+                    return None
+                return self._damaged(stream, records.offset, stop, gzipped, path, exc, ctx)
             record_start = records.offset
+            if _past(record_start, stop, path):
+                return None
+            ctx.position = record_start
             errors = records.err_count
             try:
                 doc, reason = self._document(record, path)
                 records.read_to_end()
             except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
                 if gzipped:  # the member is damaged: count it (not also its record) and go on after it
-                    return self._damaged(stream, record_start, gzipped, path, exc, ctx)
+                    return self._damaged(stream, record_start, stop, gzipped, path, exc, ctx)
                 log.warning("%s: record at offset %s is corrupt (%s: %s)", path, record_start, type(exc).__name__, exc)
                 ctx.drop("warc_reader:corrupt_record")
                 continue
@@ -226,16 +277,19 @@ class WarcReader(Reader):
                     record_start,
                 )
                 ctx.drop("warc_reader:length_mismatch")
-                return _next_record(stream, record_start + 1, gzipped)
+                return _next_record(stream, record_start + 1, gzipped, stop)
             if reason is not None:
                 ctx.drop(reason)
             elif doc is not None:
                 yield doc
 
     @staticmethod
-    def _damaged(stream, damaged: int, gzipped: bool, path: str, exc: Exception, ctx: StageContext) -> int | None:
-        """Count unreadable bytes from `damaged` on; return where the next record starts, if any."""
-        resume = _next_record(stream, damaged + 1, gzipped)
+    def _damaged(
+        stream, damaged: int, stop: int | None, gzipped: bool, path: str, exc: Exception, ctx: StageContext
+    ) -> int | None:
+        """Count unreadable bytes from `damaged` on; return where the next record starts, if
+        any (at most `stop`, where the next range's task goes on: not the end of the file)."""
+        resume = _next_record(stream, damaged + 1, gzipped, stop)
         log.warning(
             "%s: unreadable from offset %s (%s: %s); %s",
             path,
@@ -291,47 +345,93 @@ class WarcReader(Reader):
 
 
 _RECORD_START = re.compile(rb"\nWARC/1\.[0-9]\r?\n")
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # a gzip member header: ID1 ID2 and CM = deflate
+_WARC_LINE = re.compile(rb"WARC/1\.[0-9]\r?\n")
 
 
-def _looks_like_warc(stream) -> bool:
-    """Whether the file starts like a WARC (or an ARC), compressed or not; an empty file does
-    (it simply has no record)."""
+def _file_kind(stream) -> str | None:
+    """`warc.gz` (a gzipped WARC: may be split), `gz` (a gzipped ARC) or `plain` (a plain WARC
+    or ARC), or None when the file is neither a WARC nor an ARC. An empty file is a WARC
+    without records; so is a gzip file damaged at its start (the record loop counts the damage)."""
     head = stream.read(1 << 16)
     stream.seek(0)
-    if head[:2] == b"\x1f\x8b":
+    gzipped = head[:2] == b"\x1f\x8b"
+    if gzipped:
         try:
             head = zlib.decompressobj(31).decompress(head, 64)
         except zlib.error:
-            return True  # damage is the record loop's to count
+            return "warc.gz"
     head = head.lstrip(b"\r\n")
-    return not head or head.startswith((b"WARC/", b"filedesc://"))
+    if not head or head.startswith(b"WARC/"):
+        return "warc.gz" if gzipped else "plain"
+    if head.startswith(b"filedesc://"):
+        return "gz" if gzipped else "plain"
+    return None
 
 
-def _next_record(stream, pos: int, gzipped: bool) -> int | None:
-    """Where the next record starts at or after `pos`: a gzip member, or a WARC/1.x line."""
+def _record_start(stream, pos: int) -> int | None:
+    """The first record start at or after `pos` in a gzipped WARC: a gzip member header whose
+    member inflates to a `WARC/1.x` line; None if there is none before the end. Reads a few KB
+    per candidate, never the file: boundaries are found without decompressing anything else."""
+    while (found := _next_gzip_member(stream, pos, block=1 << 16)) is not None:
+        stream.seek(found)
+        try:
+            head = zlib.decompressobj(31).decompress(stream.read(4096), 64)
+        except zlib.error:
+            head = b""
+        if _WARC_LINE.match(head.lstrip(b"\r\n")):
+            return found
+        pos = found + 1
+    return None
+
+
+def _past(offset: int, stop: int | None, path: str) -> bool:
+    """Whether a record starting at `offset` belongs to the next range (at `stop` or later).
+
+    The record before `stop` must end exactly there: one that runs past it means `stop` was
+    not a record start but a gzip member stored inside a record (a crawled .warc.gz file),
+    and the next range's task has read records that are not this file's. That file cannot be
+    split; the run stops rather than write those."""
+    if stop is None or offset < stop:
+        return False
+    if offset > stop:
+        raise ValueError(
+            f"{path}: the record before byte {stop} runs on to byte {offset}, so the split point found at "
+            f"{stop} lies inside a record (a gzip member stored in it looked like a record start); "
+            "read this file whole with warc_reader's split_bytes: 0"
+        )
+    return True
+
+
+def _next_record(stream, pos: int, gzipped: bool, stop: int | None = None) -> int | None:
+    """Where the next record starts at or after `pos` (a gzip member, or a WARC/1.x line), or
+    `stop` if none does before it (None: the end of the file)."""
     if gzipped:
-        return _next_gzip_member(stream, pos)
+        return _next_gzip_member(stream, pos, stop)
     block = 1 << 20
-    while True:
+    while stop is None or pos < stop:
         stream.seek(pos - 1)
         chunk = stream.read(block + 16)
         if len(chunk) < 8:
-            return None
+            break
         found = _RECORD_START.search(chunk)
         if found:
-            return pos - 1 + found.start() + 1
+            at = pos + found.start()  # the match starts at the newline before the record
+            return at if stop is None else min(at, stop)
         pos += block
+    return stop
 
 
-def _next_gzip_member(stream, pos: int, block: int = 1 << 20) -> int | None:
-    """Offset of the next gzip member header at or after `pos` (WARCs gzip record by record)."""
-    magic = b"\x1f\x8b\x08"
-    while True:
+def _next_gzip_member(stream, pos: int, stop: int | None = None, block: int = 1 << 20) -> int | None:
+    """Offset of the next gzip member header at or after `pos` (WARCs gzip record by record),
+    or `stop` if none starts before it (None: the end of the file)."""
+    while stop is None or pos < stop:
         stream.seek(pos)
-        chunk = stream.read(block + len(magic) - 1)
-        if len(chunk) < len(magic):
-            return None
-        found = chunk.find(magic)
+        chunk = stream.read(block + len(_GZIP_MAGIC) - 1)
+        if len(chunk) < len(_GZIP_MAGIC):
+            break
+        found = chunk.find(_GZIP_MAGIC)
         if found >= 0:
-            return pos + found
+            return pos + found if stop is None else min(pos + found, stop)
         pos += block
+    return stop
