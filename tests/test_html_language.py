@@ -1,4 +1,4 @@
-"""Language ID before extraction (`html_language`) and the one parse it shares with trafilatura."""
+"""Language ID before extraction (`html_language`), on running text read without a parse."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
 from corpusforge.stages.filters.html_language import HtmlLanguageFilter
-from corpusforge.stages.html import html_tree, running_text
+from corpusforge.stages.html import running_text
 from corpusforge.stages.readers.warc_reader import WarcReader
 from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
 
@@ -56,16 +56,29 @@ def english_chrome(paragraphs: list[str]) -> str:
 
 def test_running_text_is_the_prose_a_reader_sees() -> None:
     prose = "This sentence is long enough to count as prose on a page."
-    page = Document(
-        "p",
+    page = (
         "<html><head><title>A short title</title><style>p {x}</style><script>alert('a script that is long')</script>"
         f"</head><body><nav><a>Home</a> <a>A link whose text is long enough to count</a></nav><p>{prose}\n\n"
         f"  {prose}</p><!-- a comment that is long enough to count --><noscript>{prose}</noscript>"
         f"<template><p>{prose}</p></template><div>short<script>x()</script></div><footer>{prose}</footer>"
-        f"<div>{prose}<a href='#'>{prose}</a> and a tail that is long enough too</div></body></html>",
+        f"<div>{prose}<a href='#'>{prose}</a> and a tail that is long enough too</div></body></html>"
     )
-    assert running_text(html_tree(page), 1000) == f"{prose} {prose} {prose} and a tail that is long enough too"
-    assert running_text(html_tree(page), 20) == prose[:20]
+    assert running_text(page, 1000) == f"{prose} {prose} {prose} and a tail that is long enough too"
+    assert running_text(page, 20) == prose[:20]
+    entities = "<p>Caf&eacute; &amp; bar, &lt;open&gt; every day of the week</p>"
+    assert running_text(entities, 1000) == "Café & bar, <open> every day of the week"
+
+
+def test_odd_markup_neither_hides_prose_nor_slows_the_scan() -> None:
+    prose = "This sentence is long enough to count as prose on a page."
+    # a link never closed leaves out nothing; <abbr>, <article> and <aside> are not <a>
+    assert running_text(f"<p><a name=top>{prose}</p><article>{prose}</article>", 1000) == f"{prose} {prose}"
+    assert running_text(f"<a href=x>link <abbr>x</abbr> {prose}</a><p>{prose}</p>", 1000) == prose
+    assert running_text(f"<aside>{prose}</aside><p>{prose}</p>", 1000) == prose
+    # ten thousand unclosed links and comments: one forward scan, not one scan per tag
+    junk = "<a href=x>" * 10_000 + "<!-- " + f"<p>{prose}</p>"
+    assert running_text(junk, 1000) == ""  # the comment never ends: all of it is comment
+    assert running_text("<a href=x>" * 10_000 + f"<p>{prose}</p>", 1000) == prose
 
 
 def test_a_foreign_article_in_english_chrome_is_skipped_and_english_kept(tmp_path: Path) -> None:
@@ -91,24 +104,16 @@ def test_no_english_page_of_the_readability_set_is_skipped(tmp_path: Path) -> No
     assert len(passed) < len(docs)  # some pages are surely not English
 
 
-def test_one_parse_gives_trafilatura_the_same_text(tmp_path: Path) -> None:
-    docs = pages(SHARED / "warc" / "cc-sample-0000.warc.gz", tmp_path)
-    extractor = TrafilaturaExtractor(favor_precision=True)
-    alone = [(d.id, d.text) for d in extractor.run([Document(d.id, d.text, d.url) for d in docs], ctx(tmp_path))]
-    for d in docs:
-        assert html_tree(d) is not None
-    shared = list(extractor.run(docs, ctx(tmp_path)))
-    assert [(d.id, d.text) for d in shared] == alone
-    assert all(d.html_tree is None for d in shared)  # the tree goes once the HTML is replaced
-
-
-def test_unparsable_pages_are_counted_and_empty_ones_kept(tmp_path: Path) -> None:
+def test_pages_without_running_text_are_kept(tmp_path: Path) -> None:
     stage = HtmlLanguageFilter(languages=["en"])
-    docs = [Document("text", "no markup at all, only words"), Document("empty", "<html><body> </body></html>")]
+    docs = [
+        Document("text", "no markup at all, only words"),
+        Document("empty", "<html><body> </body></html>"),
+        Document("links", "<nav><a href=/>Startseite und alle Nachrichten des Tages</a></nav>"),
+    ]
     c = ctx(tmp_path)
-    kept = [d.id for d in stage.run(docs, c)]
-    assert kept == ["empty"]
-    assert c.stats.dropped == {"html_language:unparsable_html": 1}
+    assert [d.id for d in stage.run(docs, c)] == ["text", "empty", "links"]
+    assert c.stats.dropped == {}
 
 
 def test_in_a_pipeline_annotate_writes_the_score(tmp_path: Path) -> None:

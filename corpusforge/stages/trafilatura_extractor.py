@@ -54,12 +54,10 @@ class TrafilaturaExtractor(Stage):
         for doc in docs:
             size = doc.metadata.get("content_length") or len(doc.text)
             if size > self.max_html_bytes:
-                doc.html_tree = None
                 ctx.drop("trafilatura:html_too_large", doc)
                 continue
-            page, doc.html_tree = (doc.text if doc.html_tree is None else doc.html_tree), None
-            try:  # a tree an earlier stage parsed (stages/html.py) extracts to the same text
-                text = extract(page, url=doc.url, output_format="txt", **self.options)
+            try:
+                text = extract(doc.text, url=doc.url, output_format="txt", **self.options)
             except Exception as exc:  # noqa: BLE001 - one odd page must not end the task
                 log.warning(
                     "%s: trafilatura failed on document %s (%s: %s)", ctx.source, doc.id, type(exc).__name__, exc
