@@ -86,7 +86,46 @@ class PhaseBar:
         self.bar.close()
 
 
-class LocalExecutor:
+class Executor:
+    """What both executors share: `map`'s contract and its progress bar, and the `with` block
+    that closes them. A subclass runs the jobs in `_run` and frees its workers in `close`."""
+
+    quiet: bool
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        jobs: list[Any],
+        labels: list[str],
+        desc: str,
+        sizes: Sequence[int] | None = None,
+    ) -> list[Any]:
+        """Run `fn(job)` for every job, results in job order; `labels[i]` names job i (its
+        input) in errors; `sizes[i]`, if given, is job i's input bytes, which the bar counts."""
+        results: list[Any] = [None] * len(jobs)
+        if not jobs:
+            return results
+        bar = PhaseBar(desc, len(jobs), sizes, self.quiet)
+        try:
+            self._run(fn, jobs, labels, bar, results)
+        finally:
+            bar.close()
+        return results
+
+    def _run(self, fn: Callable[[Any], Any], jobs: list[Any], labels: list[str], bar: PhaseBar, results: list) -> None:
+        raise NotImplementedError
+
+
+class LocalExecutor(Executor):
     """A process pool of `workers` processes, kept for the whole run; inline for 1 worker."""
 
     def __init__(self, workers: int, quiet: bool = False, preload: Sequence[str] = ()) -> None:
@@ -114,34 +153,11 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        jobs: list[Any],
-        labels: list[str],
-        desc: str,
-        sizes: Sequence[int] | None = None,
-    ) -> list[Any]:
-        """Run `fn(job)` for every job; `labels[i]` names job i (its input file) in errors;
-        `sizes[i]`, if given, is job i's input bytes, which the progress bar counts."""
-        results: list[Any] = [None] * len(jobs)
-        if not jobs:
-            return results
-        bar = PhaseBar(desc, len(jobs), sizes, self.quiet)
-        try:
-            if self.workers == 1 or len(jobs) == 1:
-                self._map_inline(fn, jobs, labels, bar, results)
-            else:
-                self._map_pool(fn, jobs, labels, bar, results)
-        finally:
-            bar.close()
-        return results
+    def _run(self, fn, jobs, labels, bar: PhaseBar, results) -> None:
+        if self.workers == 1 or len(jobs) == 1:
+            self._map_inline(fn, jobs, labels, bar, results)
+        else:
+            self._map_pool(fn, jobs, labels, bar, results)
 
     def _map_inline(self, fn, jobs, labels, bar: PhaseBar, results) -> None:
         with progress_to(bar):
@@ -231,9 +247,8 @@ def choose_executor(
 
 def make_executor(
     kind: str | None, workers: int | None, address: str | None = None, quiet: bool = False, preload: Sequence[str] = ()
-) -> Any:
-    """An executor with `map(fn, jobs, labels, desc)` and `close()`, usable as a context manager:
-    `local` (a process pool) or `ray` (Ray tasks; a local instance of `workers` CPUs, or the
+) -> Executor:
+    """An executor (`map`, `close`, a context manager): `local` (a process pool) or `ray` (Ray tasks; a local instance of `workers` CPUs, or the
     cluster at `address`), as `choose_executor` resolves the choice."""
     kind, address, workers = choose_executor(kind, address, workers)
     if kind == "ray":

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from corpusforge.engine.executor import PhaseBar
+from corpusforge.engine.executor import Executor, PhaseBar
 from corpusforge.engine.worker import call_task, progress_to
 from corpusforge.errors import CorpusforgeError, TaskFailedError
 
@@ -150,7 +150,7 @@ def _preload(modules: list[str]) -> None:
         importlib.import_module(name)
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Ray tasks, `2 × workers` in flight; a local instance of `workers` CPUs without `address`."""
 
     def __init__(
@@ -224,29 +224,10 @@ class RayExecutor:
                 ray.shutdown()  # joined a cluster: only disconnects
         self._started = self._ready = False
 
-    def __enter__(self) -> RayExecutor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     # --- running a phase ------------------------------------------------------------------
 
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        jobs: list[Any],
-        labels: list[str],
-        desc: str,
-        sizes: Sequence[int] | None = None,
-    ) -> list[Any]:
-        """Run `fn(job)` for every job as a Ray task; `labels[i]` names job i in errors;
-        `sizes[i]`, if given, is job i's input bytes, which the progress bar counts."""
-        results: list[Any] = [None] * len(jobs)
-        if not jobs:
-            return results
+    def _run(self, fn, jobs, labels, bar: PhaseBar, results) -> None:
         self._start()
-        bar = PhaseBar(desc, len(jobs), sizes, self.quiet)
         if bar.shown and self._counter is None:
             self._counter = _ProgressCounter.remote()
         counter = self._counter if bar.shown else None
@@ -279,11 +260,8 @@ class RayExecutor:
             for ref in running:
                 ray.cancel(ref)
             raise
-        finally:
-            bar.close()
         if failure is not None:
             raise failure
-        return results
 
     def _result(self, ref: Any, label: str) -> Any:
         try:
