@@ -47,17 +47,21 @@ def test_two_variants_end_to_end(variants, tmp_path: Path, capsys) -> None:
     for i, text in enumerate(speeches("inaugural")[-4:]):  # four addresses neither variant contains
         (heldout / f"speech-{i}.txt").write_text(text)
     out = tmp_path / "ablation"
-    result = ablate(
-        [str(v) for v in variants],
-        16_384,
-        [str(heldout / "*.txt")],
-        out,
-        vocab_size=1024,
-        model="micro",
-        seq_len=64,
-        batch_size=8,
-        quiet=True,
-    )
+
+    def run() -> dict:
+        return ablate(
+            [str(v) for v in variants],
+            16_384,
+            [str(heldout / "*.txt")],
+            out,
+            vocab_size=1024,
+            model="micro",
+            seq_len=64,
+            batch_size=8,
+            quiet=True,
+        )
+
+    result = run()
 
     rows = {r["variant"]: r for r in result["variants"]}
     assert set(rows) == {"all", "long"}
@@ -80,17 +84,7 @@ def test_two_variants_end_to_end(variants, tmp_path: Path, capsys) -> None:
     assert "all" in table and "long" in table and "held-out loss" in table
 
     # a rerun reuses the tokenizer, the token shards and the finished runs: the same numbers
-    again = ablate(
-        [str(v) for v in variants],
-        16_384,
-        [str(heldout / "*.txt")],
-        out,
-        vocab_size=1024,
-        model="micro",
-        seq_len=64,
-        batch_size=8,
-        quiet=True,
-    )
+    again = run()
     assert [r["heldout_loss"] for r in again["variants"]] == [r["heldout_loss"] for r in result["variants"]]
 
 

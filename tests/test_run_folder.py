@@ -223,37 +223,10 @@ def test_tokenize_train_and_export_follow_the_same_rules(tmp_path: Path, capsys)
     assert tree(theirs) == before
 
     tokens = tmp_path / "tokens"
-    assert (
-        main(
-            [
-                "tokenize",
-                "--tokenizer",
-                str(tmp_path / "tok"),
-                "--input",
-                str(pq_dir),
-                "--output",
-                str(tokens),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    tokenize = ["tokenize", "--tokenizer", str(tmp_path / "tok"), "--input", str(pq_dir), "--output", str(tokens)]
+    assert main([*tokenize, "--quiet"]) == 0
     with RunFolder(tokens, "tokens", ()):  # tokenize is live there
-        assert (
-            main(
-                [
-                    "tokenize",
-                    "--tokenizer",
-                    str(tmp_path / "tok"),
-                    "--input",
-                    str(pq_dir),
-                    "--output",
-                    str(tokens),
-                    "--quiet",
-                ]
-            )
-            == 2
-        )
+        assert main([*tokenize, "--quiet"]) == 2
         assert "being written by another corpusforge run" in capsys.readouterr().err
 
     run_yaml = tmp_path / "train.yaml"
