@@ -42,6 +42,12 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def train_yaml(tokens: Path, out_dir: Path) -> str:
+    """Two steps of the micro model on `tokens`, on the CPU."""
+    config = {"data": str(tokens), "out_dir": str(out_dir), "model": "micro", "seq_len": 16, "batch_size": 2}
+    return yaml.safe_dump(config | {"max_steps": 2, "eval_interval": 0, "device": "cpu"})
+
+
 def test_overwrite_never_deletes_a_folder_it_does_not_own(tmp_path: Path, capsys) -> None:
     """The issue's case: P holds the inputs under P/data/sample/ and a user file under P/work/."""
     p = tmp_path / "P"
@@ -230,20 +236,7 @@ def test_tokenize_train_and_export_follow_the_same_rules(tmp_path: Path, capsys)
         assert "being written by another corpusforge run" in capsys.readouterr().err
 
     run_yaml = tmp_path / "train.yaml"
-    run_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "data": str(tokens),
-                "out_dir": str(theirs),
-                "model": "micro",
-                "seq_len": 16,
-                "batch_size": 2,
-                "max_steps": 2,
-                "eval_interval": 0,
-                "device": "cpu",
-            }
-        )
-    )
+    run_yaml.write_text(train_yaml(tokens, theirs))
     assert main(["train", str(run_yaml), "--overwrite", "--quiet"]) == 2
     assert tree(theirs) == before
     run = tmp_path / "run"
@@ -271,20 +264,7 @@ def test_a_swapped_tokenizer_is_refused_by_train(tmp_path: Path, capsys) -> None
     tokenize(tmp_path / "tok", [str(pq_dir)], tmp_path / "tokens", workers=1, quiet=True)
     shutil.copy(tmp_path / "other" / "tokenizer.json", tmp_path / "tokens" / "tokenizer.json")
     run_yaml = tmp_path / "train.yaml"
-    run_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "data": str(tmp_path / "tokens"),
-                "out_dir": str(tmp_path / "run"),
-                "model": "micro",
-                "seq_len": 16,
-                "batch_size": 2,
-                "max_steps": 2,
-                "eval_interval": 0,
-                "device": "cpu",
-            }
-        )
-    )
+    run_yaml.write_text(train_yaml(tmp_path / "tokens", tmp_path / "run"))
     assert main(["train", str(run_yaml), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "is not the tokenizer these token shards were made with" in err and "tokenize.json" in err
