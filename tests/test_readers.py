@@ -96,3 +96,45 @@ def test_parquet_row_groups_capped_by_bytes(tmp_path):
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [3, 3, 2, 2]
     assert pq.read_table(first[0])["text"].to_pylist() == texts
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again], "deterministic"
+
+
+def test_datatrove_and_dolma_lines_keep_their_nested_metadata(tmp_path, caplog):
+    """datatrove writes {"text", "id", "metadata": {...}}; Dolma adds top-level fields and
+    `attributes` (span lists). Their nested fields become typed columns; the url is found there."""
+    datatrove = [
+        {
+            "text": "a page",
+            "id": "d0",
+            "metadata": {"url": "http://a", "dump": "CC-MAIN-2024-10", "date": "2024-02-21"},
+        },
+        {
+            "text": "another page",
+            "id": "d1",
+            "metadata": {"url": "http://b", "dump": "CC-MAIN-2024-10", "token_count": 3},
+        },
+    ]
+    dolma = [
+        {
+            "id": "w0",
+            "text": "from Dolma",
+            "source": "c4",
+            "metadata": {"url": "http://c", "token_count": 2.5},
+            "attributes": {"paragraphs": [[0, 10, 1.0]]},
+        }
+    ]
+    for name, rows in (("datatrove.jsonl", datatrove), ("dolma.jsonl", dolma)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    stages = [{"jsonl_reader": {"metadata": {"source": "string", "language": "string"}}}, "parquet_writer"]
+    data = {"input": str(tmp_path / "*.jsonl"), "output": str(out), "workers": 1, "stages": stages}
+    run_pipeline(load_config(data=data), quiet=True)
+    table = pq.read_table(out / "data")
+    assert table.schema.field("token_count").type == "double" and table.schema.field("dump").type == "string"
+    rows = {r["id"]: r for r in table.to_pylist()}
+    assert [rows[i]["url"] for i in ("d0", "d1", "w0")] == ["http://a", "http://b", "http://c"]
+    assert rows["d0"]["dump"] == "CC-MAIN-2024-10" and rows["d0"]["date"] == "2024-02-21"
+    assert rows["d1"]["token_count"] == 3.0 and rows["d0"]["token_count"] is None
+    assert rows["w0"]["source"] == "c4" and json.loads(rows["w0"]["paragraphs"]) == [[0, 10, 1.0]]
+    # `language` is in no document: a warning per file, with the count
+    warnings = [r.getMessage() for r in caplog.records if "has the field 'language'" in r.getMessage()]
+    assert len(warnings) == 2 and any("none of its 2 document(s)" in w for w in warnings)
