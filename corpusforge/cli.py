@@ -216,7 +216,10 @@ def _executor_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from corpusforge import __version__
+
     parser = argparse.ArgumentParser(prog="corpusforge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"corpusforge {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     run = sub.add_parser(

@@ -262,3 +262,18 @@ def test_stage_labels_number_the_repeats_of_a_name():
         "exact_dedup#2",
         "exact_dedup#3",
     ]
+
+
+def test_version_is_the_packages_and_the_wheels(capsys):
+    """`corpusforge --version` prints the version the installed distribution carries (pyproject
+    reads it from `corpusforge.__version__`: one place)."""
+    from importlib.metadata import version
+
+    import corpusforge
+    from corpusforge.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"corpusforge {corpusforge.__version__}"
+    assert version("corpusforge") == corpusforge.__version__
