@@ -84,6 +84,10 @@ def test_exported_llama_gives_our_logits(tmp_path: Path, tokenizer: dict, tied: 
         ours, theirs = model(ids)[0], hf(ids).logits
     assert ours.abs().max() > 1.0  # logits far from uniform: the comparison means something
     assert (ours - theirs).abs().max() < 1e-4
+    # readable by others like every file beside it (safetensors makes its own file 0600)
+    assert (out / "model.safetensors").stat().st_mode == (out / "config.json").stat().st_mode
+    # generate(max_new_tokens=...) without transformers' "both max_new_tokens and max_length" warning
+    assert "max_length" not in json.loads((out / "generation_config.json").read_text())
 
 
 def test_exported_tokenizer_is_ours(tmp_path: Path, tokenizer: dict) -> None:

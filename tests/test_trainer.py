@@ -189,6 +189,14 @@ def test_train_writes_the_run_folder(tokens: Path, tmp_path: Path) -> None:
     assert saved.model["n_layer"] == 2 and saved.model["vocab_size"] == 512 and saved.seq_len == 32
 
 
+def test_a_warmup_longer_than_the_run_is_a_warning(tokens: Path, tmp_path: Path, caplog) -> None:
+    train(config(tokens, tmp_path / "ok"), quiet=True)
+    assert not [r for r in caplog.records if "warmup_steps" in r.getMessage()]
+    train(config(tokens, tmp_path / "run", max_steps=3, warmup_steps=10), quiet=True)
+    (message,) = [r.getMessage() for r in caplog.records if "warmup_steps" in r.getMessage()]
+    assert "warmup_steps 10 is not below the run's 3 steps" in message and "0.003 of lr 0.01" in message
+
+
 def test_resume_continues_the_same_loss_curve(tokens: Path, tmp_path: Path) -> None:
     whole = config(tokens, tmp_path / "whole", max_steps=10, checkpoint_interval=3, grad_accum=2)
     train(whole, quiet=True)

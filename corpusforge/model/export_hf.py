@@ -10,6 +10,8 @@ into q_proj, k_proj and v_proj.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +108,15 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
         folder.start(overwrite, "an export")
         with atomic_path(out / "model.safetensors") as tmp:
             save_file(tensors, str(tmp), metadata={"format": "pt"})
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o666 & ~umask)  # safetensors creates its file 0600; the export is for others to read
         write_json_atomic(out / "config.json", llama_config(config, tok["eos_id"], dtype))
         write_text_atomic(out / "tokenizer.json", tok["json"])
         write_json_atomic(out / "tokenizer_config.json", hf_tokenizer_config(tok["eos"], bos=tok["eos"]))
         write_json_atomic(
             out / "generation_config.json",
-            {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"], "max_length": config.max_seq_len},
+            # no max_length: transformers warns on every generate() that passes max_new_tokens
+            {"bos_token_id": tok["eos_id"], "eos_token_id": tok["eos_id"]},
         )
     return out

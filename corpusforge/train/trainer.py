@@ -13,6 +13,7 @@ alone writes the run folder's files (`RUN_FILES`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -28,6 +29,8 @@ from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.model.model import Decoder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
+
+log = logging.getLogger(__name__)
 from corpusforge.train import distributed
 from corpusforge.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -77,6 +80,16 @@ class Trainer:
         self.raw = Decoder(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.raw, config, kind)
         self.total_steps = config.total_steps(self.dist.world_size)
+        if config.warmup_steps >= self.total_steps and self.dist.is_main:
+            peak = config.lr * self.total_steps / config.warmup_steps
+            log.warning(
+                "warmup_steps %d is not below the run's %d steps: the learning rate only climbs, to %.3g "
+                "of lr %.3g at the last step, and never decays; lower warmup_steps for a full schedule",
+                config.warmup_steps,
+                self.total_steps,
+                peak,
+                config.lr,
+            )
         self.tokens_per_step = config.tokens_per_step * self.dist.world_size
         self.step = 0
         self.val_loss: float | None = None
