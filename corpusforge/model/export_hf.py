@@ -11,7 +11,6 @@ into q_proj, k_proj and v_proj.
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 from typing import Any
 

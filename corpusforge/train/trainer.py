@@ -29,8 +29,6 @@ from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.model.model import Decoder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
-
-log = logging.getLogger(__name__)
 from corpusforge.train import distributed
 from corpusforge.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -44,6 +42,8 @@ from corpusforge.train.data import Batches, unigram_entropy
 from corpusforge.train.log import TrainLog
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer
+
+log = logging.getLogger(__name__)
 
 RUN_FILES = (CHECKPOINT_FILE, "log.csv", "loss.png", "config.yaml")
 
