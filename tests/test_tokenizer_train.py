@@ -199,7 +199,8 @@ def test_no_input_is_a_clear_error(tmp_path: Path) -> None:
 def test_tokenizer_stats_side_by_side(bpe: Path, multiword: Path, tmp_path: Path, capsys) -> None:
     held_out = write_parquet(tmp_path / "held.parquet", list(speeches("inaugural")[-30:]))
     result = tokenizer_stats([bpe, multiword], [str(held_out)], quiet=True)
-    rows = {r["name"]: r for r in result["tokenizers"]}
+    rows = {r["recipe"]: r for r in result["tokenizers"]}
+    assert [r["name"] for r in result["tokenizers"]] == [bpe.name, multiword.name]  # labelled by folder
     assert result["documents"] == 30
     gpt2, mw = rows["bpe-50k"], rows["multiword-256k"]
     assert gpt2["round_trip_failures"] == mw["round_trip_failures"] == 0
@@ -212,5 +213,9 @@ def test_tokenizer_stats_side_by_side(bpe: Path, multiword: Path, tmp_path: Path
     for label in ("bytes per token", "tokens per word", "vocabulary used", "tokens spanning a space", "round trip"):
         assert label in out
     assert "not held-out" not in out
+    # two tokenizers of one recipe get the columns of their folders, not the recipe's name twice
+    small = trained("bpe-50k", 300)
+    table = format_stats(tokenizer_stats([bpe, small], [str(held_out)], quiet=True))
+    assert f"{bpe.name}" in table and f"{small.name}" in table and bpe.name != small.name
     # Stats on the training shards say so.
     assert "not held-out text" in format_stats(tokenizer_stats([bpe], [str(extracted_shards())], quiet=True))

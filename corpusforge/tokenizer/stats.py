@@ -70,14 +70,22 @@ def tokenizer_stats(
         "text_bytes": text.bytes,
         "words": words,
         "inputs": files,
-        "tokenizers": [_row(s, text.bytes, words, files) for s in stats],
+        "tokenizers": [_row(s, label, text.bytes, words, files) for s, label in zip(stats, _labels(loaded))],
     }
 
 
-def _row(s: TokenizerStats, text_bytes: int, words: int, files: list[str]) -> dict[str, Any]:
+def _labels(loaded: list[LoadedTokenizer]) -> list[str]:
+    """Each tokenizer's column label: its folder's name (two tokenizers of one recipe differ
+    there, e.g. bpe-4k and bpe-8k), or its whole path where two folders share a name."""
+    names = [t.path.parent.name for t in loaded]
+    return names if len(set(names)) == len(names) else [str(t.path.parent) for t in loaded]
+
+
+def _row(s: TokenizerStats, label: str, text_bytes: int, words: int, files: list[str]) -> dict[str, Any]:
     trained_on = {os.path.realpath(p) for p in s.loaded.training.get("inputs", [])}
     return {
-        "name": s.loaded.name,
+        "name": label,
+        "recipe": s.loaded.name,
         "path": str(s.loaded.path),
         "vocab_size": s.loaded.vocab_size,
         "tokens": s.tokens,
