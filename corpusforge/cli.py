@@ -8,6 +8,9 @@ import sys
 
 from corpusforge.errors import CorpusforgeError
 
+# Optional dependencies and the extra that installs each (pyproject's optional-dependencies).
+EXTRAS = {"torch": "train", "safetensors": "train", "ray": "ray"}
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     from corpusforge.engine.config import load_config
@@ -444,6 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CorpusforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in EXTRAS:
+            raise
+        print(
+            f"error: corpusforge {args.verb} needs {missing}, which is not installed: "
+            f"pip install 'corpusforge[{EXTRAS[missing]}]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished tasks are saved; run the same command again to resume", file=sys.stderr)

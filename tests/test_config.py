@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,42 @@ def test_version_is_the_packages_and_the_wheels(capsys):
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"corpusforge {corpusforge.__version__}"
     assert version("corpusforge") == corpusforge.__version__
+
+
+_WITHOUT = """
+import sys
+class Missing:  # as if these were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Missing())
+from corpusforge.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _without(modules: set[str], *argv: str, cwd) -> subprocess.CompletedProcess:
+    code = _WITHOUT.format(blocked=modules)
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_without_torch_plan_works_and_the_others_name_the_extra(tmp_path):
+    done = _without({"torch"}, "plan", "--tokens", "2M", cwd=tmp_path)
+    assert done.returncode == 0 and "warmup_steps" in done.stdout, done.stderr
+    (tmp_path / "t.yaml").write_text("data: x\nout_dir: y\n")
+    for argv in (["train", "t.yaml"], ["generate", "ckpt.pt", "--prompt", "x"], ["export-hf", "ckpt.pt", "hf"]):
+        done = _without({"torch"}, *argv, cwd=tmp_path)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert (
+            f"corpusforge {argv[0]} needs torch, which is not installed: pip install 'corpusforge[train]'"
+            in done.stderr
+        )
+        assert "Traceback" not in done.stderr
+
+
+def test_without_ray_the_ray_executor_names_the_extra(tmp_path):
+    warc = ROOT.parent / "shared" / "data" / "warc" / "cc-sample-0000.warc.gz"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"input: {warc}\noutput: {tmp_path / 'out'}\nstages: [warc_reader, parquet_writer]\n")
+    done = _without({"ray"}, "run", str(config), "--executor", "ray", "--quiet", cwd=tmp_path)
+    assert done.returncode == 2 and "pip install 'corpusforge[ray]'" in done.stderr and "Traceback" not in done.stderr

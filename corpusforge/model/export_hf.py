@@ -19,7 +19,7 @@ import torch
 from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.io.run_folder import RunFolder
-from corpusforge.model.model import ModelConfig
+from corpusforge.model.config import ModelConfig
 from corpusforge.tokenizer.artifact import hf_tokenizer_config
 from corpusforge.train.checkpoint import load_checkpoint
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpusforge.model.model import ModelConfig
+from corpusforge.model.config import ModelConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     "micro": {"n_layer": 2, "n_head": 2, "d_model": 32, "mlp_multiple": 16},

@@ -21,7 +21,8 @@ import torch
 
 from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path
-from corpusforge.model.model import Decoder, ModelConfig
+from corpusforge.model.config import ModelConfig
+from corpusforge.model.model import Decoder
 
 FORMAT = "corpusforge.checkpoint/1"
 CHECKPOINT_FILE = "ckpt.pt"

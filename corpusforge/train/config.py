@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from corpusforge.errors import TrainConfigError
-from corpusforge.model.model import ModelConfig
+from corpusforge.model.config import ModelConfig
 from corpusforge.model.presets import PRESETS
 from corpusforge.schema import Key, read_yaml, validate
 

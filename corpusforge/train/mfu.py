@@ -8,7 +8,7 @@ padding are not counted: MFU, not hardware utilization.
 
 from __future__ import annotations
 
-from corpusforge.model.model import ModelConfig
+from corpusforge.model.config import ModelConfig
 
 # Dense bf16 tensor-core peaks (FLOP/s, no sparsity) from the vendors' data sheets. The first
 # entry whose key is in torch.cuda.get_device_name() wins, so the specific names come first.

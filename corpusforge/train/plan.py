@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from corpusforge.errors import TrainError
-from corpusforge.model.model import ModelConfig
+from corpusforge.model.config import ModelConfig
 from corpusforge.model.presets import PRESETS
 from corpusforge.tokenizer.tokenize import SUMMARY_FILE, read_settings
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
