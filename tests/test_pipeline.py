@@ -236,3 +236,23 @@ def test_bad_input_is_counted_and_skipped(warc_dir, tmp_path, article_pages):
     assert stats["parquet_writer"]["out"] > 10
     urls = set(pq.read_table(out / "data")["url"].to_pylist())
     assert url in urls and "http://x.org/huge" not in urls
+
+
+def test_quiet_prints_nothing_and_library_chatter_goes_to_the_logs(tmp_path, article_pages):
+    """trafilatura's "discarding data" and warcio's "Replacing spaces" lines go to
+    OUTPUT/logs/<phase>/task-*.log, not the terminal: `--quiet` prints nothing at all."""
+    pages = [(url, html) for url, _, html in article_pages[:4]]
+    pages += [("http://example.com/empty page", b"<html><body><div> </div><p></p></body></html>")]  # no text; a space
+    warcs = [write_warc(tmp_path / f"in-{i}.warc.gz", pages[i::2]) for i in range(2)]
+    config = tmp_path / "c.yaml"
+    out = tmp_path / "out"
+    stages = ["warc_reader", {"trafilatura": {"favor_precision": True}}, "parquet_writer"]
+    config.write_text(yaml.safe_dump({"input": [str(w) for w in warcs], "output": str(out), "stages": stages}))
+    cmd = [sys.executable, "-m", "corpusforge", "run", str(config), "--workers", "2", "--quiet", "--no-report"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == done.stderr == ""
+    logs = "".join(p.read_text() for p in sorted((out / "logs").rglob("*.log")))
+    assert "discarding data" in logs and "Replacing spaces in invalid WARC-Target-URI" in logs
+    stats = {s["name"]: s for s in json.loads((out / "stats.json").read_text())["stages"]}
+    assert stats["trafilatura"]["dropped"] == {"trafilatura:no_text": 1}  # the discarded page, counted

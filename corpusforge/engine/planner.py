@@ -150,6 +150,7 @@ class StreamJob:
     markers: AnyPath
     rejected: int  # documents to sample per drop reason
     rejected_file: AnyPath
+    log_file: AnyPath  # where third-party libraries' log lines go (engine/task_log.py)
 
     @property
     def source(self) -> str:
@@ -202,6 +203,7 @@ def stream_jobs(
             markers_dir(config, phase),
             config.rejected,
             rejected_task_file(config, phase, t),
+            config.output / "logs" / phase.name / f"task-{t:05d}.log",
         )  # fmt: skip
         for t, source in enumerate(sources)
     ]

@@ -44,6 +44,7 @@ OUTPUT_ENTRIES = (
     "data",
     "work",
     "rejected",
+    "logs",
     "contamination.json",
     "exact_dedup.json",
     "minhash_dedup.json",

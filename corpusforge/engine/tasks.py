@@ -19,6 +19,7 @@ from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob, TaskInpu
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
+from corpusforge.engine.task_log import third_party_logs_to
 from corpusforge.engine.worker import report_progress
 from corpusforge.io.atomic import Markers
 from corpusforge.stages.readers.parquet_reader import ParquetReader
@@ -122,6 +123,11 @@ def _read_source(reader: Reader, source: TaskInput, ctx: StageContext, progress:
 
 
 def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
+    with third_party_logs_to(job.log_file):
+        return _run_stream_task(job)
+
+
+def _run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
     stages, phase = ready_stages(job.stages), job.phase
     stats: dict[str, StageStats] = {}
     sampler = RejectedSampler(job.rejected) if job.rejected else None
