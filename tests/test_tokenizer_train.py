@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 from corpusforge.cli import main
 from corpusforge.errors import RecipeError, TokenizerError, VocabularyTooLargeError
 from corpusforge.tokenizer.artifact import load_tokenizer
-from corpusforge.tokenizer.recipes import RECIPE_DIR, load_recipe, parse_recipe
+from corpusforge.tokenizer.recipes import load_recipe, parse_recipe
 from corpusforge.tokenizer.stats import format_stats, tokenizer_stats
 from corpusforge.tokenizer.train import train_tokenizer
 
@@ -49,7 +49,7 @@ def texts() -> list[str]:
 
 
 def test_shipped_recipes() -> None:
-    bpe, mw = load_recipe("bpe-50k"), load_recipe(RECIPE_DIR / "multiword-256k.yaml")
+    bpe, mw = load_recipe("bpe-50k"), load_recipe(ROOT / "tokenizers" / "multiword-256k.yaml")
     assert (bpe.vocab_size, bpe.eos, bpe.pre_tokenizer, bpe.split_digits) == (50257, "<|endoftext|>", "gpt2", False)
     assert (mw.vocab_size, mw.pre_tokenizer, mw.split_digits, mw.max_piece_length) == (256000, "none", True, 24)
     # The recipe folder holds recipes only: it must never shadow the HF `tokenizers` package.

@@ -28,6 +28,7 @@ from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
 from corpusforge.io.paths import AnyPath, expand, output_path
 from corpusforge.schema import Key, read_yaml, validate
+from corpusforge.shipped import find_shipped, relative_paths_hint
 from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
@@ -106,15 +107,20 @@ def load_config(
     ray_address: str | None = None,
 ) -> PipelineConfig:
     """Read and validate a pipeline config; command-line overrides win over the file."""
-    source = str(path) if path is not None else "<dict>"
     if data is None:
         if path is None:
             raise ConfigError("no config given")
+        path = find_shipped("pipeline", path)
         data = read_yaml(path, "config file")
+    source = str(path) if path is not None else "<dict>"
     if isinstance(data, dict):  # command-line overrides win over the file
         data = data | ({"input": inputs} if inputs else {}) | ({"output": output} if output is not None else {})
     top = validate(PipelineKeys, data, source=source)
-    files = resolve_inputs([top["input"]] if isinstance(top["input"], str) else top["input"])
+    try:  # files the config names: a shipped config's are relative to where it runs
+        files = resolve_inputs([top["input"]] if isinstance(top["input"], str) else top["input"])
+        stages = parse_stages(top["stages"])
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}{relative_paths_hint(path) if path is not None else ''}") from None
     try:
         out_path = output_path(top["output"])
     except ValueError as exc:
@@ -129,7 +135,6 @@ def load_config(
     n_workers = next((n for n in (workers, executor_workers, top["workers"]) if n is not None), None)
     n_workers = default_workers() if n_workers is None else check_workers(n_workers, f"{source}: 'workers'")
 
-    stages = parse_stages(top["stages"])
     config = PipelineConfig(
         inputs=files,
         output=out_path,

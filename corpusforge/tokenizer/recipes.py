@@ -1,4 +1,4 @@
-"""Tokenizer recipes: small YAML files in the top-level `tokenizers/` folder.
+"""Tokenizer recipes: small YAML files in the top-level `tokenizers/` folder (shipped in the wheel).
 
 ```yaml
 name: bpe-50k
@@ -22,9 +22,8 @@ from typing import Annotated, Any
 
 from corpusforge.errors import RecipeError
 from corpusforge.schema import NOT_A_KEY, Key, read_yaml, validate
+from corpusforge.shipped import find_shipped
 
-# Recipes ship in <repo>/tokenizers/; a bare name is looked up there (and in ./tokenizers/).
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
 PRE_TOKENIZERS = ("gpt2", "none")
 BYTE_ALPHABET = 256
 
@@ -56,20 +55,9 @@ class Recipe:
         return {k: v for k, v in asdict(self).items() if k != "source"} | {"special_tokens": list(self.special_tokens)}
 
 
-def find_recipe(name_or_path: str | Path) -> Path:
-    """A path to a YAML file, or a recipe name such as `bpe-50k`."""
-    path = Path(name_or_path)
-    candidates = [path] if path.suffix in (".yaml", ".yml") else []
-    candidates += [Path("tokenizers") / f"{path.name}.yaml", RECIPE_DIR / f"{path.name}.yaml"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    known = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
-    raise RecipeError(f"tokenizer recipe not found: {name_or_path} (shipped recipes: {', '.join(known) or 'none'})")
-
-
 def load_recipe(name_or_path: str | Path) -> Recipe:
-    path = find_recipe(name_or_path)
+    """A path to a YAML file, or a shipped recipe's name such as `bpe-50k`."""
+    path = find_shipped("recipe", name_or_path, RecipeError)
     return parse_recipe(read_yaml(path, "tokenizer recipe", RecipeError), str(path))
 
 

@@ -16,6 +16,7 @@ from corpusforge.errors import TrainConfigError
 from corpusforge.model.config import ModelConfig
 from corpusforge.model.presets import PRESETS
 from corpusforge.schema import Key, read_yaml, validate
+from corpusforge.shipped import find_shipped
 
 PositiveInt = Annotated[int, Key(ge=1)]
 NonNegativeInt = Annotated[int, Key(ge=0)]
@@ -99,9 +100,10 @@ RESUMABLE_CHANGES = {
 
 def load_train_config(path: str | Path | None = None, data: dict[str, Any] | None = None) -> TrainConfig:
     """Read and validate a training config (from a file, or a dict for tests and tools)."""
-    source = str(path) if path is not None else "<dict>"
     if data is None:
+        path = find_shipped("training", path, TrainConfigError)
         data = read_yaml(path, "training config", TrainConfigError)
+    source = str(path) if path is not None else "<dict>"
     values = validate(TrainConfig, data, source=source, error=TrainConfigError, quote_keys=True, one_unknown=True)
     values["model"] = check_model(values["model"], source)
     if (values["max_steps"] is None) == (values["max_tokens"] is None):

