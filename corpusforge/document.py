@@ -10,7 +10,7 @@ from typing import Any
 class Document:
     """One document: a stable `id`, its `text`, the source `url` and flat `metadata`.
 
-    Metadata values must be scalars (str, int, float, bool or None); each key becomes a
+    Metadata values must be scalars (str, int, float, bool, datetime or None); each key becomes a
     Parquet column, and a key a document lacks is written as a null.
     """
 

@@ -18,7 +18,7 @@ from conftest import ROOT, sample_warcs, write_warc
 
 from corpusforge.engine.config import load_config
 from corpusforge.engine.runner import run_pipeline
-from corpusforge.errors import OutputMismatchError
+from corpusforge.errors import ConfigError, OutputMismatchError
 
 
 def extract_config(inputs, output, workers=2, **trafilatura) -> dict:
@@ -86,6 +86,39 @@ def test_output_is_read_by_duckdb_polars_and_hf_datasets(warc_dir, tmp_path, spl
     datasets = pytest.importorskip("datasets")
     ds = datasets.load_dataset("parquet", data_files=glob, split="train", cache_dir=str(tmp_path / "hf"))
     assert len(ds) == n and {"id", "text", "url", "warc_date"} <= set(ds.column_names)
+
+
+def test_fineweb_columns_typed_and_token_count(split_articles, tmp_path):
+    """A FineWeb/datatrove user's query runs unchanged: a timestamp warc_date, dump, file_path,
+    and token_count from the tokenizer the writer names."""
+    from tokenizer_data import trained
+    from tokenizers import Tokenizer
+
+    tok = trained("bpe-50k", 400)
+    data = extract_config(split_articles(12, 2), tmp_path / "out")
+    data["stages"][-1] = {"parquet_writer": {"tokenizer": str(tok)}}
+    run(data)
+    glob = str(tmp_path / "out" / "data" / "*.parquet")
+    table = pq.read_table(tmp_path / "out" / "data")
+    assert str(table.schema.field("warc_date").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("token_count").type) == "int64"
+    reference = Tokenizer.from_file(str(tok / "tokenizer.json"))
+    reference.encode_special_tokens = True  # a literal <|endoftext|> in a page is text, not EOS
+    for text, count in zip(table["text"].to_pylist(), table["token_count"].to_pylist()):
+        assert count == len(reference.encode(text, add_special_tokens=False).ids) > 0
+    duckdb = pytest.importorskip("duckdb")
+    rows = duckdb.sql(
+        f"select file_path, count(*), sum(token_count) from '{glob}' "
+        f"where warc_date >= TIMESTAMP '2000-01-01' and dump is null group by file_path order by file_path"
+    ).fetchall()
+    assert [r[0] for r in rows] == sorted({str(p) for p in data["input"]})
+    assert sum(r[1] for r in rows) == table.num_rows and sum(r[2] for r in rows) == sum(
+        table["token_count"].to_pylist()
+    )
+
+    data["stages"][-1] = {"parquet_writer": {"tokenizer": str(tmp_path / "no-tokenizer")}}
+    with pytest.raises(ConfigError, match=r"parquet_writer.*tokenizer: no tokenizer at .*no-tokenizer"):
+        load_config(data=data)
 
 
 def test_same_shards_with_one_or_two_workers(split_articles, tmp_path):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import io
+import zlib
 from pathlib import Path
 
 import pytest
 from conftest import write_warc
+from warcio.warcwriter import WARCWriter
 
 from corpusforge.engine.stage import StageContext
 from corpusforge.engine.stats import StageStats
@@ -26,9 +30,59 @@ def test_real_crawl_keeps_html_responses_only(warc_dir):
     assert dropped["warc_reader:not_response"] > 0  # warcinfo, request, metadata records
     for d in docs:
         assert d.text.lstrip()[:1] == "<" and d.url.startswith("http")
-        assert d.metadata["warc_record_id"].startswith("<urn:uuid:") and d.id in d.metadata["warc_record_id"]
-        assert d.metadata["content_type"] == "text/html" and d.metadata["warc_date"]
+        # wget writes upper-case UUIDs, Common Crawl lower-case ones: ids are in one case
+        assert d.metadata["warc_record_id"].startswith("<urn:uuid:") and d.id in d.metadata["warc_record_id"].lower()
+        assert d.id == d.id.lower()
+        assert d.metadata["content_type"] == "text/html"
+        assert d.metadata["warc_date"].tzinfo is not None and d.metadata["warc_date"].year >= 2020
+        assert d.metadata["file_path"] == str(warc_dir / "cc-sample-0000.warc.gz")
+        assert d.metadata["dump"] is None  # a wget crawl belongs to no Common Crawl dump
     assert len({d.id for d in docs}) == len(docs)
+
+
+def test_dump_from_warcinfo_or_path_the_same_in_every_split_range(warc_dir, tmp_path):
+    """`dump` comes from the warcinfo record's isPartOf (what Common Crawl writes), else from a
+    CC-MAIN-YYYY-WW in the path; a task reading a later byte range finds it too."""
+    src = warc_dir / "articles-181.warc.gz"
+    raw = src.read_bytes()
+    members, pos = [], 0
+    while pos < len(raw):  # the file's gzip members: the first is the warcinfo record
+        d = zlib.decompressobj(31)
+        d.decompress(raw[pos:])
+        end = len(raw) - len(d.unused_data)
+        members.append(raw[pos:end])
+        pos = end
+    info = io.BytesIO()
+    WARCWriter(info, gzip=True).write_record(
+        WARCWriter(io.BytesIO()).create_warcinfo_record(
+            "CC-MAIN-20240220-00000.warc.gz", {"software": "test", "isPartOf": "CC-MAIN-2024-10"}
+        )
+    )
+    with_info = tmp_path / "cc.warc.gz"
+    with_info.write_bytes(info.getvalue() + b"".join(members[1:]))
+    whole, _ = read_all(with_info)
+    assert whole and {d.metadata["dump"] for d in whole} == {"CC-MAIN-2024-10"}
+    reader = WarcReader(split_bytes=len(raw) // 3)
+    ranges = reader.split(str(with_info), with_info.stat().st_size)
+    assert len(ranges) == 3
+    ctx = StageContext(task=0, source=str(with_info), work_dir=tmp_path, stats=StageStats("warc_reader"))
+    parts = [list(reader.read_range(str(with_info), ctx, a, b)) for a, b in ranges]
+    assert all(parts) and [d.id for p in parts for d in p] == [d.id for d in whole]
+    assert {d.metadata["dump"] for p in parts[1:] for d in p} == {"CC-MAIN-2024-10"}
+    by_path = tmp_path / "crawl-data" / "CC-MAIN-2023-50" / "segments" / "x.warc.gz"
+    by_path.parent.mkdir(parents=True)
+    by_path.write_bytes(raw)  # articles-181's own warcinfo names no dump
+    docs, _ = read_all(by_path)
+    assert {d.metadata["dump"] for d in docs} == {"CC-MAIN-2023-50"}
+    assert {d.metadata["file_path"] for d in docs} == {str(by_path)}
+
+
+def test_unreadable_warc_date_is_a_null_not_a_failed_task(tmp_path):
+    from corpusforge.stages.readers.warc_reader import _timestamp
+
+    assert _timestamp("2024-02-20T21:10:55Z") == dt.datetime(2024, 2, 20, 21, 10, 55, tzinfo=dt.UTC)
+    assert _timestamp("2024-02-20T21:10:55.123456Z").microsecond == 123456  # WARC 1.1 allows fractions
+    assert _timestamp("last tuesday") is None and _timestamp(None) is None
 
 
 def test_truncated_file_keeps_what_came_before(warc_dir, tmp_path):

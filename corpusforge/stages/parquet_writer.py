@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tokenizers import Tokenizer
 
 from corpusforge.document import Document
 from corpusforge.engine.stage import Stage, StageContext
-from corpusforge.errors import CorpusforgeError
+from corpusforge.errors import CorpusforgeError, TokenizerError
 from corpusforge.io.atomic import atomic_path
 from corpusforge.io.paths import AnyPath
+from corpusforge.tokenizer.artifact import load_tokenizer
 
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
 
@@ -52,6 +55,9 @@ class ParquetWriter(Stage):
     not make a giant row group, which readers and the writer itself hold in memory whole.
     Shard and row-group cuts depend only on the task number and the order and length of its
     documents, so the same input and config give the same files.
+
+    `tokenizer` (a `train-tokenizer` folder or a tokenizer.json) adds a `token_count` column:
+    each text's tokens without EOS, as FineWeb's column counts them.
     """
 
     name = "parquet_writer"
@@ -64,6 +70,7 @@ class ParquetWriter(Stage):
         row_group_bytes: int = 128 * 1024 * 1024,
         compression: str = "zstd",
         compression_level: int | None = None,
+        tokenizer: str | None = None,
     ) -> None:
         if min(max_rows, max_bytes, row_group_rows, row_group_bytes) < 1:
             raise ValueError("max_rows, max_bytes, row_group_rows and row_group_bytes must be positive")
@@ -73,11 +80,30 @@ class ParquetWriter(Stage):
         self.row_group_bytes = row_group_bytes
         self.compression = compression
         self.compression_level = compression_level
+        self.tokenizer = tokenizer
+        self._tokenizer: Tokenizer | None = None
         self.folder: AnyPath | None = None
         self.prefix = "part"
         self.schema: pa.Schema | None = None
         self.write_empty = False
         self.files: list[AnyPath] = []
+
+    def columns(self) -> dict[str, pa.DataType]:
+        return {"token_count": pa.int64()} if self.tokenizer else {}
+
+    def check(self) -> None:
+        if self.tokenizer is not None:
+            try:
+                load_tokenizer(self.tokenizer)
+            except TokenizerError as exc:
+                raise ValueError(f"tokenizer: {exc}") from None
+
+    def setup(self) -> None:
+        if self.tokenizer is not None and self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.tokenizer).tokenizer
+
+    def __getstate__(self) -> dict[str, Any]:  # the tokenizer is reloaded in each process
+        return self.__dict__ | {"_tokenizer": None}
 
     def bind(self, folder: AnyPath, prefix: str, schema: pa.Schema, write_empty: bool = False) -> ParquetWriter:
         """Set where this task's shards go; `write_empty` writes a shard even with no rows."""
@@ -92,6 +118,7 @@ class ParquetWriter(Stage):
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         if self.folder is None or self.schema is None:
             raise RuntimeError("ParquetWriter.bind() must be called before run()")
+        self.setup()
         shard = 0
         writer: pq.ParquetWriter | None = None
         shard_file = ExitStack()  # the shard's atomic_path: renamed (or uploaded) on success
@@ -121,6 +148,10 @@ class ParquetWriter(Stage):
                 return
             if writer is None:
                 writer = open_shard()
+            if self._tokenizer is not None:
+                counted = self._tokenizer.encode_batch([d.text for d in batch], add_special_tokens=False)
+                for doc, encoding in zip(batch, counted):
+                    doc.metadata["token_count"] = len(encoding.ids)
             writer.write_table(docs_to_table(batch, self.schema), row_group_size=len(batch))
             batch.clear()
             bytes_in_batch = 0

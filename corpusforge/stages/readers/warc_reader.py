@@ -21,11 +21,18 @@ their order are the same whatever the split size. Plain WARCs are not split: the
 are text, and a crawled page that shows a WARC file holds lines that look exactly like
 record starts, whose Content-Length checks out too. ARC files and other files are read
 whole by the task of the first range (the others read nothing).
+
+Columns a FineWeb/datatrove user queries unchanged: `warc_date` is a UTC timestamp; `id` is
+the record's UUID in lower case (crawlers differ in case); `dump` is the crawl the file
+belongs to (the warcinfo record's `isPartOf`, else a `CC-MAIN-YYYY-WW` in the file's path);
+`file_path` is the input file. Every task reads the file's first record for `dump`, so a
+document's columns do not depend on the split either.
 """
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import functools
 import logging
 import re
@@ -192,7 +199,9 @@ class WarcReader(Reader):
     def columns(self) -> dict[str, pa.DataType]:
         return {
             "warc_record_id": pa.string(),
-            "warc_date": pa.string(),
+            "warc_date": pa.timestamp("us", tz="UTC"),
+            "dump": pa.string(),
+            "file_path": pa.string(),
             "content_type": pa.string(),
             "content_length": pa.int64(),
             "charset": pa.string(),
@@ -220,6 +229,7 @@ class WarcReader(Reader):
                     ctx.drop("warc_reader:not_a_warc_file")
                 return
             gzipped = kind != "plain"
+            dump = _dump(stream, path)
             if kind != "warc.gz":  # read whole, by the first range's task
                 if start > 0:
                     return
@@ -229,9 +239,11 @@ class WarcReader(Reader):
                 stop = None if end is None else _record_start(stream, end)
             resume = begin
             while resume is not None and (stop is None or resume < stop):
-                resume = yield from self._read_from(stream, resume, stop, gzipped, path, ctx)
+                resume = yield from self._read_from(stream, resume, stop, gzipped, path, ctx, dump)
 
-    def _read_from(self, stream, start: int, stop: int | None, gzipped: bool, path: str, ctx: StageContext):
+    def _read_from(
+        self, stream, start: int, stop: int | None, gzipped: bool, path: str, ctx: StageContext, dump: str | None
+    ):
         """Read the records that start in [start, stop) (stop None: to the end of the file);
         return where to resume after damage, or None at the end.
 
@@ -261,7 +273,7 @@ class WarcReader(Reader):
             ctx.position = record_start
             errors = records.err_count
             try:
-                doc, reason = self._document(record, path)
+                doc, reason = self._document(record, path, dump)
                 records.read_to_end()
             except Exception as exc:  # noqa: BLE001 - a bad record is skipped, not fatal
                 if gzipped:  # the member is damaged: count it (not also its record) and go on after it
@@ -309,7 +321,7 @@ class WarcReader(Reader):
         )
         return resume
 
-    def _document(self, record, path: str) -> tuple[Document | None, str | None]:
+    def _document(self, record, path: str, dump: str | None) -> tuple[Document | None, str | None]:
         """(document, None) or (None, the reason it is dropped)."""
         if record.rec_type != "response":
             return None, "warc_reader:not_response"
@@ -330,18 +342,54 @@ class WarcReader(Reader):
         html, charset, source = decode_html(payload, content_type)
         record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
         return Document(
-            id=record_id.strip("<>").removeprefix("urn:uuid:"),
+            id=record_id.strip("<>").removeprefix("urn:uuid:").lower(),
             text=html,
             url=record.rec_headers.get_header("WARC-Target-URI"),
             metadata={
                 "warc_record_id": record_id,
-                "warc_date": record.rec_headers.get_header("WARC-Date"),
+                "warc_date": _timestamp(record.rec_headers.get_header("WARC-Date")),
+                "dump": dump,
+                "file_path": path,
                 "content_type": media_type,
                 "content_length": len(payload),
                 "charset": charset,
                 "charset_source": source,
             },
         ), None
+
+
+_DUMP = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+
+
+def _dump(stream, path: str) -> str | None:
+    """The crawl a WARC belongs to: its warcinfo record's `isPartOf`, else the CC-MAIN-YYYY-WW
+    in its path. Reads the first record only; the stream is left where it was."""
+    here = stream.tell()
+    try:
+        stream.seek(0)
+        first = next(iter(ArchiveIterator(stream, arc2warc=True)), None)
+        if first is not None and first.rec_type == "warcinfo":
+            for line in first.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines():
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "ispartof" and value.strip():
+                    return value.strip()
+    except Exception:  # noqa: BLE001 - a damaged first record is the reading loop's to count
+        pass
+    finally:
+        stream.seek(here)
+    found = _DUMP.search(path)
+    return found.group(0) if found else None
+
+
+def _timestamp(value: str | None) -> dt.datetime | None:
+    """WARC-Date (ISO 8601, UTC, seconds or finer) as an aware datetime; None if unreadable."""
+    try:
+        when = dt.datetime.fromisoformat(value.strip()) if value else None
+    except ValueError:
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC) if when is not None else None
 
 
 _RECORD_START = re.compile(rb"\nWARC/1\.[0-9]\r?\n")
