@@ -219,3 +219,33 @@ def test_tokenizer_stats_side_by_side(bpe: Path, multiword: Path, tmp_path: Path
     assert f"{bpe.name}" in table and f"{small.name}" in table and bpe.name != small.name
     # Stats on the training shards say so.
     assert "not held-out text" in format_stats(tokenizer_stats([bpe], [str(extracted_shards())], quiet=True))
+
+
+def test_merge_progress_shows_on_a_terminal(tmp_path):
+    """HF draws its bar only on a terminal: run train-tokenizer on a pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main_fd, term_fd = pty.openpty()
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    args = ["train-tokenizer", "bpe-50k", "--input", str(extracted_shards()), "--vocab-size", "600"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corpusforge", *args, "--output", str(tmp_path / "tok")],
+        stdout=term_fd,
+        stderr=term_fd,
+        env=env,
+    )
+    os.close(term_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 1 << 16)
+        except OSError:  # the terminal closed: the process exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait() == 0, seen.decode(errors="replace")
+    assert re.search(rb"Compute merges[^\n\r]*\d+\s*/\s*600", seen), seen[-2000:]

@@ -8,6 +8,7 @@ shards into the trainer, which keeps only its own counts.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from corpusforge.tokenizer.recipes import Recipe, load_recipe
 TOKENIZER_FILES = (TOKENIZER_FILE, HF_CONFIG_FILE, TRAINING_FILE)
 
 
-def build(recipe: Recipe) -> tuple[Tokenizer, trainers.BpeTrainer]:
+def build(recipe: Recipe, show_progress: bool = False) -> tuple[Tokenizer, trainers.BpeTrainer]:
     """An empty tokenizer and its trainer, as the recipe says."""
     tokenizer = Tokenizer(models.BPE())
     # add_prefix_space=False: a prefix would add a space the text did not have (not lossless).
@@ -40,7 +41,7 @@ def build(recipe: Recipe) -> tuple[Tokenizer, trainers.BpeTrainer]:
         special_tokens=recipe.all_special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # all 256 bytes: nothing is unknown
         max_token_length=recipe.max_piece_length,
-        show_progress=False,  # our bar covers reading; HF's would interleave with it
+        show_progress=show_progress,  # HF draws its merge bar only on a terminal
     )
     return tokenizer, trainer
 
@@ -68,7 +69,7 @@ def train_tokenizer(
         out, "tokenizer", TOKENIZER_FILES, inputs=files, legacy=lambda f: (f / TOKENIZER_FILE).is_file()
     ) as folder:
         folder.start(overwrite, "a tokenizer (token shards made with it record its hash and would no longer match)")
-        tokenizer, trainer = build(recipe)
+        tokenizer, trainer = build(recipe, show_progress=not quiet and sys.stderr.isatty())
         text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
         started = time.perf_counter()
         tokenizer.train_from_iterator(text, trainer)
