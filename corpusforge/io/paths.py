@@ -12,7 +12,6 @@ and work files are written through (see `corpusforge.io.atomic`).
 
 from __future__ import annotations
 
-import atexit
 import bz2
 import fnmatch
 import functools
@@ -20,6 +19,7 @@ import glob
 import hashlib
 import io
 import lzma
+import multiprocessing.util
 import os
 import re
 import shutil
@@ -375,9 +375,11 @@ def remove_tree(path: AnyPath) -> None:
 
 @functools.cache
 def _cache_dir() -> Path:
-    """This process's folder of downloads, removed when it exits."""
+    """This process's folder of downloads, removed when it exits. A pool worker skips atexit
+    (multiprocessing ends it with os._exit) but runs multiprocessing's finalizers, which the
+    main process also runs at exit."""
     folder = tempfile.mkdtemp(prefix="corpusforge-cache-")
-    atexit.register(shutil.rmtree, folder, True)
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=0)
     return Path(folder)
 
 
