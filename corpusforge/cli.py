@@ -89,22 +89,27 @@ def cmd_tokenizer_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
+    from corpusforge.tokenizer.mixture import format_mixture, read_mixture, tokenize_mixture
     from corpusforge.tokenizer.tokenize import format_summary, tokenize
 
-    summary = tokenize(
-        args.tokenizer,
-        args.input,
-        args.output,
-        workers=args.workers,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        dtype=args.dtype,
-        text_key=args.text_key,
-        overwrite=args.overwrite,
-        quiet=args.quiet,
-        executor=args.executor,
-        ray_address=args.ray_address,
-    )
+    options = {
+        "workers": args.workers,
+        "val_fraction": args.val_fraction,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "text_key": args.text_key,
+        "overwrite": args.overwrite,
+        "quiet": args.quiet,
+        "executor": args.executor,
+        "ray_address": args.ray_address,
+    }
+    if args.mixture:
+        tokenize_mixture(args.tokenizer, args.mixture, args.output, **options)
+        if not args.quiet:
+            mixture = read_mixture(args.output)
+            print(format_mixture(mixture, mixture.default_budget))
+        return 0
+    summary = tokenize(args.tokenizer, args.input, args.output, **options)
     if not args.quiet:
         print(format_summary(summary, args.output))
     return 0
@@ -142,15 +147,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from corpusforge.tokenizer.mixture import is_mixture, read_mixture
     from corpusforge.train.plan import corpus_size, format_plan, parse_count, plan_training
 
-    if (args.tokens is None) == (args.data is None):
-        raise CorpusforgeError("give --tokens N or --data DIR (a tokenize output folder), not both")
-    if args.data:
-        tokens, vocab = corpus_size(args.data)
-    else:
+    if args.tokens is None and args.data is None:
+        raise CorpusforgeError("give --tokens N or --data DIR (a tokenize output folder, or a tokenized mixture)")
+    tokens, vocab = corpus_size(args.data) if args.data else (None, None)
+    if args.tokens is not None:
         try:
-            tokens, vocab = parse_count(args.tokens), None
+            tokens = parse_count(args.tokens)
         except ValueError as exc:
             raise CorpusforgeError(str(exc)) from None
     p = plan_training(
@@ -160,7 +165,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         devices=args.gpus,
         data=args.data or "output/tokens/CORPUS",
     )
-    print(format_plan(p, gpu=args.gpu, devices=args.gpus))
+    mixture = read_mixture(args.data) if args.data and is_mixture(args.data) else None
+    print(format_plan(p, gpu=args.gpu, devices=args.gpus, mixture=mixture))
     return 0
 
 
@@ -325,7 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
         "validation set; one task per shard, resumable, deterministic.",
     )
     tokenize.add_argument("--tokenizer", required=True, metavar="DIR", help="a folder made by train-tokenizer")
-    tokenize.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards with a text column")
+    what = tokenize.add_mutually_exclusive_group(required=True)
+    what.add_argument("--input", nargs="+", metavar="GLOB", help="Parquet shards with a text column")
+    what.add_argument(
+        "--mixture",
+        metavar="MIX.yaml",
+        help="a mixture file (sources: [{name, input, weight | epochs}]): each source into OUTPUT/<name>/, "
+        "and OUTPUT/mixture.json with the resolved shares (README, 'Training data')",
+    )
     tokenize.add_argument("--output", required=True, metavar="DIR", help="folder for train/ and val/ token shards")
     tokenize.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     _executor_args(tokenize)
@@ -398,8 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chinchilla's rule (~20 tokens per parameter, C ≈ 6·N·D) → a preset or "
         "shape, the compute, a time estimate and a config for `corpusforge train`.",
     )
-    plan_.add_argument("--tokens", metavar="N", help="corpus size in tokens: 2.5B, 300M, 2.5e9")
-    plan_.add_argument("--data", metavar="DIR", help="or a tokenize output folder: its tokens and vocabulary")
+    plan_.add_argument("--tokens", metavar="N", help="training tokens: 2.5B, 300M, 2.5e9 (default: --data's)")
+    plan_.add_argument(
+        "--data",
+        metavar="DIR",
+        help="a tokenize output folder (its tokens and vocabulary) or a tokenized mixture (the budget at "
+        "which its epochs hold, and a table of tokens and epochs per source)",
+    )
     plan_.add_argument("--vocab-size", type=int, metavar="V", help="vocabulary size (default 50257, or --data's)")
     plan_.add_argument("--seq-len", type=int, default=2048, metavar="T", help="training window (default 2048)")
     plan_.add_argument("--gpu", default="H100", help="GPU for the time estimate (default H100)")

@@ -309,6 +309,7 @@ class TrainingRun:
     name: str
     columns: dict[str, np.ndarray]  # every LOG_COLUMNS column present, NaN where a row has none
     rows: int
+    mixture: dict[str, Any] | None = None  # the run's mixture.json, with "drawn": tokens per source at the end
 
 
 def _number(text: str | None) -> float:
@@ -340,5 +341,11 @@ def read_runs(folders: Iterable[str | Path]) -> tuple[list[TrainingRun], list[st
             if key in reader.fieldnames and records
         }
         name = folder.name if folder.is_dir() else folder.parent.name
-        found.append(TrainingRun(folder, name, columns, len(records)))
+        mixture = read_json(log.parent / "mixture.json")
+        if isinstance(mixture, dict) and isinstance(mixture.get("sources"), list):
+            last = records[-1] if records else {}
+            mixture["drawn"] = {s.get("name"): _number(last.get(f"tokens:{s.get('name')}")) for s in mixture["sources"]}
+        else:
+            mixture = None
+        found.append(TrainingRun(folder, name, columns, len(records), mixture))
     return found, problems

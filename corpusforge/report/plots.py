@@ -223,3 +223,23 @@ def loss_curves(runs: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, st
         ax.set_ylabel("loss (nats/token)")
         ax.legend(fontsize=8)
         return _png(fig)
+
+
+def mixture(rows: Sequence[tuple[str, float, float, float]]) -> str:
+    """(source, planned tokens, drawn tokens, epochs drawn) per source: paired bars, epochs labelled."""
+    with _figure(8, 0.5 * len(rows) + 1.2) as fig:
+        ax = fig.subplots()
+        y = np.arange(len(rows))
+        ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=COLORS[7], label="planned")
+        drawn = [r[2] if np.isfinite(r[2]) else 0.0 for r in rows]
+        ax.barh(y + 0.2, drawn, height=0.4, color=COLORS[0], label="drawn")
+        ax.set_yticks(y, [_short(r[0], 30) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("training tokens per source")
+        for yi, d, (_, _, _, epochs) in zip(y, drawn, rows):
+            if np.isfinite(epochs):
+                ax.annotate(f"{epochs:.2f} epochs", (d, yi + 0.2), **_VALUE_LABEL)
+        ax.margins(x=0.18)
+        ax.grid(axis="y", visible=False)
+        ax.legend(fontsize=8)
+        return _png(fig)

@@ -7,6 +7,7 @@ the report (corpusforge.report catches anything else and shows it in place of th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -690,7 +691,48 @@ def training(run: Run) -> list[Html]:
         parts.append(img(plots.loss_curves(curves), "loss curves"))
     else:
         parts.append(_missing("The logs hold no loss value yet."))
+    for r in found:
+        if r.mixture:
+            parts += _mixture(r)
     return parts
+
+
+def _mixture(r: inputs.TrainingRun) -> list[Html]:
+    """A mixture run's sources: asked, planned and drawn (the last log row's tokens:<source>)."""
+    m = r.mixture
+    drawn = m["drawn"]
+    total = sum(v for v in drawn.values() if np.isfinite(v)) or math.nan
+    rows, bars = [], []
+    for s in m["sources"]:
+        got = drawn.get(s["name"], math.nan)
+        epochs = got / s["train_tokens"] if s.get("train_tokens") else math.nan
+        asked = f"weight {s['weight']:g}" if s.get("weight") is not None else f"{s.get('epochs'):g} epochs"
+        rows.append(
+            [
+                str(s["name"]),
+                asked,
+                pct(s["share"], 1),
+                num(s.get("planned_tokens")),
+                num(s.get("planned_epochs"), 2),
+                num(got, 0),
+                pct(got, total) if np.isfinite(got) else "–",
+                num(epochs, 2),
+            ]
+        )
+        bars.append((str(s["name"]), float(s.get("planned_tokens") or 0), got, epochs))
+    parts = [
+        p(
+            f"Run {r.name} trains on the mixture {m.get('data')}: each source's share of the "
+            f"{num(m.get('budget'))} training tokens, what the run plans and what it has drawn so far "
+            "(log.csv's tokens:<source> columns); epochs are tokens drawn over the source's tokens."
+        ),
+        table(
+            ["source", "asked", "share", "planned tokens", "planned epochs", "drawn tokens", "drawn share", "epochs"],
+            rows,
+            numeric=range(2, 8),
+        ),
+    ]
+    return [*parts, img(plots.mixture(bars), f"mixture of {r.name}")]
 
 
 # --- ablation ----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 log.csv columns: step (1-based, optimizer steps done), tokens (seen so far, all devices), loss
 (training loss of that step's batch), val_loss (empty unless evaluated after that step), lr,
-tokens_per_s (all devices), mfu (0..1; empty off CUDA or for an unknown GPU).
+tokens_per_s (all devices), mfu (0..1; empty off CUDA or for an unknown GPU); on a mixture, then
+one `tokens:<source>` column per source: the training tokens drawn from it so far (all devices).
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ log = logging.getLogger(__name__)
 
 
 class TrainLog:
-    def __init__(self, path: Path, keep_until: int | None = None) -> None:
+    def __init__(self, path: Path, keep_until: int | None = None, extra: list[str] | tuple[str, ...] = ()) -> None:
         """Start log.csv, or continue it after a resume from step `keep_until`: rows past it
-        were written after the last checkpoint and are computed again, so they are dropped."""
-        self.path = path
+        were written after the last checkpoint and are computed again, so they are dropped.
+        `extra` columns follow COLUMNS (a mixture's `tokens:<source>`, tokens drawn so far)."""
+        self.path, self.extra = path, list(extra)
+        columns = COLUMNS + self.extra
         self.rows: list[dict[str, str]] = []
         if keep_until is not None and path.exists():
             with open(path, newline="") as f:
                 self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
+            writer = csv.DictWriter(f, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows)
         # Open for the whole run (closed by close()): one row appended and flushed per step.
         self._file = open(path, "a", newline="")  # noqa: SIM115
-        self._writer = csv.DictWriter(self._file, COLUMNS)
+        self._writer = csv.DictWriter(self._file, columns)
 
     def write(
         self,
@@ -43,6 +46,7 @@ class TrainLog:
         tokens_per_s: float,
         mfu: float | None = None,
         val_loss: float | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         row = {
             "step": str(step),
@@ -52,7 +56,7 @@ class TrainLog:
             "lr": f"{lr:.6e}",
             "tokens_per_s": f"{tokens_per_s:.1f}",
             "mfu": "" if mfu is None else f"{mfu:.4f}",
-        }
+        } | (extra or {})
         self.rows.append(row)
         self._writer.writerow(row)
         self._file.flush()  # another process (the HTML report, `tail -f`) may read it mid-run

@@ -21,6 +21,7 @@ import yaml
 from corpusforge.errors import TrainError
 from corpusforge.model.config import ModelConfig
 from corpusforge.model.presets import PRESETS
+from corpusforge.tokenizer.mixture import Mixture, format_mixture, is_mixture, read_mixture
 from corpusforge.tokenizer.tokenize import SUMMARY_FILE, read_settings
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 
@@ -86,7 +87,7 @@ def plan_training(
     return Plan(tokens, target, preset, model, params, config)
 
 
-def format_plan(p: Plan, gpu: str = "H100", devices: int = 1) -> str:
+def format_plan(p: Plan, gpu: str = "H100", devices: int = 1, mixture: Mixture | None = None) -> str:
     seq = p.config["seq_len"]
     shape = (f"preset {p.preset}" if p.preset else "custom shape") + (
         f" (n_layer {p.model.n_layer}, d_model {p.model.d_model}, n_head {p.model.n_head})"
@@ -116,6 +117,8 @@ def format_plan(p: Plan, gpu: str = "H100", devices: int = 1) -> str:
             f"time: {_duration(hours)} on {devices} × {gpu} at {ASSUMED_MFU:.0%} MFU "
             f"(bf16 peak {peak / 1e12:,.0f} TFLOP/s each)"
         )
+    if mixture is not None:
+        lines += ["", format_mixture(mixture, p.tokens)]
     lines += [
         "",
         "# corpusforge train CONFIG  (batch_size is per device: lower it and raise grad_accum to fit memory)",
@@ -163,8 +166,12 @@ def _duration(hours: float) -> str:
 
 
 def corpus_size(folder: str | Path) -> tuple[int, int]:
-    """(training tokens, vocabulary size) of a `corpusforge tokenize` output folder."""
+    """(training tokens, vocabulary size) of a `corpusforge tokenize` output folder; of a
+    tokenized mixture, its `default_budget` (the epochs as asked) and its tokenizer's vocabulary."""
     folder = Path(folder)
+    if is_mixture(folder):
+        mixture = read_mixture(folder)
+        return mixture.default_budget, corpus_size(mixture.sources[0].folder)[1]
     try:
         summary = json.loads((folder / SUMMARY_FILE).read_text())
         settings = read_settings(folder)

@@ -13,6 +13,7 @@ alone writes the run folder's files (`RUN_FILES`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import time
@@ -25,9 +26,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from corpusforge.errors import TrainError
+from corpusforge.io.atomic import write_json_atomic
 from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.model.model import Decoder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
+from corpusforge.tokenizer.mixture import is_mixture, read_mixture
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, read_settings
 from corpusforge.train import distributed
 from corpusforge.train.checkpoint import (
@@ -38,14 +41,14 @@ from corpusforge.train.checkpoint import (
     save_checkpoint,
 )
 from corpusforge.train.config import RESUMABLE_CHANGES, TrainConfig
-from corpusforge.train.data import Batches, unigram_entropy
+from corpusforge.train.data import Batches
 from corpusforge.train.log import TrainLog
 from corpusforge.train.mfu import flops_per_token, known_peak_flops
 from corpusforge.train.optim import lr_at, make_optimizer
 
 log = logging.getLogger(__name__)
 
-RUN_FILES = (CHECKPOINT_FILE, "log.csv", "loss.png", "config.yaml")
+RUN_FILES = (CHECKPOINT_FILE, "log.csv", "loss.png", "config.yaml", "mixture.json")
 
 
 class Trainer:
@@ -63,14 +66,18 @@ class Trainer:
         self.out = Path(config.out_dir)
 
         self.tokenizer = read_tokenizer(Path(config.data))
-        self.train_data = Batches(config.data, "train", config.seq_len, config.batch_size, config.seed, self.device)
+        micro_batches = self.dist.world_size * config.grad_accum
+        batches = dict(seq_len=config.seq_len, batch_size=config.batch_size, seed=config.seed, device=self.device)
+        self.train_data = Batches(config.data, "train", micro_batches=micro_batches, **batches)
+        self.mixture = self.train_data.mixture
         self.val_data = None
         if config.eval_interval:
-            if not (Path(config.data) / "val").is_dir():
+            folders = [s.folder for s in self.mixture.sources] if self.mixture else [Path(config.data)]
+            if not any((f / "val").is_dir() for f in folders):
                 raise TrainError(
                     f"{config.data} has no val/ split: tokenize with --val-fraction > 0, or set eval_interval: 0"
                 )
-            self.val_data = Batches(config.data, "val", config.seq_len, config.batch_size, config.seed, self.device)
+            self.val_data = Batches(config.data, "val", **batches)
 
         self.model_config = config.model_config(self.tokenizer["vocab_size"])
         torch.manual_seed(config.seed)  # every rank builds the same initial weights
@@ -91,6 +98,9 @@ class Trainer:
                 config.lr,
             )
         self.tokens_per_step = config.tokens_per_step * self.dist.world_size
+        if self.mixture and self.dist.is_main:
+            for warning in self.mixture.warnings(self.total_steps * self.tokens_per_step):
+                log.warning("%s", warning)
         self.step = 0
         self.val_loss: float | None = None
         self.last_loss: float | None = None
@@ -112,7 +122,10 @@ class Trainer:
         self.peak_flops = self.config.peak_flops or (
             known_peak_flops(torch.cuda.get_device_name(self.device)) if kind == "cuda" else None
         )
-        self.log = TrainLog(self.out / "log.csv", keep_until=self.step) if self.dist.is_main else None
+        # tokens drawn from each source so far (all ranks); a pure function of the step, like the batches
+        self.drawn = self.train_data.rows_per_source(self.step) * self.config.seq_len
+        extra = [source_column(n) for n in self.train_data.names] if self.mixture else []
+        self.log = TrainLog(self.out / "log.csv", keep_until=self.step, extra=extra) if self.dist.is_main else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -133,13 +146,22 @@ class Trainer:
                 else None
             )
             last = self.step == self.total_steps
+            self.drawn += self.train_data.rows_per_source(self.step, self.step - 1) * self.config.seq_len
             val = self.evaluate() if self._due(self.config.eval_interval, last) else None
             self.last_loss = loss
             if val is not None:
                 self.val_loss = val
             if self.log:
+                drawn = dict(zip(self.log.extra, map(str, self.drawn))) if self.mixture else {}
                 self.log.write(
-                    self.step, self.step * self.tokens_per_step, loss, self._lr(self.step - 1), tokens_per_s, mfu, val
+                    self.step,
+                    self.step * self.tokens_per_step,
+                    loss,
+                    self._lr(self.step - 1),
+                    tokens_per_s,
+                    mfu,
+                    val,
+                    extra=drawn,
                 )
                 if not self.quiet and (self.step % self.config.log_interval == 0 or last or val is not None):
                     print(self._progress_line(loss, tokens_per_s, mfu, val), flush=True)
@@ -157,6 +179,7 @@ class Trainer:
             "loss": self.last_loss,
             "val_loss": self.val_loss,
             "out_dir": str(self.out),
+            "tokens_per_source": dict(zip(self.train_data.names, self.drawn.tolist())),
         }
 
     def train_step(self) -> float:
@@ -218,10 +241,13 @@ class Trainer:
 
     def describe(self) -> str:
         c, m = self.config, self.model_config
+        mixture = ""
+        if self.mixture:
+            mixture = f" (a mixture: {', '.join(f'{s.name} {s.share:.1%}' for s in self.mixture.sources)})"
         return (
             f"model: {self.raw.num_params():,} parameters ({self.raw.num_params(embedding=False):,} without the "
             f"embedding), {m.n_layer} layers × d {m.d_model}, {m.n_head} heads, vocab {m.vocab_size:,}\n"
-            f"data: {self.train_data.shards.num_tokens:,} training tokens in {c.data}; "
+            f"data: {self.train_data.num_tokens:,} training tokens in {c.data}{mixture}; "
             f"{self.tokens_per_step:,} tokens per step ({c.batch_size} × {c.seq_len} × {c.grad_accum} accum × "
             f"{self.dist.world_size} rank(s)); steps {self.step} → {self.total_steps} on {self.device}"
             f"{' (compiled)' if c.compile else ''}"
@@ -245,6 +271,27 @@ class Trainer:
         if mfu is not None:
             line += f" | mfu {100 * mfu:.1f}%"
         return line + (f" | val loss {val:.4f}" if val is not None else "")
+
+    def mixture_record(self) -> dict[str, Any]:
+        """The run folder's mixture.json: what the report needs to compare drawn and asked."""
+        budget = self.total_steps * self.tokens_per_step
+        return {
+            "data": self.config.data,
+            "budget": budget,
+            "exact_budget": self.mixture.exact_budget,
+            "sources": [
+                {
+                    "name": s.name,
+                    "share": s.share,
+                    "weight": s.weight,
+                    "epochs": s.epochs,
+                    "train_tokens": s.train_tokens,
+                    "planned_tokens": round(s.share * budget),
+                    "planned_epochs": s.epochs_at(budget),
+                }
+                for s in self.mixture.sources
+            ],
+        }
 
     def close(self) -> None:
         """Release the run folder (another run may use it from now on)."""
@@ -284,6 +331,8 @@ class Trainer:
             print(f"no checkpoint in {self.out}: starting from step 0", flush=True)
         if self.folder is not None:
             self.folder.save(fingerprint)
+            if self.mixture:
+                write_json_atomic(self.out / "mixture.json", self.mixture_record())
 
     def _resume_from(self, state: dict[str, Any], fingerprint: Fingerprint) -> None:
         changed = fingerprint.changes(state["train_config"] | {"model": state["model_config"]})
@@ -296,6 +345,12 @@ class Trainer:
             raise TrainError(
                 f"{self.out}: the checkpoint was trained on {state['world_size']} rank(s), this run has "
                 f"{self.dist.world_size}; batches per step would differ"
+            )
+        saved = self.out / "mixture.json"
+        if self.mixture and saved.is_file() and json.loads(saved.read_text()) != self.mixture_record():
+            raise TrainError(
+                f"{self.out}: the mixture in {self.config.data} changed since the checkpoint (its shares or "
+                "sources): resuming would not continue the same run (use another out_dir, or --overwrite)"
             )
         if state["tokenizer"]["sha256"] != self.tokenizer["sha256"]:
             raise TrainError(
@@ -310,9 +365,24 @@ class Trainer:
             print(f"resuming {self.out} from step {self.step}", flush=True)
 
 
+def source_column(name: str) -> str:
+    """log.csv's column of the tokens drawn from a mixture source so far."""
+    return f"tokens:{name}"
+
+
 def read_tokenizer(data: Path) -> dict[str, Any]:
     """The tokenizer of a token folder (its copy of tokenizer.json and the settings of
-    `corpusforge tokenize`); the checkpoint embeds it so generate and export-hf need nothing else."""
+    `corpusforge tokenize`); the checkpoint embeds it so generate and export-hf need nothing else.
+    A mixture's sources must all have been tokenized with the same tokenizer."""
+    if is_mixture(data):
+        found = [read_tokenizer(s.folder) for s in read_mixture(data).sources]
+        for s, t in zip(read_mixture(data).sources, found):
+            if t["sha256"] != found[0]["sha256"]:
+                raise TrainError(
+                    f"{data}: source {s.name} was tokenized with another tokenizer ({t['sha256'][:12]}) than "
+                    f"{found[0]['name']} ({found[0]['sha256'][:12]}); a mixture needs one tokenizer"
+                )
+        return found[0]
     settings_file, tokenizer_file = data / SETTINGS_FILE, data / TOKENIZER_FILE
     if not settings_file.is_file() or not tokenizer_file.is_file():
         raise TrainError(f"{data}: not a `corpusforge tokenize` output folder (no {SETTINGS_FILE} or {TOKENIZER_FILE})")
@@ -348,11 +418,7 @@ def train(
         summary = trainer.fit(until_step=until_step)
         # The bar the validation loss must clear: what a model that ignores context achieves
         # (computed on the rank that prints it only).
-        entropy = (
-            unigram_entropy(trainer.train_data.shards, trainer.model_config.vocab_size)
-            if trainer.dist.is_main
-            else None
-        )
+        entropy = trainer.train_data.unigram_entropy(trainer.model_config.vocab_size) if trainer.dist.is_main else None
         return summary | {"params": trainer.raw.num_params(), "rank": trainer.dist.rank, "unigram_entropy": entropy}
     finally:
         if trainer is not None:
