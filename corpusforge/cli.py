@@ -127,6 +127,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"(unigram entropy of the training tokens: {s['unigram_entropy']:.4f}, the loss of a model that "
             f"ignores context) → {s['out_dir']}/ (ckpt.pt, log.csv, loss.png)"
         )
+        if len(s["tokens_per_source"]) > 1:
+            drawn = s["tokens_per_source"]
+            print("drawn per source: " + ", ".join(f"{n} {t:,} ({t / s['tokens']:.1%})" for n, t in drawn.items()))
     return 0
 
 

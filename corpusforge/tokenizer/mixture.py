@@ -293,7 +293,7 @@ def format_mixture(mixture: Mixture, budget: int, width: int = 30) -> str:
     lines = [
         f"mixture {mixture.folder}: {budget:,} training tokens"
         + (f" (epochs exact at {mixture.exact_budget:,})" if mixture.exact_budget else ""),
-        f"{'source':<12} {'asked':>10} {'share':>7} {'tokens':>15} {'its tokens':>15} {'epochs':>7}",
+        f"{'source':<12} {'asked':>10} {'share':>7} {'tokens drawn':>15} {'tokens held':>15} {'epochs':>7}",
     ]
     for s in mixture.sources:
         asked = f"w {s.weight:g}" if s.weight is not None else f"{s.epochs:g} ep"
@@ -302,4 +302,4 @@ def format_mixture(mixture: Mixture, budget: int, width: int = 30) -> str:
             f"{s.name:<12} {asked:>10} {s.share:>7.1%} {round(s.share * budget):>15,} "
             f"{s.train_tokens:>15,} {s.epochs_at(budget):>7.2f}  {bar}"
         )
-    return "\n".join(lines + mixture.warnings(budget))
+    return "\n".join(lines + [f"warning: {w}" for w in mixture.warnings(budget)])

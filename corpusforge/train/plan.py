@@ -6,6 +6,10 @@ D tokens support N ≈ D / 20 parameters. We take the preset closest to that siz
 within 1.5×, else a shape with GPT-3's aspect (d_model = 64 · n_layer, 64-dim heads), and derive
 the rest from GPT-3's table 2.1: peak LR falling as 1/sqrt(N) (6e-4 at 125M, ~2e-4 at 1.3B),
 batches of 0.5M tokens (1M from 1B parameters), but at least ~1,000 steps on small corpora.
+
+`--data MIX` (a tokenized mixture) plans for the budget at which its epochs hold as asked
+(with weights only: the largest budget that repeats no source) and prints the mixture's table:
+each source's share, tokens and epochs at the planned budget (`--tokens` sets another budget).
 """
 
 from __future__ import annotations
