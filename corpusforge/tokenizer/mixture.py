@@ -213,7 +213,9 @@ def tokenize_mixture(
     settings = {
         "format": FORMAT,
         "tokenizer_sha256": loaded.sha256,
-        "options": {k: options[k] for k in ("val_fraction", "seed", "dtype", "text_key") if k in options},
+        # tokenize's defaults spelled out: the same run given with or without them is the same run
+        "options": {"val_fraction": 0.0, "seed": 0, "dtype": "auto", "text_key": "text"}
+        | {k: options[k] for k in ("val_fraction", "seed", "dtype", "text_key") if k in options},
         "sources": [
             {"name": s.name, "input": s.input, "files": s.files, "weight": s.weight, "epochs": s.epochs} for s in specs
         ],
