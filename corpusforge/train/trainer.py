@@ -375,8 +375,9 @@ def read_tokenizer(data: Path) -> dict[str, Any]:
     `corpusforge tokenize`); the checkpoint embeds it so generate and export-hf need nothing else.
     A mixture's sources must all have been tokenized with the same tokenizer."""
     if is_mixture(data):
-        found = [read_tokenizer(s.folder) for s in read_mixture(data).sources]
-        for s, t in zip(read_mixture(data).sources, found):
+        sources = read_mixture(data).sources
+        found = [read_tokenizer(s.folder) for s in sources]
+        for s, t in zip(sources, found):
             if t["sha256"] != found[0]["sha256"]:
                 raise TrainError(
                     f"{data}: source {s.name} was tokenized with another tokenizer ({t['sha256'][:12]}) than "
