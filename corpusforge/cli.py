@@ -115,6 +115,13 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_tokens(args: argparse.Namespace) -> int:
+    from corpusforge.tokenizer.export import export_tokens, usage
+
+    print(usage(export_tokens(args.tokens, args.format, args.output, overwrite=args.overwrite), args.output))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from corpusforge.train.config import load_train_config
     from corpusforge.train.trainer import train
@@ -359,6 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--overwrite", action="store_true", help="replace token shards made with other settings")
     tokenize.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tokenize.set_defaults(func=cmd_tokenize)
+
+    export_tok = sub.add_parser(
+        "export-tokens",
+        help="write token shards as Megatron-LM's indexed dataset or nanoGPT's train.bin/val.bin",
+        description="Convert a `corpusforge tokenize` folder, token for token: megatron writes "
+        "DIR/train.bin + DIR/train.idx (and val.*), one sequence per document with its EOS; nanogpt "
+        "writes DIR/train.bin, DIR/val.bin (uint16, EOS after every document) and meta.pkl.",
+    )
+    export_tok.add_argument("tokens", metavar="TOKENS", help="a tokenize output folder (holding tokenize.json)")
+    export_tok.add_argument("--format", required=True, choices=["megatron", "nanogpt"])
+    export_tok.add_argument("--output", required=True, metavar="DIR", help="folder to write (new or empty)")
+    export_tok.add_argument("--overwrite", action="store_true", help="replace an export already in DIR")
+    export_tok.set_defaults(func=cmd_export_tokens)
 
     report = sub.add_parser(
         "report",

@@ -1,0 +1,194 @@
+"""`corpusforge export-tokens TOKENS --format megatron|nanogpt --output DIR`: token shards in
+the files other trainers read, token for token the same stream.
+
+- `megatron`: Megatron-LM's indexed dataset (`megatron/core/datasets/indexed_dataset.py`), one
+  prefix per split, `DIR/train.bin` + `DIR/train.idx` (and `val.*`). The `.bin` holds the tokens;
+  the `.idx` is the 9-byte magic `MMIDIDX\\x00\\x00`, a little-endian u64 version (1), a u8 dtype
+  code (Megatron's `DType`), a u64 sequence count, a u64 count of document-index entries, then
+  the int32 length of every sequence, the int64 byte offset of every sequence in the `.bin`, and
+  the int64 document index (0, then the sequence count after each document). One sequence per
+  document, EOS included: what `tools/preprocess_data.py --append-eod` writes, and what GPTDataset
+  needs, since it packs documents back to back with no separator of its own.
+- `nanogpt`: `DIR/train.bin` and `DIR/val.bin`, the uint16 token stream with EOS after every
+  document (as nanoGPT's `data/openwebtext/prepare.py` writes it), and `DIR/meta.pkl` whose
+  `vocab_size` nanoGPT's `train.py` reads.
+
+Megatron has no uint32 code, so uint32 shards (vocabularies above 65,536) export as int32; nanoGPT
+memmaps uint16 unconditionally, so a larger vocabulary is refused there. Tokens stream through in
+chunks (no split is ever held in memory), and each file is written under a temporary name and
+renamed when whole; `export.json`, written last, says the export is complete.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shlex
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from corpusforge.errors import TokenizerError
+from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.run_folder import RunFolder
+from corpusforge.tokenizer.shards import TokenShards
+from corpusforge.tokenizer.tokenize import SETTINGS_FILE, SPLITS, read_settings
+
+FORMATS = ("megatron", "nanogpt")
+EXPORT_FILE = "export.json"
+MEGATRON_MAGIC = b"MMIDIDX\x00\x00"
+MEGATRON_VERSION = 1
+# Megatron-LM's DType codes for the two dtypes we write (its enum has no uint32).
+MEGATRON_DTYPES = {"uint16": ("<u2", 8), "uint32": ("<i4", 4)}
+NANOGPT_META = "meta.pkl"
+# Everything either format writes: --overwrite clears all of it, so no file of a previous export
+# in the other format stays behind.
+OUTPUT_ENTRIES = (*(f"{s}.{ext}" for s in SPLITS for ext in ("bin", "idx")), NANOGPT_META, EXPORT_FILE)
+CHUNK_TOKENS = 1 << 24  # 32-64 MiB of tokens per write
+CHUNK_DOCS = 1 << 22
+
+
+def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: bool = False) -> dict[str, Any]:
+    """Write TOKENS' splits in `fmt` into `output`; returns what export.json records."""
+    if fmt not in FORMATS:
+        raise TokenizerError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    src = Path(tokens)
+    if not (src / SETTINGS_FILE).is_file():
+        raise TokenizerError(
+            f"{src}: not a `corpusforge tokenize` output folder (no {SETTINGS_FILE}); a mixture's "
+            "folder is exported one source folder at a time"
+        )
+    settings = read_settings(src)
+    splits = {s: TokenShards(src, s) for s in SPLITS if list((src / s).glob("part-*.json"))}
+    if "train" not in splits:
+        raise TokenizerError(f"{src}: no train/ shards to export")
+    if fmt == "nanogpt":
+        _check_nanogpt(src, settings, splits)
+    out = Path(output)
+    files = [f"{s}.{ext}" for s in splits for ext in (("bin", "idx") if fmt == "megatron" else ("bin",))]
+    files += [NANOGPT_META] if fmt == "nanogpt" else []
+    with RunFolder(out, "token-export", OUTPUT_ENTRIES, inputs=[str(src)]) as folder:
+        folder.start(overwrite, "an export")
+        counts = {}
+        for split, shards in splits.items():
+            if fmt == "megatron":
+                write_megatron(shards, out / split, settings["vocab_size"])
+            else:
+                write_nanogpt_bin(shards, out / f"{split}.bin", settings["vocab_size"])
+            counts[split] = {"documents": shards.num_documents, "tokens": shards.num_tokens}
+        if fmt == "nanogpt":
+            meta = {
+                "vocab_size": settings["vocab_size"],
+                "eos_id": settings["eos_id"],
+                "tokenizer": settings["tokenizer"],
+                "tokenizer_sha256": settings["tokenizer_sha256"],
+            }
+            with atomic_path(out / NANOGPT_META) as tmp:
+                tmp.write_bytes(pickle.dumps(meta, protocol=4))
+        info = {
+            "format": fmt,
+            "source": str(src),
+            "tokenizer": settings["tokenizer"],
+            "tokenizer_sha256": settings["tokenizer_sha256"],
+            "vocab_size": settings["vocab_size"],
+            "eos_id": settings["eos_id"],
+            "source_dtype": settings["dtype"],
+            "dtype": MEGATRON_DTYPES[settings["dtype"]][0] if fmt == "megatron" else "<u2",
+            "splits": counts,
+            "files": files,
+        }
+        write_json_atomic(out / EXPORT_FILE, info)
+    return info
+
+
+def _check_nanogpt(src: Path, settings: dict[str, Any], splits: dict[str, TokenShards]) -> None:
+    if settings["vocab_size"] > 1 << 16 or settings["dtype"] != "uint16":
+        raise TokenizerError(
+            f"{src}: the tokenizer has {settings['vocab_size']:,} tokens ({settings['dtype']} shards), but "
+            "nanoGPT's train.py reads train.bin as uint16 (ids below 65,536): it would read junk. "
+            "Use --format megatron (int32), or a tokenizer of at most 65,536 tokens"
+        )
+    if "val" not in splits:
+        raise TokenizerError(
+            f"{src}: no val/ shards, and nanoGPT's train.py reads val.bin at every evaluation; "
+            "tokenize with --val-fraction > 0 (e.g. 0.01)"
+        )
+
+
+def _chunks(shards: TokenShards, dtype: str, vocab_size: int) -> Iterator[np.ndarray]:
+    """The split's token stream, shard by shard, CHUNK_TOKENS at a time, as `dtype`; an id the
+    vocabulary does not have is an error naming the shard (a corrupt or foreign file)."""
+    for header, tokens in zip(shards.headers, shards.tokens):
+        for start in range(0, len(tokens), CHUNK_TOKENS):
+            chunk = tokens[start : start + CHUNK_TOKENS]
+            if int(chunk.max()) >= vocab_size:
+                raise TokenizerError(
+                    f"{shards.folder / header['bin']}: token id {int(chunk.max())} is not below the "
+                    f"vocabulary size {vocab_size:,}"
+                )
+            yield chunk.astype(dtype, copy=False)
+
+
+def write_nanogpt_bin(shards: TokenShards, path: Path, vocab_size: int) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for chunk in _chunks(shards, "<u2", vocab_size):
+            f.write(chunk.tobytes())
+
+
+def write_megatron(shards: TokenShards, prefix: Path, vocab_size: int) -> None:
+    """PREFIX.bin and PREFIX.idx; the index is streamed shard by shard, one section at a time."""
+    dtype, code = MEGATRON_DTYPES[shards.dtype.name]
+    itemsize = np.dtype(dtype).itemsize
+    with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
+        for chunk in _chunks(shards, dtype, vocab_size):
+            f.write(chunk.tobytes())
+    docs = shards.num_documents
+    with atomic_path(prefix.with_suffix(".idx")) as tmp, open(tmp, "wb") as f:
+        f.write(MEGATRON_MAGIC)
+        f.write(struct.pack("<Q", MEGATRON_VERSION))
+        f.write(struct.pack("<B", code))
+        f.write(struct.pack("<Q", docs))  # sequences: one per document
+        f.write(struct.pack("<Q", docs + 1))  # document index entries: a leading 0, then one per document
+        for header, ends in zip(shards.headers, shards.ends):
+            lengths = np.diff(np.asarray(ends, dtype=np.int64), prepend=0)
+            if len(lengths) and int(lengths.max()) > np.iinfo(np.int32).max:
+                raise TokenizerError(
+                    f"{shards.folder / header['bin']}: a document of {int(lengths.max()):,} tokens does not "
+                    "fit Megatron's int32 sequence lengths"
+                )
+            f.write(lengths.astype("<i4").tobytes())
+        offset = 0  # tokens before this shard, over the whole split
+        for ends in shards.ends:
+            starts = np.concatenate([[0], np.asarray(ends[:-1], dtype=np.int64)]) + offset
+            f.write((starts * itemsize).astype("<i8").tobytes())
+            offset += int(ends[-1])
+        _write_range(f, 0, docs + 1)
+
+
+def _write_range(f: BinaryIO, start: int, stop: int) -> None:
+    for a in range(start, stop, CHUNK_DOCS):
+        f.write(np.arange(a, min(a + CHUNK_DOCS, stop), dtype="<i8").tobytes())
+
+
+def usage(info: dict[str, Any], output: str | Path) -> str:
+    """What to tell the other trainer, printed after an export."""
+    out = Path(output)
+    lines = []
+    for split, c in info["splits"].items():
+        lines.append(f"{split:<6} {c['documents']:>10,} documents {c['tokens']:>14,} tokens")
+    eos = f"EOS id {info['eos_id']} ends every document"
+    if info["format"] == "megatron":
+        code = dict(MEGATRON_DTYPES.values())[info["dtype"]]
+        lines.insert(0, f"Megatron-LM indexed dataset ({np.dtype(info['dtype']).name}, DType code {code}) → {out}/")
+        lines.append(f"{eos} (as preprocess_data.py --append-eod); vocabulary {info['vocab_size']:,} tokens")
+        train, val = (shlex.quote(str(out / s)) for s in ("train", "val"))
+        lines.append(f"Megatron-LM: --data-path {train} --split 100,0,0")
+        if "val" in info["splits"]:
+            lines.append(f"  or, with the held-out split: --train-data-path {train} --valid-data-path {val}")
+    else:
+        lines.insert(0, f"nanoGPT train.bin / val.bin (uint16) + meta.pkl → {out}/")
+        lines.append(f"{eos}; meta.pkl vocab_size {info['vocab_size']:,}")
+        lines.append(f"nanoGPT: put {out} at nanoGPT/data/NAME/ and run train.py with dataset=NAME")
+    return "\n".join(lines)
