@@ -7,6 +7,11 @@ One shard per input shard and split (`OUTPUT/train/part-00000.*`, `OUTPUT/val/pa
   document i is `bin[idx[i-1]:idx[i]]` (with idx[-1] = 0) and its last token is EOS;
 - `.json`: the header: format, dtype, EOS id, tokenizer hash, counts, source file.
 
+The header travels with its shard, so a reader never guesses: `TokenShards` refuses a shard
+whose files do not have the size its header's dtype and counts give (a uint16 file under a
+uint32 header, a file cut short), a dtype or tokenizer hash that differs from the other
+shards', from the folder's `tokenize.json`, or from the tokenizer the caller expects.
+
 A split with no document in a shard gets no files at all (numpy cannot memmap an empty file),
 and its header would say 0 anyway: the task's summary counts it.
 """
@@ -26,6 +31,7 @@ from corpusforge.io.paths import AnyPath, is_uri
 
 FORMAT = "corpusforge.tokens/1"
 DTYPES = ("uint16", "uint32")
+SETTINGS_FILE = "tokenize.json"  # the folder's settings, written by `corpusforge tokenize`
 
 
 def choose_dtype(vocab_size: int, requested: str = "auto") -> str:
@@ -84,7 +90,8 @@ class TokenShards:
     documents back (EOS stripped) for evaluation and tests.
     """
 
-    def __init__(self, folder: str | Path, split: str = "train") -> None:
+    def __init__(self, folder: str | Path, split: str = "train", tokenizer_sha256: str | None = None) -> None:
+        """`tokenizer_sha256`: the tokenizer the caller means to use; shards of another are refused."""
         if is_uri(str(folder)):
             raise TokenizerError(
                 f"{folder}: token shards are memory-mapped, so they must be in a local (or "
@@ -99,20 +106,75 @@ class TokenShards:
         for p, h in zip(paths, self.headers):
             if h.get("format") != FORMAT:
                 raise TokenizerError(f"{p}: not a {FORMAT} header")
+            if h.get("dtype") not in DTYPES:
+                raise TokenizerError(f"{p}: dtype {h.get('dtype')!r} is not one of {', '.join(DTYPES)}")
             for key in ("dtype", "eos_id", "tokenizer_sha256"):
                 if h.get(key) != first.get(key):
                     raise TokenizerError(
                         f"{p}: {key} {h.get(key)!r} differs from {paths[0].name}'s "
                         f"{first.get(key)!r}: shards of different tokenizations are mixed"
                     )
+        self._check_settings(Path(folder) / SETTINGS_FILE, first, paths[0])
+        if tokenizer_sha256 is not None and first.get("tokenizer_sha256") != tokenizer_sha256:
+            raise TokenizerError(
+                f"{paths[0]}: made with the tokenizer {str(first.get('tokenizer_sha256'))[:12]}, not the "
+                f"expected {tokenizer_sha256[:12]} (SHA-256 of tokenizer.json): the ids would mean other tokens"
+            )
         self.dtype = np.dtype(first["dtype"]).newbyteorder("<")
         self.eos_id: int = first["eos_id"]
+        for h in self.headers:
+            self._check_sizes(h)
         self.tokens = [np.memmap(self.folder / h["bin"], dtype=self.dtype, mode="r") for h in self.headers]
         self.ends = [np.memmap(self.folder / h["idx"], dtype="<u8", mode="r") for h in self.headers]
         for h, t, e in zip(self.headers, self.tokens, self.ends):
-            if len(t) != h["tokens"] or len(e) != h["documents"] or int(e[-1]) != len(t):
-                raise TokenizerError(f"{self.folder / h['bin']}: sizes disagree with its header (truncated?)")
+            if int(e[-1]) != len(t):
+                raise TokenizerError(f"{self.folder / h['idx']}: its last end offset is not the shard's length")
         self._first_doc = np.cumsum([0] + [len(e) for e in self.ends])
+
+    @staticmethod
+    def _check_settings(settings_file: Path, first: dict[str, Any], first_path: Path) -> None:
+        """The shards must be what the folder's tokenize.json says it holds."""
+        if not settings_file.is_file():
+            return  # a split folder copied on its own: the headers are all there is
+        settings = json.loads(settings_file.read_text())
+        for key in ("dtype", "tokenizer_sha256"):
+            if key in settings and settings[key] != first.get(key):
+                raise TokenizerError(
+                    f"{first_path}: {key} {first.get(key)!r} differs from {settings_file}'s "
+                    f"{settings[key]!r}: these shards were not made by this folder's tokenize run"
+                )
+        vocab = settings.get("vocab_size")
+        if isinstance(vocab, int) and vocab > int(np.iinfo(first["dtype"]).max) + 1:
+            raise TokenizerError(
+                f"{settings_file}: {vocab:,} tokens do not fit the shards' {first['dtype']}: ids would wrap around"
+            )
+
+    def _check_sizes(self, h: dict[str, Any]) -> None:
+        """Each file has exactly the bytes its header's dtype and counts give; else name what it
+        looks like (a uint16 file under a uint32 header reads as half as many junk ids)."""
+        item = self.dtype.itemsize
+        bin_path, idx_path = self.folder / h["bin"], self.folder / h["idx"]
+        try:
+            size, idx_size = bin_path.stat().st_size, idx_path.stat().st_size
+        except FileNotFoundError as exc:
+            raise TokenizerError(f"{exc.filename}: missing (its header {bin_path.stem}.json names it)") from None
+        if size != h["tokens"] * item:
+            others = [d for d in DTYPES if np.dtype(d).itemsize != item and size == h["tokens"] * np.dtype(d).itemsize]
+            if others:
+                why = f"it was written as {others[0]}, but the header says {h['dtype']}"
+            elif size % item:
+                why = f"not a multiple of {h['dtype']}'s {item} bytes: not {h['dtype']} tokens"
+            else:
+                why = "truncated, or not the file its header describes"
+            raise TokenizerError(
+                f"{bin_path}: {size:,} bytes, but its header says {h['tokens']:,} {h['dtype']} tokens "
+                f"({h['tokens'] * item:,} bytes): {why}"
+            )
+        if idx_size != h["documents"] * 8:
+            raise TokenizerError(
+                f"{idx_path}: {idx_size:,} bytes, but its header says {h['documents']:,} documents "
+                f"({h['documents'] * 8:,} bytes of uint64 end offsets): truncated?"
+            )
 
     @property
     def num_tokens(self) -> int:

@@ -37,9 +37,8 @@ from corpusforge.io.paths import AnyPath, local_file, output_path
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
-from corpusforge.tokenizer.shards import FORMAT, choose_dtype, write_shard
+from corpusforge.tokenizer.shards import FORMAT, SETTINGS_FILE, choose_dtype, write_shard
 
-SETTINGS_FILE = "tokenize.json"
 SUMMARY_FILE = "summary.json"
 SPLITS = ("train", "val")
 OUTPUT_ENTRIES = (SETTINGS_FILE, TOKENIZER_FILE, SUMMARY_FILE, "train", "val", "work")
