@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from corpusforge.engine.card import CARD_FILE, is_ours, write_card
 from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.executor import make_executor
 from corpusforge.engine.planner import (
@@ -35,7 +36,7 @@ from corpusforge.errors import OutputMismatchError
 from corpusforge.io.atomic import Markers, remove_stale_tmp, write_json_atomic
 from corpusforge.io.paths import AnyPath
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
-from corpusforge.stages.parquet_writer import make_schema
+from corpusforge.stages.parquet_writer import footer, make_schema
 
 # What a run writes into its output folder; --overwrite removes exactly these.
 OUTPUT_ENTRIES = (
@@ -80,11 +81,14 @@ def run_pipeline(
     columns = dict(built[0].input_columns(config.inputs))  # type: ignore[attr-defined]
     for stage in built:
         columns.update(stage.columns())
-    schema = make_schema(columns)  # inputs and schema are checked before anything is written
+    schema = make_schema(columns, footer(config.hash()))  # inputs and schema are checked before anything is written
     # The resolved config, with its hash; the output path may change (a moved folder resumes).
     fingerprint = Fingerprint("config.yaml", config.resolved() | {"hash": config.hash()}, may_change=("output",))
     with output_folder(config.output, config.inputs) as folder:
         folder.start(overwrite, "a run made with a different config", fingerprint)
+        card = config.output / CARD_FILE
+        if overwrite and card.is_file() and is_ours(card):  # not in OUTPUT_ENTRIES: a README of yours stays
+            card.unlink()
         folder.save(fingerprint)
         stages = _run(config, phases, schema, started, quiet)
         if report:
@@ -180,6 +184,8 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
     for s in stages:
         s.seconds += global_seconds.get(s.name, 0.0)
     if ran == 0 and (out / "stats.json").is_file():
+        if not (out / CARD_FILE).is_file():  # a run finished before cards existed
+            _write_card(config, stages, schema, quiet)
         if not quiet:
             print(f"{out}: already complete, nothing to do (use --overwrite to run it again)", file=sys.stderr)
             print(format_table(stages), file=sys.stderr)
@@ -196,7 +202,20 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
             "shards": sorted(str(p.relative_to(out)) for p in (out / "data").glob("*.parquet")),
         },
     )
+    _write_card(config, stages, schema, quiet)
     if not quiet:
         print(format_table(stages, wall), file=sys.stderr)
-        print(f"corpus: {out / 'data'}   stats: {out / 'stats.json'}", file=sys.stderr)
+        print(
+            f"corpus: {out / 'data'}   stats: {out / 'stats.json'}   dataset card: {out / CARD_FILE}", file=sys.stderr
+        )
     return stages
+
+
+def _write_card(config: PipelineConfig, stages: list[StageStats], schema: Any, quiet: bool) -> None:
+    shards = len(list((config.output / "data").glob("*.parquet")))
+    if not write_card(config, stages, schema, shards) and not quiet:
+        print(
+            f"warning: {config.output / CARD_FILE} was not written by corpusforge: left as it is, so the "
+            "dataset card (and load_dataset's view of data/*.parquet) is yours to keep up to date",
+            file=sys.stderr,
+        )

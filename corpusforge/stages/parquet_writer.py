@@ -1,4 +1,9 @@
-"""Write documents to zstd Parquet shards with one schema for the whole run."""
+"""Write documents to zstd Parquet shards with one schema for the whole run.
+
+The schema's metadata (the run's config hash and the corpusforge version, see `footer`) is
+written into every shard's footer as key-value metadata, so a shard found on its own still says
+what made it (`pyarrow.parquet.read_schema(path).metadata`).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,19 @@ from corpusforge.tokenizer.artifact import load_tokenizer
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
 
 
-def make_schema(metadata_columns: dict[str, pa.DataType]) -> pa.Schema:
-    """Columns id, text, url, then the metadata columns in the order stages declared them."""
+def footer(config_hash: str) -> dict[str, str]:
+    """The key-value metadata every shard of a run carries."""
+    from corpusforge import __version__
+
+    return {"corpusforge.config_hash": config_hash, "corpusforge.version": __version__}
+
+
+def make_schema(metadata_columns: dict[str, pa.DataType], metadata: dict[str, str] | None = None) -> pa.Schema:
+    """Columns id, text, url, then the metadata columns in the order stages declared them;
+    `metadata` goes into every shard's footer."""
     fields = [pa.field(name, typ) for name, typ in BASE_COLUMNS.items()]
     fields += [pa.field(name, typ) for name, typ in metadata_columns.items() if name not in BASE_COLUMNS]
-    return pa.schema(fields)
+    return pa.schema(fields, metadata=metadata)
 
 
 def docs_to_table(docs: list[Document], schema: pa.Schema) -> pa.Table:
