@@ -106,17 +106,15 @@ def test_round_trip_is_lossless_on_every_document(bpe: Path, multiword: Path, te
 def test_tokenizer_json_loads_and_encodes_identically(multiword: Path, bpe: Path, texts: list[str]) -> None:
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-    plain = [t for t in texts if "<|endoftext|>" not in t]
+    assert any("<|endoftext|>" in t for t in texts)  # the literal EOS is text by every route
     for folder in (multiword, bpe):
         ours = load_tokenizer(folder).tokenizer
         hf = Tokenizer.from_file(str(folder / "tokenizer.json"))
         fast = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
         auto = AutoTokenizer.from_pretrained(str(folder))  # reads tokenizer_config.json: EOS, split_special_tokens
         expected = [e.ids for e in ours.encode_batch(texts, add_special_tokens=False)]
-        assert [e.ids for e in hf.encode_batch(plain, add_special_tokens=False)] == [
-            e for t, e in zip(texts, expected) if t in plain
-        ]
-        assert fast(plain, add_special_tokens=False)["input_ids"] == [e for t, e in zip(texts, expected) if t in plain]
+        assert [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)] == expected
+        assert fast(texts, add_special_tokens=False)["input_ids"] == expected
         assert auto(texts, add_special_tokens=False)["input_ids"] == expected
         assert auto.eos_token == "<|endoftext|>" and auto.eos_token_id == 0
         assert [auto.decode(e) for e in expected[:20]] == texts[:20]

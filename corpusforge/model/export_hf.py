@@ -20,7 +20,7 @@ from corpusforge.errors import TrainError
 from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.model.config import ModelConfig
-from corpusforge.tokenizer.artifact import hf_tokenizer_config
+from corpusforge.tokenizer.artifact import SPECIAL_TOKENS_FILE, text_only_json, write_hf_files
 from corpusforge.train.checkpoint import load_checkpoint
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -86,7 +86,14 @@ def llama_state_dict(state: dict[str, torch.Tensor], config: ModelConfig) -> dic
     return out
 
 
-EXPORT_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")
+EXPORT_FILES = (
+    "model.safetensors",
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    SPECIAL_TOKENS_FILE,
+    "generation_config.json",
+)
 
 
 def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32", overwrite: bool = False) -> Path:
@@ -111,8 +118,10 @@ def export_hf(checkpoint: str | Path, output: str | Path, dtype: str = "float32"
             os.umask(umask)
             tmp.chmod(0o666 & ~umask)  # safetensors creates its file 0600; the export is for others to read
         write_json_atomic(out / "config.json", llama_config(config, tok["eos_id"], dtype))
-        write_text_atomic(out / "tokenizer.json", tok["json"])
-        write_json_atomic(out / "tokenizer_config.json", hf_tokenizer_config(tok["eos"], bos=tok["eos"]))
+        # as train-tokenizer saves it (a checkpoint of an older tokenizer may still list EOS as an
+        # added token): a literal EOS in text is text by every route
+        write_text_atomic(out / "tokenizer.json", text_only_json(tok["json"]))
+        write_hf_files(out, tok["eos"])
         write_json_atomic(
             out / "generation_config.json",
             # no max_length: transformers warns on every generate() that passes max_new_tokens

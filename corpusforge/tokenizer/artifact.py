@@ -4,11 +4,19 @@
 DIR/
   tokenizer.json          HF tokenizers' single-file format: Tokenizer.from_file and
                           transformers' PreTrainedTokenizerFast load it
-  tokenizer_config.json   what transformers' AutoTokenizer needs besides it (class, EOS)
+  tokenizer_config.json   what transformers' AutoTokenizer needs besides it (class, special tokens)
+  special_tokens_map.json bos, eos and pad: all three are EOS (id 0 in both recipes), as GPT-2's
   training.json           the resolved recipe, the input shards, how much text, time, memory
 ```
 A tokenizer is identified by the SHA-256 of its tokenizer.json: token shards record it, so
 shards made with different tokenizers can never be mixed silently.
+
+A literal "<|endoftext|>" in a document is text, never EOS: EOS is only where `tokenize` puts
+it, after each document. So that every route reads text the same way, tokenizer.json lists no
+special token among its `added_tokens` (they stay in the vocabulary, so `token_to_id` and decoding
+know them): an added token would match its literal text in `PreTrainedTokenizerFast(tokenizer_file=...)`,
+which reads no config; AutoTokenizer, which registers EOS from tokenizer_config.json, is told
+`split_special_tokens: true`. Nothing adds a BOS or EOS when encoding (no post-processor).
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ from tokenizers import Tokenizer
 
 from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.paths import AnyPath
 
 TOKENIZER_FILE = "tokenizer.json"
 HF_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 TRAINING_FILE = "training.json"
 
 
@@ -49,24 +59,43 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def hf_tokenizer_config(eos: str, bos: str | None = None) -> dict[str, Any]:
+def hf_special_tokens(eos: str) -> dict[str, str]:
+    """special_tokens_map.json: documents are separated by EOS alone (no BOS of their own, as
+    GPT-2's), and padding, masked out anyway, reuses it."""
+    return {"bos_token": eos, "eos_token": eos, "pad_token": eos}
+
+
+def hf_tokenizer_config(eos: str) -> dict[str, Any]:
     """tokenizer_config.json for transformers: no space clean-up (it would change the text), and
     a literal "<|endoftext|>" inside a document stays text, as `corpusforge tokenize` encodes it."""
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        "eos_token": eos,
-        **({"bos_token": bos} if bos is not None else {}),
+        **hf_special_tokens(eos),
         "clean_up_tokenization_spaces": False,
         "split_special_tokens": True,
         "model_max_length": 1_000_000_000,  # documents may be longer than the context; tools window them
     }
 
 
-def save_tokenizer(tokenizer: Tokenizer, folder: Path, eos: str, training: dict[str, Any]) -> str:
-    """Write the three files atomically (tokenizer.json last, so a folder that has it is whole);
-    returns the tokenizer's SHA-256."""
+def write_hf_files(folder: AnyPath, eos: str) -> None:
+    """tokenizer_config.json and special_tokens_map.json beside a tokenizer.json."""
     write_json_atomic(folder / HF_CONFIG_FILE, hf_tokenizer_config(eos))
-    data = tokenizer.to_str(pretty=True).encode("utf-8")
+    write_json_atomic(folder / SPECIAL_TOKENS_FILE, hf_special_tokens(eos))
+
+
+def text_only_json(tokenizer_json: str) -> str:
+    """The tokenizer.json with its special tokens left out of `added_tokens` (see the module
+    docstring): the same ids for every text, by every route."""
+    data = json.loads(tokenizer_json)
+    data["added_tokens"] = [t for t in data.get("added_tokens", []) if not t.get("special")]
+    return Tokenizer.from_str(json.dumps(data)).to_str(pretty=True)
+
+
+def save_tokenizer(tokenizer: Tokenizer, folder: Path, eos: str, training: dict[str, Any]) -> str:
+    """Write the four files atomically (tokenizer.json last, so a folder that has it is whole);
+    returns the tokenizer's SHA-256."""
+    write_hf_files(folder, eos)
+    data = text_only_json(tokenizer.to_str()).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()
     write_json_atomic(folder / TRAINING_FILE, training | {"sha256": sha})
     with atomic_path(folder / TOKENIZER_FILE) as tmp:
@@ -101,7 +130,8 @@ def load_tokenizer(path: str | Path) -> LoadedTokenizer:
     if eos_id is None:
         raise TokenizerError(f"{file}: the EOS token {eos!r} is not in the vocabulary")
     # Document text must never turn into control tokens: a literal "<|endoftext|>" in a web
-    # page is encoded as its bytes, so EOS appears only where tokenize puts it.
+    # page is encoded as its bytes, so EOS appears only where tokenize puts it (tokenizer.json
+    # says so too; this covers folders saved before it did).
     tokenizer.encode_special_tokens = True
     name = training.get("recipe", {}).get("name") or folder.name
     return LoadedTokenizer(

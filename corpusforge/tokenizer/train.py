@@ -18,11 +18,17 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from corpusforge.engine.stats import peak_rss_mb
 from corpusforge.errors import TokenizerError, VocabularyTooLargeError
 from corpusforge.io.run_folder import RunFolder
-from corpusforge.tokenizer.artifact import HF_CONFIG_FILE, TOKENIZER_FILE, TRAINING_FILE, save_tokenizer
+from corpusforge.tokenizer.artifact import (
+    HF_CONFIG_FILE,
+    SPECIAL_TOKENS_FILE,
+    TOKENIZER_FILE,
+    TRAINING_FILE,
+    save_tokenizer,
+)
 from corpusforge.tokenizer.corpus import TextStream, resolve_shards
 from corpusforge.tokenizer.recipes import Recipe, load_recipe
 
-TOKENIZER_FILES = (TOKENIZER_FILE, HF_CONFIG_FILE, TRAINING_FILE)
+TOKENIZER_FILES = (TOKENIZER_FILE, HF_CONFIG_FILE, SPECIAL_TOKENS_FILE, TRAINING_FILE)
 
 
 def build(recipe: Recipe, show_progress: bool = False) -> tuple[Tokenizer, trainers.BpeTrainer]:
