@@ -134,6 +134,15 @@ def test_nanogpt_refuses_a_vocabulary_past_uint16(big_tokens: Path, tmp_path: Pa
     assert not out.exists()  # refused before the folder is made
 
 
+def test_nanogpt_takes_uint32_shards_of_a_small_vocabulary(tok_dir: Path, tmp_path: Path) -> None:
+    src = write_parquet(tmp_path / "in.parquet", extracted_texts()[:30])
+    tokenize(tok_dir, [str(src)], tmp_path / "t", workers=1, val_fraction=0.3, dtype="uint32", quiet=True)
+    export_tokens(tmp_path / "t", "nanogpt", tmp_path / "n")
+    for split in ("train", "val"):
+        stream = np.fromfile(tmp_path / "n" / f"{split}.bin", dtype="<u2")
+        assert np.array_equal(stream, np.concatenate(source_documents(tmp_path / "t", split)))
+
+
 def test_nanogpt_needs_a_val_split(tok_dir: Path, tmp_path: Path) -> None:
     src = write_parquet(tmp_path / "in.parquet", extracted_texts()[:5])
     tokenize(tok_dir, [str(src)], tmp_path / "t", workers=1, quiet=True)

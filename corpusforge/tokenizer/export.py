@@ -104,7 +104,7 @@ def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: b
 
 
 def _check_nanogpt(src: Path, settings: dict[str, Any], splits: dict[str, TokenShards]) -> None:
-    if settings["vocab_size"] > 1 << 16 or settings["dtype"] != "uint16":
+    if settings["vocab_size"] > 1 << 16:  # uint32 shards of a smaller vocabulary convert: every id fits
         raise TokenizerError(
             f"{src}: the tokenizer has {settings['vocab_size']:,} tokens ({settings['dtype']} shards), but "
             "nanoGPT's train.py reads train.bin as uint16 (ids below 65,536): it would read junk. "
