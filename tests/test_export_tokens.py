@@ -174,6 +174,17 @@ def test_output_folder_rules(tokens: Path, tmp_path: Path) -> None:
         export_tokens(tmp_path, "megatron", tmp_path / "x")
 
 
+def test_an_unfinished_or_incomplete_tokenize_is_refused(tokens: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(tokens, tmp_path / "t"))
+    next(iter(sorted((copy / "val").glob("part-*.json")))).unlink()  # a shard lost (or not written yet)
+    with pytest.raises(TokenizerError, match=r"val: \d+ documents in the shards, but summary.json counts"):
+        export_tokens(copy, "megatron", tmp_path / "m")
+    (copy / "summary.json").unlink()  # what a killed tokenize leaves
+    with pytest.raises(TokenizerError, match="has not finished.*run the same tokenize command again"):
+        export_tokens(copy, "nanogpt", tmp_path / "n")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "n").exists()
+
+
 def test_megatron_own_reader_agrees(tokens: Path, big_tokens: Path, tmp_path: Path) -> None:
     """Megatron-LM's IndexedDataset itself, where megatron-core is installed (it is not a dependency)."""
     indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset")

@@ -21,6 +21,7 @@ renamed when whole; `export.json`, written last, says the export is complete.
 
 from __future__ import annotations
 
+import json
 import pickle
 import shlex
 import struct
@@ -34,7 +35,7 @@ from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.tokenizer.shards import TokenShards
-from corpusforge.tokenizer.tokenize import SETTINGS_FILE, SPLITS, read_settings
+from corpusforge.tokenizer.tokenize import SETTINGS_FILE, SPLITS, SUMMARY_FILE, read_settings
 
 FORMATS = ("megatron", "nanogpt")
 EXPORT_FILE = "export.json"
@@ -61,9 +62,22 @@ def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: b
             "folder is exported one source folder at a time"
         )
     settings = read_settings(src)
+    if not (src / SUMMARY_FILE).is_file():
+        raise TokenizerError(
+            f"{src}: the tokenize run has not finished (no {SUMMARY_FILE}); run the same tokenize command "
+            "again to finish it, then export"
+        )
+    summary = json.loads((src / SUMMARY_FILE).read_text())
     splits = {s: TokenShards(src, s) for s in SPLITS if list((src / s).glob("part-*.json"))}
     if "train" not in splits:
         raise TokenizerError(f"{src}: no train/ shards to export")
+    for split in SPLITS:
+        found = splits[split].num_documents if split in splits else 0
+        if found != summary.get(split, {}).get("documents"):
+            raise TokenizerError(
+                f"{src / split}: {found:,} documents in the shards, but {SUMMARY_FILE} counts "
+                f"{summary.get(split, {}).get('documents')}: shards are missing or were added"
+            )
     if fmt == "nanogpt":
         _check_nanogpt(src, settings, splits)
     out = Path(output)
