@@ -123,11 +123,11 @@ def _check_pipeline(tmp_path: Path, setup, every: bool) -> None:
     config, _ = setup
     args = _pipeline_args(config)
     reference, total = reference_run(tmp_path, args)
-    want = digests(reference, ["data/*.parquet", "rejected/*"])
+    want = digests(reference, ["data/*.parquet", "rejected/*", "README.md"])
     assert len(want) >= 4 and total > 10
     for fault in points(total, every):
         out = kill_and_resume(tmp_path, args, fault)
-        assert digests(out, ["data/*.parquet", "rejected/*"]) == want, fault
+        assert digests(out, ["data/*.parquet", "rejected/*", "README.md"]) == want, fault
         assert _stage_counts(out) == _stage_counts(reference), fault
 
 
