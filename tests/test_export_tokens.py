@@ -100,6 +100,17 @@ def test_megatron_export_reads_back_token_for_token(tokens: Path, tmp_path: Path
         assert np.array_equal(doc_index, np.arange(len(seqs) + 1))  # one sequence per document
     info = json.loads((out / "export.json").read_text())
     assert info["splits"]["train"]["tokens"] == sum(len(s) for s in source_documents(tokens, "train"))
+    # the folder carries its tokenizer: an AutoTokenizer folder (Megatron's HuggingFaceTokenizer)
+    from transformers import AutoTokenizer
+
+    assert (out / "tokenizer.json").read_bytes() == (tokens / "tokenizer.json").read_bytes()
+    auto = AutoTokenizer.from_pretrained(str(out))
+    first = read_megatron(out / "train")[1][0]
+    assert (
+        auto.eos_token_id == settings["eos_id"]
+        and auto(auto.decode(first[:-1]), add_special_tokens=False)["input_ids"] == first[:-1].tolist()
+    )
+    assert f"--tokenizer-model {out}" in printed
 
 
 def test_megatron_export_of_uint32_shards_is_int32(big_tokens: Path, tmp_path: Path) -> None:
@@ -176,6 +187,12 @@ def test_output_folder_rules(tokens: Path, tmp_path: Path) -> None:
 
 def test_an_unfinished_or_incomplete_tokenize_is_refused(tokens: Path, tmp_path: Path) -> None:
     copy = Path(shutil.copytree(tokens, tmp_path / "t"))
+    (copy / "tokenizer.json").write_text(
+        (copy / "tokenizer.json").read_text().replace('"ignore_merges": false', '"ignore_merges": true')
+    )
+    with pytest.raises(TokenizerError, match="not the tokenizer these shards were made with"):
+        export_tokens(copy, "megatron", tmp_path / "m")
+    shutil.copy(tokens / "tokenizer.json", copy)
     next(iter(sorted((copy / "val").glob("part-*.json")))).unlink()  # a shard lost (or not written yet)
     with pytest.raises(TokenizerError, match=r"val: \d+ documents in the shards, but summary.json counts"):
         export_tokens(copy, "megatron", tmp_path / "m")

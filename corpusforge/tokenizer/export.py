@@ -13,6 +13,9 @@ the files other trainers read, token for token the same stream.
   document (as nanoGPT's `data/openwebtext/prepare.py` writes it), and `DIR/meta.pkl` whose
   `vocab_size` nanoGPT's `train.py` reads.
 
+Both also get the tokenizer (tokenizer.json, byte for byte the one the shards were made with, and
+the transformers files beside it), so DIR decodes on its own and is an `AutoTokenizer` folder.
+
 Megatron has no uint32 code, so uint32 shards (vocabularies above 65,536) export as int32; nanoGPT
 memmaps uint16 unconditionally, so a larger vocabulary is refused there. Tokens stream through in
 chunks (no split is ever held in memory), and each file is written under a temporary name and
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import pickle
 import shlex
+import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +38,13 @@ import numpy as np
 from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.run_folder import RunFolder
+from corpusforge.tokenizer.artifact import (
+    HF_CONFIG_FILE,
+    SPECIAL_TOKENS_FILE,
+    TOKENIZER_FILE,
+    sha256_file,
+    write_hf_files,
+)
 from corpusforge.tokenizer.shards import TokenShards
 from corpusforge.tokenizer.tokenize import SETTINGS_FILE, SPLITS, SUMMARY_FILE, read_settings
 
@@ -46,7 +57,14 @@ MEGATRON_DTYPES = {"uint16": ("<u2", 8), "uint32": ("<i4", 4)}
 NANOGPT_META = "meta.pkl"
 # Everything either format writes: --overwrite clears all of it, so no file of a previous export
 # in the other format stays behind.
-OUTPUT_ENTRIES = (*(f"{s}.{ext}" for s in SPLITS for ext in ("bin", "idx")), NANOGPT_META, EXPORT_FILE)
+OUTPUT_ENTRIES = (
+    *(f"{s}.{ext}" for s in SPLITS for ext in ("bin", "idx")),
+    NANOGPT_META,
+    TOKENIZER_FILE,
+    HF_CONFIG_FILE,
+    SPECIAL_TOKENS_FILE,
+    EXPORT_FILE,
+)
 CHUNK_TOKENS = 1 << 24  # 32-64 MiB of tokens per write
 CHUNK_DOCS = 1 << 22
 
@@ -68,6 +86,12 @@ def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: b
             "again to finish it, then export"
         )
     summary = json.loads((src / SUMMARY_FILE).read_text())
+    tokenizer_file = src / TOKENIZER_FILE
+    if not tokenizer_file.is_file() or sha256_file(tokenizer_file) != settings["tokenizer_sha256"]:
+        raise TokenizerError(
+            f"{tokenizer_file} is missing or is not the tokenizer these shards were made with (the SHA-256 "
+            f"{settings['tokenizer_sha256'][:12]} recorded in {SETTINGS_FILE}); tokenize again with the tokenizer you mean"
+        )
     splits = {s: TokenShards(src, s) for s in SPLITS if list((src / s).glob("part-*.json"))}
     if "train" not in splits:
         raise TokenizerError(f"{src}: no train/ shards to export")
@@ -82,7 +106,7 @@ def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: b
         _check_nanogpt(src, settings, splits)
     out = Path(output)
     files = [f"{s}.{ext}" for s in splits for ext in (("bin", "idx") if fmt == "megatron" else ("bin",))]
-    files += [NANOGPT_META] if fmt == "nanogpt" else []
+    files += ([NANOGPT_META] if fmt == "nanogpt" else []) + [TOKENIZER_FILE, HF_CONFIG_FILE, SPECIAL_TOKENS_FILE]
     with RunFolder(out, "token-export", OUTPUT_ENTRIES, inputs=[str(src)]) as folder:
         folder.start(overwrite, "an export")
         counts = {}
@@ -101,6 +125,11 @@ def export_tokens(tokens: str | Path, fmt: str, output: str | Path, overwrite: b
             }
             with atomic_path(out / NANOGPT_META) as tmp:
                 tmp.write_bytes(pickle.dumps(meta, protocol=4))
+        # The tokenizer beside the tokens (byte for byte the one they were made with), so the
+        # folder decodes on its own and is an AutoTokenizer folder (Megatron's HuggingFaceTokenizer).
+        with atomic_path(out / TOKENIZER_FILE) as tmp:
+            shutil.copyfile(tokenizer_file, tmp)
+        write_hf_files(out, settings["eos"])
         info = {
             "format": fmt,
             "source": str(src),
@@ -198,7 +227,10 @@ def usage(info: dict[str, Any], output: str | Path) -> str:
         lines.insert(0, f"Megatron-LM indexed dataset ({np.dtype(info['dtype']).name}, DType code {code}) → {out}/")
         lines.append(f"{eos} (as preprocess_data.py --append-eod); vocabulary {info['vocab_size']:,} tokens")
         train, val = (shlex.quote(str(out / s)) for s in ("train", "val"))
-        lines.append(f"Megatron-LM: --data-path {train} --split 100,0,0")
+        tok = shlex.quote(str(out))
+        lines.append(
+            f"Megatron-LM: --data-path {train} --split 100,0,0 --tokenizer-type HuggingFaceTokenizer --tokenizer-model {tok}"
+        )
         if "val" in info["splits"]:
             lines.append(f"  or, with the held-out split: --train-data-path {train} --valid-data-path {val}")
     else:
