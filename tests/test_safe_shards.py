@@ -96,3 +96,9 @@ def test_a_vocabulary_past_the_dtype_is_refused(tokens: Path) -> None:
     edit_json(tokens / "tokenize.json", vocab_size=70_000)
     with pytest.raises(TokenizerError, match="70,000 tokens do not fit the shards' uint16"):
         TokenShards(tokens, "train")
+
+
+def test_an_unreadable_header_is_named(tokens: Path) -> None:
+    (tokens / "train" / "part-00000.json").write_text('{"format": "corpusforge.tok')
+    with pytest.raises(TokenizerError, match="part-00000.json: not a JSON file corpusforge wrote"):
+        TokenShards(tokens, "train")

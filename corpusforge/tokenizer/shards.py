@@ -101,7 +101,7 @@ class TokenShards:
         paths = sorted(self.folder.glob("part-*.json"))
         if not paths:
             raise TokenizerError(f"no token shards in {self.folder} (run `corpusforge tokenize` first)")
-        self.headers = [json.loads(p.read_text()) for p in paths]
+        self.headers = [_read_json(p) for p in paths]
         first = self.headers[0]
         for p, h in zip(paths, self.headers):
             if h.get("format") != FORMAT:
@@ -136,7 +136,7 @@ class TokenShards:
         """The shards must be what the folder's tokenize.json says it holds."""
         if not settings_file.is_file():
             return  # a split folder copied on its own: the headers are all there is
-        settings = json.loads(settings_file.read_text())
+        settings = _read_json(settings_file)
         for key in ("dtype", "tokenizer_sha256"):
             if key in settings and settings[key] != first.get(key):
                 raise TokenizerError(
@@ -211,3 +211,13 @@ class TokenShards:
             window = self.tokens[s][start : start + block_size + 1].astype(np.int64)
             x[b], y[b] = window[:-1], window[1:]
         return x, y
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise TokenizerError(f"{path}: not a JSON file corpusforge wrote ({exc})") from None
+    if not isinstance(data, dict):
+        raise TokenizerError(f"{path}: not a JSON file corpusforge wrote (not a mapping)")
+    return data
