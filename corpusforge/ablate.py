@@ -24,7 +24,6 @@ import csv
 import glob
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import AblationError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.plain_text import text_file_document, zip_documents
 from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
 
@@ -84,8 +84,9 @@ def _corpus_shards(folder: Path) -> list[str]:
 
 
 def heldout_shards(patterns: list[str], work: Path) -> list[str]:
-    """Parquet shards as given; plain text (.txt files, .zip of .txt files) written once into
-    one Parquet shard under `work`, one document per file, in name order."""
+    """Parquet shards as given; plain text (.txt files, .zip archives of text files, read by
+    corpusforge.io.plain_text) written once into one Parquet shard under `work`, one document
+    per file, in name order."""
     parquet: list[str] = []
     texts: list[tuple[str, str]] = []
     for pattern in patterns:
@@ -100,14 +101,9 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
             elif p.suffix == ".parquet":
                 parquet.append(m)
             elif p.suffix == ".zip":
-                with zipfile.ZipFile(p) as z:
-                    texts += [
-                        (f"{p.name}/{n}", z.read(n).decode("utf-8", "replace"))
-                        for n in sorted(z.namelist())
-                        if n.endswith(".txt")
-                    ]
+                texts += zip_documents(p)
             elif p.suffix == ".txt":
-                texts.append((p.name, p.read_text(encoding="utf-8", errors="replace")))
+                texts.append(text_file_document(p))
             else:
                 raise AblationError(
                     f"--eval: {m}: expected Parquet shards, a pipeline output folder, "

@@ -213,6 +213,27 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from corpusforge.classifier.train import Settings, format_card, train_classifier
+
+    settings = Settings(
+        dim=args.dim,
+        epoch=args.epoch,
+        lr=args.lr,
+        min_count=args.min_count,
+        word_ngrams=args.word_ngrams,
+        bucket=args.bucket,
+        max_docs=args.max_docs,
+        heldout=args.heldout,
+        chunk_words=args.chunk_words,
+        text_key=args.text_key,
+        seed=args.seed,
+    )
+    card = train_classifier(args.positive, args.negative, args.output, settings, overwrite=args.overwrite)
+    print(format_card(card, args.output))
+    return 0
+
+
 def _token_count(text: str) -> int:
     """`--tokens 2M` / `2.5B` / `2.5e6`, as `corpusforge plan` reads token counts."""
     from corpusforge.train.plan import parse_count
@@ -509,6 +530,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     abl.add_argument("--quiet", action="store_true", help="no progress output")
     abl.set_defaults(func=cmd_ablate)
+
+    clf = sub.add_parser(
+        "train-classifier",
+        help="train a fastText quality classifier: reference text (--positive) vs crawl (--negative)",
+        description="A supervised fastText model with word bigrams, as the Pile and DCLM trained theirs; "
+        "the other defaults are fastText's. Inputs: Parquet shards or pipeline output folders, JSON Lines "
+        "(.gz/.zst...), text files (one document each) or .zip archives of them. Trained on one thread: "
+        "the same inputs and --seed give the same model bytes. Writes DIR/model.bin and DIR/card.json.",
+    )
+    clf.add_argument("--positive", required=True, nargs="+", metavar="GLOB", help="reference text")
+    clf.add_argument("--negative", required=True, nargs="+", metavar="GLOB", help="crawl text")
+    clf.add_argument("--output", required=True, metavar="DIR", help="where model.bin and card.json go")
+    clf.add_argument("--text-key", default="text", help="the text column or JSON field (default text)")
+    clf.add_argument("--max-docs", type=int, metavar="N", help="documents per side at most (default: all)")
+    clf.add_argument(
+        "--chunk-words",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cut documents at line ends into pieces of >= N words (default 0: whole documents)",
+    )
+    clf.add_argument("--heldout", type=float, default=0.1, help="held-out share of each side (default 0.1)")
+    clf.add_argument("--dim", type=int, default=100, help="embedding size (fastText default 100)")
+    clf.add_argument("--epoch", type=int, default=5, help="epochs (fastText default 5)")
+    clf.add_argument("--lr", type=float, default=0.1, help="learning rate (fastText default 0.1)")
+    clf.add_argument("--min-count", type=int, default=1, help="rarest word kept (fastText default 1)")
+    clf.add_argument("--word-ngrams", type=int, default=2, help="word n-grams (default 2, as the Pile and DCLM)")
+    clf.add_argument(
+        "--bucket", type=int, default=200_000, help="hashed n-gram table size (default 200000; fastText 2000000)"
+    )
+    clf.add_argument("--seed", type=int, default=0)
+    clf.add_argument("--overwrite", action="store_true", help="replace a classifier already in DIR")
+    clf.set_defaults(func=cmd_train_classifier)
     return parser
 
 

@@ -48,3 +48,7 @@ class VocabularyTooLargeError(TokenizerError):
 
 class AblationError(CorpusforgeError):
     """An ablation cannot run as asked (variants, --eval, the output folder)."""
+
+
+class ClassifierError(CorpusforgeError):
+    """A quality classifier cannot be trained or used as asked (inputs, model file, labels)."""
