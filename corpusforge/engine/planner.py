@@ -24,7 +24,6 @@ import pyarrow as pa
 from corpusforge.engine.config import PipelineConfig
 from corpusforge.engine.stage import GlobalStage, Reader, Stage
 from corpusforge.io.paths import AnyPath, file_sizes
-from corpusforge.stages import STAGES
 from corpusforge.stages.parquet_writer import ParquetWriter
 
 
@@ -63,8 +62,8 @@ def plan_phases(config: PipelineConfig) -> list[Phase]:
     current: list[int] = []
     opening: int | None = None
     for i in range(1, last):  # the reader and the writer are the phases' ends, not members
-        cls = STAGES[stages[i].name]
-        if issubclass(cls, GlobalStage):
+        stage = stages[i].stage
+        if isinstance(stage, GlobalStage) and stage.is_global():
             phases.append(StreamPhase(len(phases), tuple(current), opening, i, final=False))
             for step_no, step in enumerate(stages[i].stage.steps()):  # type: ignore[attr-defined]
                 phases.append(GlobalPhase(len(phases), i, step_no, f"{stages[i].label}-{step.name}"))

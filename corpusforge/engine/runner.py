@@ -49,6 +49,7 @@ OUTPUT_ENTRIES = (
     "contamination.json",
     "exact_dedup.json",
     "minhash_dedup.json",
+    "quality_classifier.json",
     "report.html",
     "ablation.json",
 )

@@ -187,6 +187,12 @@ class GlobalStep:
 class GlobalStage(Stage):
     """A stage that sees the whole corpus before it decides; see the module docstring."""
 
+    def is_global(self) -> bool:
+        """Whether these keys need the global pass. A stage global only for some of its keys
+        (quality_classifier: `select: top_fraction`) says False for the others, and is then run
+        as a streaming stage (`run` alone; `finish` still follows the run)."""
+        return True
+
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         """Streaming pass before the cut: record what the global steps need, per task."""
         return iter(docs)

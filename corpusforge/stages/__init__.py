@@ -11,6 +11,7 @@ from corpusforge.stages.filters.gopher_quality import GopherQualityFilter
 from corpusforge.stages.filters.gopher_repetition import GopherRepetitionFilter
 from corpusforge.stages.filters.html_language import HtmlLanguageFilter
 from corpusforge.stages.filters.language import LanguageFilter
+from corpusforge.stages.filters.quality_classifier import QualityClassifier
 from corpusforge.stages.filters.url_filter import UrlFilter
 from corpusforge.stages.parquet_writer import ParquetWriter
 from corpusforge.stages.readers.jsonl_reader import JsonlReader
@@ -31,6 +32,7 @@ STAGES: dict[str, type[Stage]] = {
         GopherQualityFilter,
         GopherRepetitionFilter,
         C4Filter,
+        QualityClassifier,
         ExactDeduplicator,
         MinHashDeduplicator,
         Decontaminator,
