@@ -234,6 +234,21 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    from corpusforge.select import select
+
+    select(
+        args.source,
+        args.output,
+        where=args.where,
+        top=args.top,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        report=not args.no_report,
+    )
+    return 0
+
+
 def _token_count(text: str) -> int:
     """`--tokens 2M` / `2.5B` / `2.5e6`, as `corpusforge plan` reads token counts."""
     from corpusforge.train.plan import parse_count
@@ -563,6 +578,23 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument("--seed", type=int, default=0)
     clf.add_argument("--overwrite", action="store_true", help="replace a classifier already in DIR")
     clf.set_defaults(func=cmd_train_classifier)
+
+    sel = sub.add_parser(
+        "select",
+        help="a new corpus from an annotated output folder: rows --where selects, the --top fraction",
+        description="Reads OUTPUT/data/*.parquet and writes a normal output folder with the rows an SQL-style "
+        '--where expression selects (e.g. "gopher_quality_reason IS NULL AND quality_score >= 0.3"), then '
+        "with --top COLUMN:FRACTION exactly ceil(FRACTION x n) of them with the highest COLUMN. Operators: "
+        "= != <> < <= > >= IS [NOT] NULL [NOT] IN (...) AND OR NOT and parentheses.",
+    )
+    sel.add_argument("source", metavar="OUTPUT", help="an annotated pipeline output folder")
+    sel.add_argument("--where", metavar="EXPR", help="which rows to keep")
+    sel.add_argument("--top", metavar="COLUMN:FRACTION", help="then keep this share with the highest COLUMN")
+    sel.add_argument("--output", required=True, metavar="NEW", help="the new output folder")
+    sel.add_argument("--overwrite", action="store_true", help="replace a selection made otherwise in NEW")
+    sel.add_argument("--no-report", action="store_true", help="do not write NEW/report.html")
+    sel.add_argument("--quiet", action="store_true")
+    sel.set_defaults(func=cmd_select)
     return parser
 
 

@@ -184,24 +184,29 @@ class QualityClassifier(Decides, GlobalStage):
         if not all(f.is_file() for f in files):  # work/ deleted: keep the summary written before
             return
         d = np.concatenate([load_npy(f) for f in files]) if files else np.empty(0, dtype=_DECISION)
-        edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
-        before, _ = np.histogram(d["score"], bins=edges)
-        after, _ = np.histogram(d["score"][d["kept"]], bins=edges)
-        write_json_atomic(
+        chosen = {"threshold": self.threshold, "pareto": self.alpha, "top_fraction": self.fraction}[self.select]
+        write_score_summary(
             output_dir / summary_file(label),
-            {
-                "stage": self.name,
-                "select": self.select,
-                "threshold": self.threshold if self.select == "threshold" else None,
-                "alpha": self.alpha if self.select == "pareto" else None,
-                "fraction": self.fraction if self.select == "top_fraction" else None,
-                "mode": self.mode,
-                "model": self.model_path,
-                "documents": int(len(d)),
-                "kept": int(d["kept"].sum()),
-                "kept_fraction": round(float(d["kept"].mean()), 6) if len(d) else None,
-                "bin_edges": [round(e, 4) for e in edges.tolist()],
-                "before": before.tolist(),
-                "after": after.tolist(),
-            },
+            d["score"],
+            d["kept"],
+            {"stage": self.name, "select": self.select, "value": chosen, "mode": self.mode, "model": self.model_path},
         )
+
+
+def write_score_summary(path: AnyPath, scores: np.ndarray, kept: np.ndarray, info: dict[str, Any]) -> None:
+    """The report's input: histograms of the scores before and after selection, the kept share."""
+    edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+    before, _ = np.histogram(scores, bins=edges)
+    after, _ = np.histogram(scores[kept], bins=edges)
+    write_json_atomic(
+        path,
+        info
+        | {
+            "documents": int(len(scores)),
+            "kept": int(kept.sum()),
+            "kept_fraction": round(float(kept.mean()), 6) if len(scores) else None,
+            "bin_edges": [round(e, 4) for e in edges.tolist()],
+            "before": before.tolist(),
+            "after": after.tolist(),
+        },
+    )
