@@ -236,3 +236,22 @@ def test_bad_inputs(model, inputs, tmp_path):
     with pytest.raises(WhereError, match=r"expected"):
         select(annotated, tmp_path / "sel", where="quality_score >=")
     assert not (tmp_path / "sel").exists()
+
+
+def test_shipped_pile_cc_config(model, inputs, tmp_path):
+    """pipelines/pile-cc.yaml validates once its model exists; the classifier runs in the
+    first streaming phase (pareto is not global), MinHash at 10 permutations and Jaccard 0.5."""
+    import yaml
+    from conftest import ROOT
+
+    from corpusforge.engine.planner import describe_phases, plan_phases
+
+    data = yaml.safe_load((ROOT / "pipelines" / "pile-cc.yaml").read_text())
+    data["stages"][3]["quality_classifier"]["model_path"] = str(model[0])
+    config = load_config(
+        data=data, inputs=[str(SHARED / "warc" / "cc-sample-0000.warc.gz")], output=str(tmp_path / "o")
+    )
+    args = {s.name: s.args for s in config.stages}
+    assert args["quality_classifier"]["select"] == "pareto" and args["quality_classifier"]["alpha"] == 3.0
+    assert args["minhash_dedup"]["num_perm"] == 10 and args["minhash_dedup"]["threshold"] == 0.5
+    assert "language → quality_classifier → minhash_dedup.prepare" in describe_phases(config, plan_phases(config))
