@@ -162,6 +162,11 @@ def test_top_fraction_keeps_exactly_the_best(model, inputs, tmp_path):
     summary = json.loads((one / "quality_classifier.json").read_text())
     assert summary["documents"] == 900 and summary["kept"] == 270
     assert sum(summary["before"]) == 900 and sum(summary["after"]) == 270
+    from corpusforge.report import build_report
+
+    page = build_report(one)
+    section = page[page.index('id="quality"') :][:3000]
+    assert "the top 0.3 of all scores" in section and "<dd>30.0%</dd>" in section and "data:image/png" in section
 
 
 # --- select -----------------------------------------------------------------------------------

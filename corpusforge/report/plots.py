@@ -133,6 +133,19 @@ def histogram(values: np.ndarray, xlabel: str, bins: int = 30, color: str = COLO
         return _png(fig)
 
 
+def score_histograms(edges: Sequence[float], before: Sequence[int], after: Sequence[int], xlabel: str) -> str:
+    """Two histograms on the same bins: every document scored, and those kept."""
+    with _figure(10, 3.0) as fig:
+        ax = fig.subplots()
+        ax.stairs(before, edges, label="scored", color=COLORS[0], fill=True, alpha=0.35)
+        ax.stairs(after, edges, label="kept", color=COLORS[2], linewidth=1.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("documents")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.legend(fontsize=8)
+        return _png(fig)
+
+
 def length_histograms(series: Sequence[tuple[str, np.ndarray, np.ndarray | None]]) -> str:
     """Word-count histograms on log-spaced bins; each series (label, words, weights) is
     drawn as a step line, normalized to a share of its documents."""

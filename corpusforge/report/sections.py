@@ -19,6 +19,7 @@ from corpusforge.io.paths import AnyPath, output_path
 from corpusforge.report import absolute, inputs, plots
 from corpusforge.report.html import Html, esc, excerpt, img, note, num, p, pct, slug, table
 from corpusforge.stages.dedup.summary import summary_file
+from corpusforge.stages.filters.quality_classifier import summary_file as quality_summary_file
 
 TEXT_CHARS = 1200  # characters of a rejected document shown
 MATCH_CHARS = 600  # characters of a contamination match shown
@@ -426,6 +427,54 @@ def duplicates(run: Run) -> list[Html]:
     ]
 
 
+# --- quality classifier ------------------------------------------------------------------------
+
+
+def quality(run: Run) -> list[Html]:
+    labels = [label for name, label in inputs.stage_names(run.config) if name == "quality_classifier"]
+    if not labels:
+        return [_missing("No quality_classifier stage in this pipeline.")]
+    parts = [
+        p(
+            "quality_score is the fastText classifier's probability that a document is reference text "
+            "(corpusforge train-classifier). Histograms of every document the stage scored and of those "
+            "kept (in annotate mode: would keep), read from the summary the stage (or corpusforge select) "
+            "writes into the output folder."
+        )
+    ]
+    for label in labels:
+        summary = inputs.read_json(run.output / quality_summary_file(label))
+        if not isinstance(summary, dict) or "before" not in summary:
+            parts.append(
+                _missing(
+                    f"{label}: no readable {quality_summary_file(label)} in the output folder "
+                    "(the run has not finished): run the same command again to write it."
+                )
+            )
+            continue
+        how = {
+            "threshold": f"score ≥ {summary.get('value')}",
+            "pareto": f"Pareto sampling, alpha {summary.get('value')}",
+            "top_fraction": f"the top {summary.get('value')} of all scores",
+        }.get(str(summary.get("select")), f"select {summary.get('value')}")
+        parts += [
+            _kv(
+                [
+                    ("stage", f"{label} ({summary.get('stage')})"),
+                    ("selection", how + (" (annotate: nothing dropped)" if summary.get("mode") == "annotate" else "")),
+                    ("documents scored", num(summary.get("documents"))),
+                    ("kept", num(summary.get("kept"))),
+                    ("kept fraction", pct(summary.get("kept") or 0, summary.get("documents") or 0)),
+                ]
+            ),
+            img(
+                plots.score_histograms(summary["bin_edges"], summary["before"], summary["after"], "quality_score"),
+                "quality score before and after selection",
+            ),
+        ]
+    return parts
+
+
 # --- contamination ---------------------------------------------------------------------------
 
 
@@ -784,6 +833,7 @@ SECTIONS = [  # (anchor, name in the page's links, the section's title, what bui
     ("funnel", "Funnel", "The funnel", funnel),
     ("languages", "Languages", "Language distribution", languages),
     ("lengths", "Lengths", "Document length", lengths),
+    ("quality", "Quality", "Quality classifier: scores and selection", quality),
     ("duplicates", "Duplicates", "Duplicate clusters", duplicates),
     ("contamination", "Contamination", "Test-set contamination", contamination),
     ("rejected", "Rejected", "Rejected documents", rejected),
