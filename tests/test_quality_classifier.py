@@ -260,3 +260,17 @@ def test_shipped_pile_cc_config(model, inputs, tmp_path):
     assert args["quality_classifier"]["select"] == "pareto" and args["quality_classifier"]["alpha"] == 3.0
     assert args["minhash_dedup"]["num_perm"] == 10 and args["minhash_dedup"]["threshold"] == 0.5
     assert "language → quality_classifier → minhash_dedup.prepare" in describe_phases(config, plan_phases(config))
+
+
+def test_pareto_draw_has_numpys_distribution():
+    """P(pareto(a) > t) = (1 + t)^-a for numpy's draws and for ours, hashed from the ids."""
+    from corpusforge.stages.filters.quality_classifier import pareto_draw
+
+    ours = np.array([pareto_draw(f"<urn:uuid:{i}>", 3.0, 0) for i in range(40_000)])
+    theirs = np.random.default_rng(0).pareto(3.0, 40_000)
+    for t in (0.05, 0.2, 0.5, 1.0):
+        expected = (1 + t) ** -3.0
+        bound = 4 * math.sqrt(expected * (1 - expected) / 40_000)
+        assert abs((ours > t).mean() - expected) < bound
+        assert abs((theirs > t).mean() - expected) < bound
+    assert pareto_draw("a", 3.0, 0) == pareto_draw("a", 3.0, 0) != pareto_draw("a", 3.0, 1)

@@ -4,10 +4,10 @@ Every document gets `quality_score`, the model's probability that it is referenc
 both modes. What is kept (`select`):
 
 - `threshold`: score >= `threshold`;
-- `pareto`: GPT-3's and the Pile's sampling, keep when `rng.pareto(alpha) > 1 - score`
-  (GPT-3: alpha 9; Pile-CC: alpha 3), with `rng` seeded from `seed` and the document's id, so a
-  rerun (with any number of workers) keeps the same documents. A document of score s is kept
-  with probability (2 - s)^-alpha: most of the best, some of the rest;
+- `pareto`: GPT-3's and the Pile's sampling, keep when `np.random.pareto(alpha) > 1 - score`
+  (GPT-3: alpha 9; Pile-CC: alpha 3), the draw made from a hash of `seed` and the document's
+  id (`pareto_draw`), so a rerun (with any number of workers) keeps the same documents. A
+  document of score s is kept with probability (2 - s)^-alpha: most of the best, some of the rest;
 - `top_fraction`: the `fraction` of the whole corpus with the highest scores, exactly
   ceil(fraction x n) documents, ties broken by position (the lowest task, then row, as the
   dedup stages' "first"). Only this choice makes the stage global: `prepare` scores each task
@@ -46,17 +46,26 @@ from corpusforge.io.paths import AnyPath
 SCORE_COLUMN = "quality_score"
 HISTOGRAM_BINS = 20
 _DECISION = [("score", "<f8"), ("kept", "?")]
+_TWO_53 = float(2**53)
 
 
 def summary_file(label: str) -> str:
     return f"{label}.json"
 
 
+def pareto_draw(doc_id: str, alpha: float, seed: int) -> float:
+    """numpy's `rng.pareto(alpha)` (a Lomax draw, U^(-1/alpha) - 1 for U uniform on (0, 1)),
+    with U taken from the 64-bit hash of the document's id and `seed`: the same document gets
+    the same draw in every run, and a draw costs ~0.6 µs instead of ~20 µs for a generator
+    seeded per document (GPT-3's rule as written: `np.random.pareto(alpha) > 1 - score`)."""
+    h = xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogatepass"), seed=seed)
+    u = ((h >> 11) + 0.5) / _TWO_53  # the top 53 bits: a double in (0, 1), never 0
+    return u ** (-1.0 / alpha) - 1.0
+
+
 def pareto_keeps(doc_id: str, score: float, alpha: float, seed: int) -> bool:
-    """GPT-3's rule, `np.random.pareto(alpha) > 1 - score`, drawn from a generator seeded by the
-    document's id: the same document gets the same draw in every run."""
-    rng = np.random.default_rng([seed, xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogatepass"))])
-    return bool(rng.pareto(alpha) > 1.0 - score)
+    """Keep when the draw exceeds 1 - score: with probability (2 - score)^-alpha."""
+    return pareto_draw(doc_id, alpha, seed) > 1.0 - score
 
 
 def top_count(fraction: float, n: int) -> int:
@@ -90,6 +99,8 @@ class QualityClassifier(Decides, GlobalStage):
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         if batch_docs < 1:
             raise ValueError(f"batch_docs must be positive, got {batch_docs}")
+        if not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
         self.model_path = str(model_file(model_path))
         self.select, self.threshold, self.alpha, self.fraction = select, threshold, alpha, fraction
         self.seed, self.batch_docs, self.mode = seed, batch_docs, mode
