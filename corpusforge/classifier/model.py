@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from corpusforge.errors import ClassifierError
+from corpusforge.fasttext_lib import fasttext_module
 
 POSITIVE = "__label__positive"  # the reference side (--positive)
 NEGATIVE = "__label__negative"  # the crawl side (--negative)
@@ -40,10 +41,8 @@ class QualityModel:
                 f"quality model {path!r}: no such file ({file.resolve()}); "
                 "train one with `corpusforge train-classifier --positive ... --negative ... --output DIR`"
             )
-        import fasttext
-
         try:
-            self._model: Any = fasttext.load_model(str(file))
+            self._model: Any = fasttext_module().load_model(str(file))
         except ValueError as exc:  # fastText's word for a file that is not one of its models
             raise ClassifierError(f"quality model {file}: not a fastText model ({exc})") from None
         labels = set(self._model.get_labels())

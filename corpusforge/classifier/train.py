@@ -31,6 +31,7 @@ import numpy as np
 from corpusforge.classifier.documents import read_side
 from corpusforge.classifier.model import CARD_FILE, MODEL_FILE, NEGATIVE, POSITIVE, QualityModel, normalize
 from corpusforge.errors import ClassifierError
+from corpusforge.fasttext_lib import fasttext_module
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.run_folder import RunFolder
 
@@ -113,6 +114,7 @@ def train_classifier(
 ) -> dict[str, Any]:
     """Train, score the held-out split, write DIR/model.bin and DIR/card.json; returns the card."""
     settings.check()
+    fasttext_module(train=True)  # the full build, not fasttext-predict's: said before any work
     if not positive or not negative:
         raise ClassifierError("train-classifier needs --positive and --negative inputs")
     started = time.perf_counter()
@@ -181,9 +183,7 @@ def train_classifier(
 
 def _fit(train_file: str, model_out: str, settings: Settings) -> None:
     """Train and save, in a process of its own (see `_train`)."""
-    import fasttext
-
-    model = fasttext.train_supervised(
+    model = fasttext_module(train=True).train_supervised(
         input=train_file,
         dim=settings.dim,
         epoch=settings.epoch,
