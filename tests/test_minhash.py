@@ -96,18 +96,62 @@ def test_connected_components_labels_first_member():
     assert labels.tolist() == [0, 0, 0, 0, 4, 4]
 
 
-def test_verify_checks_members_against_each_other_not_only_the_head(monkeypatch, tmp_path):
-    # one bucket: entries 0..3 = an unrelated head, two near copies of each other, a copy of the head
-    similar = {(1, 2), (0, 3)}
-    stage = MinHashDeduplicator()
-    monkeypatch.setattr(
-        stage,
-        "_estimated_jaccard",
-        lambda a, b, _: np.array([1.0 if (x - 10, y - 10) in similar else 0.3 for x, y in zip(a, b)]),
-    )
-    head, members, nodes = np.zeros(4, dtype=np.int64), np.arange(1, 4), np.arange(4, dtype=np.int64) + 10
-    a, b = stage._verified_pairs(head, members, nodes, tmp_path)
-    assert set(zip((a - 10).tolist(), (b - 10).tolist())) == similar
+def test_candidates_pair_members_with_each_other_not_only_the_head():
+    # one bucket of 4 entries, one of 2: every pair inside a bucket is a candidate, none across
+    head = np.array([0, 0, 0, 0, 4, 4])
+    members, nodes = np.array([1, 2, 3, 5]), np.arange(6, dtype=np.int64) + 10
+    a, b = MinHashDeduplicator()._candidate_pairs(head, members, nodes)
+    assert list(zip((a - 10).tolist(), (b - 10).tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (4, 5)]
+
+
+def edited_to(words: list[str], target: float, above: bool, rng: random.Random, ngram: int = 5) -> str:
+    """`words` with words substituted at random positions until the shingle Jaccard with the
+    original is the last value at or above `target` (above) or the first below it."""
+    base, out, last = set(shingles(" ".join(words), ngram)), list(words), " ".join(words)
+    for i in rng.sample(range(len(words)), len(words)):
+        out[i] = f"zq{rng.randrange(10**6)}"
+        text = " ".join(out)
+        if jaccard_sets(base, set(shingles(text, ngram))) < target:
+            return last if above else text
+        last = text
+    raise AssertionError("target not reached")
+
+
+def jaccard_sets(x: set, y: set) -> float:
+    return len(x & y) / len(x | y)
+
+
+def test_verify_decides_by_the_exact_jaccard_just_above_and_below_the_threshold(tmp_path, speech_paragraphs):
+    # pairs within 0.04 of the threshold: the 128-permutation estimate is off by more than that
+    # about a third of the time (its standard deviation is ~0.036 at J = 0.8), the exact check never
+    rng = random.Random(3)
+    bases = [p.split() for p in speech_paragraphs if 300 <= len(p.split()) <= 800][:40]
+    rows, expect = [], {}
+    for i, words in enumerate(bases):
+        above = i % 2 == 0
+        copy = edited_to(words, 0.8, above, rng)
+        j = jaccard_sets(set(shingles(" ".join(words), 5)), set(shingles(copy, 5)))
+        assert (0.8 <= j <= 0.84) if above else (0.76 <= j < 0.8), j
+        rows += [{"id": f"b{i}", "text": " ".join(words)}, {"id": f"c{i}", "text": copy}]
+        expect[f"c{i}"] = above
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    run_pipeline(load_config(data=config([path], out, threshold=0.8)), quiet=True)
+    kept = kept_ids(out)
+    assert {f"b{i}" for i in range(len(bases))} <= kept
+    assert {c for c, above in expect.items() if above} & kept == set(), "J >= 0.8: removed"
+    assert {c for c, above in expect.items() if not above} <= kept, "J < 0.8: kept"
+    # the stage's edges are exactly its candidate pairs of exact J >= 0.8 (by Python sets)
+    stage_dir = out / "work" / "stage-01-minhash_dedup"
+    candidates = np.concatenate([np.load(f) for f in sorted((stage_dir / "candidates").glob("*/*.npy"))])
+    edges = np.concatenate([np.load(f) for f in sorted((stage_dir / "edges").glob("*.npy"))])
+    sets = [set(shingles(r["text"], 5)) for r in rows]
+    pairs = {(int(a), int(b)) for a, b in zip(candidates["a"], candidates["b"])}
+    assert {(int(a), int(b)) for a, b in zip(edges["a"], edges["b"])} == {
+        (a, b) for a, b in pairs if jaccard_sets(sets[a], sets[b]) >= 0.8
+    }
+    assert len(pairs) >= len(bases), "every planted pair is a candidate"
 
 
 @pytest.fixture
@@ -168,8 +212,7 @@ def test_copies_and_near_copies_go_unique_documents_stay(tmp_path, corpus):
     kept = kept_ids(out)
     assert {i for i, k in kinds.items() if k == "unique"} <= kept, "a document without a near duplicate stays"
     assert not {i for i, k in kinds.items() if k == "copy"} & kept, "exact duplicates always go"
-    # at Jaccard >= 0.95 the 14 × 9 bands of verify miss a pair with probability < 1e-6, and
-    # at least 0.8 × 128 of the permutations agree with probability > 0.9999
+    # at Jaccard >= 0.95 the 21 × 6 bands of verify miss a pair with probability < 1e-15
     similar = {i for i, (a, b) in sources.items() if jaccard(a, b) >= 0.95}
     assert len(similar) >= 10 and not similar & kept
     dedup = next(s for s in stats if s.name == "minhash_dedup")
@@ -190,10 +233,11 @@ def test_same_shards_across_workers_and_after_a_kill_between_phases(tmp_path, co
     reference = digest(one)
     assert reference and digest(two) == reference
 
-    # as if killed after the buckets phase: clusters and removal must be redone
-    for name in ("02-minhash_dedup-clusters", "03-stream"):
+    # as if killed after the buckets phase: verify, clusters and removal must be redone
+    for name in ("02-minhash_dedup-verify", "03-minhash_dedup-clusters", "04-stream"):
         shutil.rmtree(two / "work" / "markers" / name)
     shutil.rmtree(two / "data")
+    shutil.rmtree(two / "work" / "stage-01-minhash_dedup" / "edges")
     (two / "work" / "stage-01-minhash_dedup" / "clusters.npy").unlink()
     run_pipeline(load_config(data=config(files, two, workers=2)), quiet=True)
     assert digest(two) == reference
@@ -231,7 +275,8 @@ def test_bands_and_rows_from_threshold_or_given(tmp_path, corpus):
     stage = cfg.stages[1].stage
     assert (stage.bands, stage.rows) == (9, 13)  # datasketch MinHashLSH's choice for 0.8 / 128
     stage = load_config(data=config(files, tmp_path / "o", threshold=0.8)).stages[1].stage
-    assert stage.verify and (stage.bands, stage.rows) == (14, 9)  # verify: the choice for 0.7, checked at 0.8
+    # verify: a pair at J = 0.85 shares no band with probability (1 - 0.85^6)^21 = 5e-5; at 7 rows, 9e-4
+    assert stage.verify and (stage.bands, stage.rows) == (21, 6)
     with pytest.raises(ConfigError, match="give both bands and rows"):
         load_config(data=config(files, tmp_path / "o", bands=16))
     with pytest.raises(ConfigError, match="exceeds num_perm"):

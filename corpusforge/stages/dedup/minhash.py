@@ -290,6 +290,18 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
+def recall_bands(threshold: float, num_perm: int, above: float = 0.05, miss: float = 1e-4) -> tuple[int, int]:
+    """(bands, rows) for a candidate net to be verified exactly: the most rows (the fewest
+    false candidates) with which a pair of Jaccard `threshold + above` shares no band with
+    probability at most `miss`, by the LSH S-curve (1 − J^rows)^bands."""
+    j = min(threshold + above, 1.0)
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if (1 - j**rows) ** bands <= miss:
+            return bands, rows
+    return num_perm, 1
+
+
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(documents × bands) uint64 keys: each band's `rows` values folded into one hash."""
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)

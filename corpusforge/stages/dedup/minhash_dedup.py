@@ -2,14 +2,18 @@
 
 1. `prepare` (per streaming task): shingle and sign every document (corpusforge.stages.dedup.minhash),
    cut each signature into `bands` × `rows`, and write the band keys with the document's
-   row into `partitions` files by key; also the signatures (for `verify`, streamed to disk)
-   and text lengths (for `keep: longest`).
-2. step `buckets` (per partition): sort the keys of all tasks by (band, key, task, row).
+   row into `partitions` files by key; also, for `verify`, every document's shingle hashes
+   (32 bits each, streamed to disk in input order) and text lengths (for `keep: longest`).
+2. step `buckets` (per key partition): sort the keys of all tasks by (band, key, task, row).
    Without `verify`, every member of a bucket is linked to the bucket's first member (not
-   all pairs). With `verify` (the default), the LSH net is cast wider (bands and rows for
-   threshold − 0.1) and a pair is linked only if the signatures agree on at least
-   `threshold` of the permutations (`_verified_pairs`): this cuts the LSH false positives,
-   and it is what meets precision and recall >= 0.95 (bench/dedup_quality.py).
+   all pairs). With `verify` (the default), the LSH net is cast wide (`recall_bands`: a pair
+   at threshold + 0.05 is missed with probability <= 1e-4) and the bucket pairs to check
+   (`_candidate_pairs`) go to `partitions` files by a hash of the pair.
+2b. step `verify` (per pair partition; with `verify`): each candidate pair once, linked only
+   if the *exact* Jaccard of its two shingle sets, read back from the shingle files, is at
+   least `threshold`: the decision follows the true similarity, not the signature estimate
+   (bench/dedup_quality.py). A document's shingles are read when a pair needs them, so
+   memory holds one chunk of pairs' sets, never all hashes or all candidate pairs.
 3. step `clusters` (one task): connected components over all edges with numpy arrays, memory
    proportional to the documents that have an edge; one survivor per cluster, the first by
    (task, row) or the longest text (`keep: longest`, ties to the first).
@@ -38,7 +42,9 @@ from corpusforge.stages.dedup.minhash import (
     Scheme,
     band_keys,
     connected_components,
+    fmix,
     optimal_bands,
+    recall_bands,
     text_shingle_hashes,
     unique_pairs,
 )
@@ -50,15 +56,21 @@ _KEY = [("band", "<u2"), ("key", "<u8"), ("row", "<u4")]
 _EDGE = [("a", "<i8"), ("b", "<i8")]  # node = task << 32 | row
 
 
+def _edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty(len(a), dtype=_EDGE)
+    out["a"], out["b"] = a, b
+    return out
+
+
 def node(task: np.ndarray | int, row: np.ndarray | int) -> np.ndarray:
     return (np.asarray(task, dtype=np.int64) << 32) | np.asarray(row, dtype=np.int64)
 
 
 class MinHashDeduplicator(Decides, GlobalStage):
-    """Drop documents whose word-shingle Jaccard similarity with an earlier one is about
-    `threshold` or more: LSH candidates whose signatures agree on `threshold` of the
-    permutations (`verify`, the default), or every LSH candidate (`verify: false`, bands ×
-    rows for `threshold` itself: the S-curve alone decides). See bench/dedup_quality.py."""
+    """Drop documents whose word-shingle Jaccard similarity with an earlier one is `threshold`
+    or more: LSH candidates whose exact shingle Jaccard is at least `threshold` (`verify`, the
+    default), or every LSH candidate (`verify: false`, bands × rows for `threshold` itself:
+    the S-curve alone decides). See bench/dedup_quality.py."""
 
     name = "minhash_dedup"
     reason_column = False  # annotate mode writes the cluster columns instead
@@ -83,9 +95,8 @@ class MinHashDeduplicator(Decides, GlobalStage):
         if (bands is None) != (rows is None):
             raise ValueError("give both bands and rows, or neither (then they follow from threshold)")
         if bands is None:
-            # with verify, cast a wider net (the LSH S-curve centred 0.1 lower) and let the
-            # signature check restore precision: recall near the threshold goes up
-            bands, rows = optimal_bands(max(threshold - 0.1, 0.05) if verify else threshold, num_perm)
+            # with verify, cast a wide net for recall and let the exact Jaccard decide
+            bands, rows = recall_bands(threshold, num_perm) if verify else optimal_bands(threshold, num_perm)
         if bands * rows > num_perm:
             raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm = {num_perm}")
         self.ngram, self.num_perm, self.threshold, self.seed = ngram, num_perm, threshold, seed
@@ -109,7 +120,7 @@ class MinHashDeduplicator(Decides, GlobalStage):
     # --- phase 1: signatures and band keys -------------------------------------------
 
     def signatures(self, texts: list[str]) -> np.ndarray:
-        """(len(texts) × num_perm) MinHash signatures, equal to datasketch's (see corpusforge.stages.dedup.minhash)."""
+        """(len(texts) × num_perm) MinHash signatures (see corpusforge.stages.dedup.minhash)."""
         return self.hasher.signatures(*text_shingle_hashes(texts, self.ngram))
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
@@ -117,10 +128,11 @@ class MinHashDeduplicator(Decides, GlobalStage):
         batch: list[Document] = []
         chars = 0
         with ExitStack() as stack:
-            sig_file = None
-            if self.verify:  # streamed: at 4-8 bytes × num_perm a document, a big task's would not fit in memory
-                tmp = stack.enter_context(atomic_path(self._signature_path(ctx.work_dir, ctx.task)))
-                sig_file = stack.enter_context(open(tmp, "wb"))
+            shingle_file = None
+            sizes: list[np.ndarray] = []
+            if self.verify:  # streamed: at 4 bytes a shingle, a big task's would not fit in memory
+                tmp = stack.enter_context(atomic_path(self._shingle_path(ctx.work_dir, ctx.task)))
+                shingle_file = stack.enter_context(open(tmp, "wb"))
 
             def flush() -> None:
                 hashes, counts = text_shingle_hashes([d.text for d in batch], self.ngram)
@@ -128,8 +140,10 @@ class MinHashDeduplicator(Decides, GlobalStage):
                 empty.append(counts == 0)  # no shingles: never a duplicate
                 keys.append(band_keys(sig, self.bands, self.rows))
                 lengths.append(np.fromiter((len(d.text) for d in batch), dtype=np.int64, count=len(batch)))
-                if sig_file is not None:
-                    sig_file.write(sig.tobytes())
+                if shingle_file is not None:
+                    # 32 bits: two sets of 1,000 shingles share a false collision with probability ~2e-4
+                    shingle_file.write(hashes.astype("<u4").tobytes())
+                    sizes.append(counts)
                 batch.clear()
 
             for doc in docs:
@@ -141,6 +155,9 @@ class MinHashDeduplicator(Decides, GlobalStage):
                 yield doc
             if batch:
                 flush()
+            if self.verify:
+                counts = np.concatenate(sizes) if sizes else np.empty(0, dtype=np.int64)
+                save_npy(self._offsets_path(ctx.work_dir, ctx.task), np.concatenate([[0], np.cumsum(counts)]))
         k = np.concatenate(keys) if keys else np.empty((0, self.bands), dtype=np.uint64)
         keep = ~np.concatenate(empty) if empty else np.empty(0, dtype=bool)
         rows = np.repeat(np.arange(len(k), dtype=np.uint32)[keep], self.bands)
@@ -158,23 +175,31 @@ class MinHashDeduplicator(Decides, GlobalStage):
         )
 
     @staticmethod
-    def _signature_path(work_dir: AnyPath, task: int) -> AnyPath:
-        return work_dir / "signatures" / f"task-{task:05d}.bin"
+    def _shingle_path(work_dir: AnyPath, task: int) -> AnyPath:
+        return work_dir / "shingles" / f"task-{task:05d}.bin"
 
-    def load_signatures(self, work_dir: AnyPath, task: int) -> np.ndarray:
-        """A task's (documents × num_perm) signatures as `verify` wrote them, memory-mapped."""
-        path = local_file(self._signature_path(work_dir, task))
+    @staticmethod
+    def _offsets_path(work_dir: AnyPath, task: int) -> AnyPath:
+        return work_dir / "shingles" / f"task-{task:05d}.npy"
+
+    def load_shingles(self, work_dir: AnyPath, task: int) -> tuple[np.ndarray, np.ndarray]:
+        """A task's shingle hashes as `verify` wrote them (memory-mapped, uint32, documents in
+        order) and the offsets of each document's run in them (documents + 1 of them)."""
+        offsets = load_npy(self._offsets_path(work_dir, task), mmap=True)
+        path = local_file(self._shingle_path(work_dir, task))
         if path.stat().st_size == 0:  # mmap refuses empty files
-            return np.empty((0, self.num_perm), dtype=self.hasher.dtype)
-        return np.memmap(path, dtype=self.hasher.dtype, mode="r").reshape(-1, self.num_perm)
+            return np.empty(0, dtype="<u4"), offsets
+        return np.memmap(path, dtype="<u4", mode="r"), offsets
 
     def steps(self) -> list[GlobalStep]:
+        verify = [GlobalStep("verify", n_tasks=lambda n: self.partitions, run=self._verify)] if self.verify else []
         return [
             GlobalStep("buckets", n_tasks=lambda n: self.partitions, run=self._buckets),
+            *verify,
             GlobalStep("clusters", n_tasks=lambda n: 1, run=self._clusters),
         ]
 
-    # --- phase 2: buckets → edges --------------------------------------------------------
+    # --- phase 2: buckets → candidate pairs (verify) or edges ----------------------------
 
     def _buckets(self, partition: int, work_dir: AnyPath, n_tasks: int) -> None:
         folder = work_dir / "keys" / f"p{partition:04d}"
@@ -189,19 +214,23 @@ class MinHashDeduplicator(Decides, GlobalStage):
         head = np.maximum.accumulate(np.where(opens, np.arange(len(nodes)), 0))  # each entry's bucket head
         members = np.flatnonzero(~opens)
         if self.verify:
-            a, b = self._verified_pairs(head, members, nodes, work_dir)
+            a, b = self._candidate_pairs(head, members, nodes)
+            # a near pair shares buckets in most bands, so in many key partitions: send each
+            # pair to one verify partition by the pair itself, which checks it once
+            mixed = fmix(fmix(a.astype(np.uint64), 64) ^ b.astype(np.uint64), 64)
+            dest = (mixed % np.uint64(self.partitions)).astype(np.int64)
+            for p in range(self.partitions):
+                sel = dest == p
+                save_npy(work_dir / "candidates" / f"p{p:04d}" / f"from-{partition:04d}.npy", _edges(a[sel], b[sel]))
         else:  # everyone in a bucket ends in one cluster: linking to the head is enough
             a, b = unique_pairs(nodes[head[members]], nodes[members])  # a pair is found in several bands
-        edges = np.empty(len(a), dtype=_EDGE)
-        edges["a"], edges["b"] = a, b
-        save_npy(work_dir / "edges" / f"p{partition:04d}.npy", edges)
+            save_npy(work_dir / "edges" / f"p{partition:04d}.npy", _edges(a, b))
 
-    def _verified_pairs(
-        self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray, work_dir: AnyPath
+    def _candidate_pairs(
+        self, head: np.ndarray, members: np.ndarray, nodes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct (earlier, later) node pairs of the buckets whose signatures agree on
-        at least `threshold` of the permutations: each member checked against its bucket
-        head and the `_LOOKBACK` members just before it.
+        """The distinct (earlier, later) node pairs to verify in the buckets: each member
+        with its bucket head and the `_LOOKBACK` members just before it.
 
         Checking against the head alone loses pairs: two near copies that share a bucket
         with an unrelated head would both fail, and nothing would link them. With the
@@ -218,30 +247,43 @@ class MinHashDeduplicator(Decides, GlobalStage):
                 break
             a.append(later - back)
             b.append(later)
-        a, b = unique_pairs(nodes[np.concatenate(a)], nodes[np.concatenate(b)])  # a pair is found in several bands
-        keep = self._estimated_jaccard(a, b, work_dir) >= self.threshold
-        return a[keep], b[keep]
+        return unique_pairs(nodes[np.concatenate(a)], nodes[np.concatenate(b)])  # a pair is found in several bands
 
-    def _estimated_jaccard(self, a: np.ndarray, b: np.ndarray, work_dir: AnyPath) -> np.ndarray:
-        """The share of permutations on which the signatures of nodes a[i] and b[i] agree."""
-        sigs: dict[int, np.ndarray] = {}
+    def _verify(self, partition: int, work_dir: AnyPath, n_tasks: int) -> None:
+        """This partition's candidate pairs (from every key partition), deduplicated, kept
+        where the exact shingle Jaccard is at least `threshold`."""
+        folder = work_dir / "candidates" / f"p{partition:04d}"
+        parts = [load_npy(folder / f"from-{p:04d}.npy") for p in range(self.partitions)]
+        pairs = np.concatenate(parts) if parts else np.empty(0, dtype=_EDGE)
+        a, b = unique_pairs(pairs["a"], pairs["b"])
+        keep = self._exact_jaccard(a, b, work_dir) >= self.threshold
+        save_npy(work_dir / "edges" / f"p{partition:04d}.npy", _edges(a[keep], b[keep]))
 
-        def sig_of(nodes: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            part = nodes[lo:hi]
-            out = np.empty((len(part), self.num_perm), dtype=self.hasher.dtype)
-            tasks = part >> 32
-            for t in np.unique(tasks).tolist():
-                if t not in sigs:
-                    sigs[t] = self.load_signatures(work_dir, t)
-                sel = tasks == t
-                out[sel] = sigs[t][part[sel] & 0xFFFFFFFF]
-            return out
+    def _exact_jaccard(self, a: np.ndarray, b: np.ndarray, work_dir: AnyPath) -> np.ndarray:
+        """The exact Jaccard of the shingle sets of nodes a[i] and b[i], from the shingle files.
+
+        Pairs go in chunks; within one, each document's set is read and sorted once (a
+        document is in several pairs of a cluster), then dropped with the chunk.
+        """
+        files: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+        def shingle_set(nd: int) -> np.ndarray:
+            task, row = nd >> 32, nd & 0xFFFFFFFF
+            if task not in files:
+                files[task] = self.load_shingles(work_dir, task)
+            values, offsets = files[task]
+            return np.unique(values[offsets[row] : offsets[row + 1]])
 
         out = np.empty(len(a))
-        step = 1 << 14  # pairs at a time: two signature blocks of a few MB
+        step = 1 << 12
         for lo in range(0, len(a), step):
-            hi = min(lo + step, len(a))
-            out[lo:hi] = (sig_of(a, lo, hi) == sig_of(b, lo, hi)).mean(axis=1)
+            sets: dict[int, np.ndarray] = {}
+            for i, (x, y) in enumerate(zip(a[lo : lo + step].tolist(), b[lo : lo + step].tolist()), start=lo):
+                sx = sets[x] if x in sets else sets.setdefault(x, shingle_set(x))
+                sy = sets[y] if y in sets else sets.setdefault(y, shingle_set(y))
+                at = np.minimum(np.searchsorted(sy, sx), len(sy) - 1)
+                common = int(np.count_nonzero(sy[at] == sx))
+                out[i] = common / (len(sx) + len(sy) - common)
         return out
 
     # --- phase 3: clusters → survivors ------------------------------------------------
