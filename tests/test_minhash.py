@@ -65,6 +65,20 @@ def test_normalization_is_nfkc_lowercase_and_word_characters(udhr_texts, speech_
     assert [normalize(t) for t in ODD] == [" ".join(reference(t)) for t in ODD]
 
 
+def test_every_code_point_normalizes_as_the_definition_between_neighbours_that_compose():
+    # the table of code points normalized alone must not miss one whose NFKC depends on its
+    # neighbours: each BMP code point between a starter and the mark or jamo that composes with it
+    def reference(text: str) -> list[str]:
+        return re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).lower()).split()
+
+    around = [("a", "b"), ("é", "e\u0301"), ("\u1100", "\u1161"), ("가", "\u11a8"), ("\u0bc6", "\u0bbe")]
+    texts = [f"{p}{chr(cp)}{q}" for cp in range(0x10000) if not 0xD800 <= cp < 0xE000 for p, q in around]
+    words, counts = batch_words(texts)
+    expected = [reference(t) for t in texts]
+    assert counts.tolist() == [len(w) for w in expected]
+    assert words == [w for ws in expected for w in ws]
+
+
 def test_batched_shingle_hashes_equal_hash64_of_each_shingle(udhr_texts):
     texts = udhr_texts[:40] + ODD
     for ngram in (1, 5, 13):
@@ -86,6 +100,21 @@ def test_signatures_equal_datasketch_on_real_documents(speech_paragraphs, udhr_t
         ref.update_batch([s.encode("utf-8") for s in shingles(text, ngram)])
         assert np.array_equal(ref.hashvalues, row)
     assert np.array_equal(ours[0], ours[-1]), "normalization ignores case"
+
+
+def test_rminhash_signatures_are_of_the_shingle_set_and_estimate_its_jaccard(speech_paragraphs):
+    texts = [p for p in speech_paragraphs if len(p.split()) >= 200][:30]
+    stage = MinHashDeduplicator(ngram=5)  # scheme rminhash, the default
+    copies = [t.upper().replace(" ", " , ") for t in texts]  # the same words: case and punctuation ignored
+    words = [t.split() for t in texts]
+    edited = [" ".join(w[: len(w) // 3] + ["zq"] + w[len(w) // 3 :]) for w in words]
+    sig = stage.signatures(texts + copies + edited + ["", "a b"])
+    n = len(texts)
+    estimate = (sig[:n] == sig[2 * n : 3 * n]).mean(axis=1)
+    exact = np.array([jaccard(a, b) for a, b in zip(texts, edited)])
+    assert np.abs(estimate - exact).max() < 0.2 and abs((estimate - exact).mean()) < 0.03
+    assert np.array_equal(sig[:n], sig[n : 2 * n])
+    assert (sig[-2] == np.iinfo(np.uint32).max).all() and not (sig[-1] == sig[-2]).all()
 
 
 def test_connected_components_labels_first_member():

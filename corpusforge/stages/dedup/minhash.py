@@ -1,17 +1,22 @@
 """MinHash signatures, LSH bands and connected components, vectorized with numpy.
 
-Signatures equal datasketch's value for value (datasketch stays the reference; a test proves
-it): for the same `scheme`, `seed`, `num_perm` and shingles, `MinHasher.signatures()` returns
-what `datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash_fn(scheme), scheme=scheme)`
-holds after `update_batch(shingles)`. The difference is speed: a batch of documents is
-normalized as one array of code points, each distinct word is hashed once, the shingle
-hashes are folded from the word hashes with numpy, and the permutations of the whole batch
-are matrix operations.
+A batch of documents is normalized as one array of code points (a table lookup for every
+code point whose normalization needs no context), every word is hashed at once from a
+running polynomial sum over the batch, and the shingle hashes are folded from the word
+hashes with numpy. The permutations then act on those shingle hashes, by one of the schemes:
 
-Schemes (datasketch 2.x): `affine32` (default; the shingle hash is pre-mixed with the
-MurmurHash3 finalizer, then a·h + b in wrapping uint32), `affine64` (the same in uint64),
-`legacy` ((a·h + b) mod 2^61−1, low 32 bits kept: inflates similarity on large sets,
-datasketch issue 212).
+- `rminhash` (default): R-MinHash computed by rensa (Rust) from the flat array of shingle
+  hashes, ~3x faster than the numpy permutations below. Its slots estimate the Jaccard
+  like MinHash permutations (bench/dedup_quality.py compares the LSH candidates with the
+  S-curve), but they are not datasketch's values, and they are tied to rensa's algorithm
+  version (pinned in pyproject.toml).
+- the datasketch 2.x schemes, in numpy, equal to datasketch's value for value (a test
+  proves it): for the same `scheme`, `seed`, `num_perm` and shingles, `MinHasher.signatures()`
+  returns what `datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash_fn(scheme),
+  scheme=scheme)` holds after `update_batch(shingles)`: `affine32` (the shingle hash
+  pre-mixed with the MurmurHash3 finalizer, then a·h + b in wrapping uint32), `affine64`
+  (the same in uint64), `legacy` ((a·h + b) mod 2^61−1, low 32 bits kept: inflates
+  similarity on large sets, datasketch issue 212).
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import xxhash
+import rensa
 from datasketch.lsh import _optimal_param
 
-Scheme = Literal["affine32", "affine64", "legacy"]
+Scheme = Literal["rminhash", "affine32", "affine64", "legacy"]
+_MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
+_MASK64 = (1 << 64) - 1
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64((1 << 32) - 1)
 _SPACE = np.uint32(32)
+_SLOW = np.uint32(0xFFFFFFFF)  # in `_fast_table`: this code point needs the per-text path
 _FMIX = {
     32: (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16)),
     64: (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(33), np.uint64(0xC4CEB9FE1A85EC53), np.uint64(33)),
@@ -56,6 +62,51 @@ def _fold_char(cp: int) -> int:
     return ord(low) if len(low) == 1 and low.isalnum() else 32
 
 
+def _composition_seconds() -> set[str]:
+    """Characters that canonical composition can merge into a BMP character before them (an
+    astral one sends its text to the per-text path anyway)."""
+    seconds = {chr(cp) for cp in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}  # Hangul: algorithmic
+    for cp in range(0x10000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<") and len(parts := d.split()) == 2:
+            seconds.add(chr(int(parts[1], 16)))
+    return seconds
+
+
+@lru_cache(maxsize=1)
+def _fast_table() -> np.ndarray:
+    """BMP code point → its character of the normalized text (`_fold_char` of its NFKC), for
+    the code points whose normalization does not depend on their neighbours; _SLOW for the
+    others, and at index 0x10000 for every astral code point.
+
+    A text made only of such code points normalizes one code point at a time: NFKC of each
+    is one character with combining class 0 that nothing before it composes with, and its
+    decomposition starts with such a character, so neither reordering nor composition reaches
+    across code points. Combining marks, Hangul jamo, surrogates, and the characters whose
+    lowercase is not one code point or depends on context (İ, Σ and what normalizes to them)
+    are left to the per-text path (`_nfkc`, str.lower()).
+    """
+    seconds = _composition_seconds()
+    table = np.full(0x10001, _SLOW, dtype=np.uint32)
+    for cp in range(0x10000):
+        ch = chr(cp)
+        if 0xD800 <= cp < 0xE000:
+            continue
+        n, d = unicodedata.normalize("NFKC", ch), unicodedata.normalize("NFKD", ch)
+        if (
+            len(n) == 1
+            and d
+            and not unicodedata.combining(n)
+            and not unicodedata.combining(d[0])
+            and n not in seconds
+            and d[0] not in seconds
+            and n not in _CONTEXT_LOWER
+            and len(n.lower()) == 1
+        ):
+            table[cp] = _fold_char(ord(n))
+    return table
+
+
 def _fold_code_points(cps: np.ndarray) -> np.ndarray:
     table = _bmp_table()
     if not len(cps) or cps.max() <= 0xFFFF:
@@ -76,50 +127,104 @@ def _nfkc(text: str) -> str:
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
-def _normalized(texts: Sequence[str]) -> tuple[str, np.ndarray]:
-    """The texts normalized and joined by spaces into one string, and its word count per text.
+def _slow_fold(text: str) -> np.ndarray:
+    """One text's normalized code points the general way: NFKC, str.lower() where context
+    matters, then the per-code-point table."""
+    text = _nfkc(text)
+    if not text.isascii() and any(c in text for c in _CONTEXT_LOWER):
+        text = text.lower()
+    return _fold_code_points(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+
+
+def _normalized(texts: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The texts normalized and joined by spaces, as code points, with the start and end of
+    every word in it, and the word count per text.
 
     Normalization: Unicode NFKC, lowercase, every non-word character (not str.isalnum(),
-    so also "_") to a space. The texts are joined and normalized as one UTF-32 array, where
-    a table lookup lowercases or blanks each code point: several times faster than a regex
-    on web text, whose curly quotes and dashes keep it off any ASCII-only fast path.
+    so also "_") to a space. The texts are joined as one UTF-32 array and one table lookup
+    (`_fast_table`) normalizes every code point whose normalization needs no context: on
+    web text, in any script with precomposed letters, that is nearly every text. The few
+    texts with other code points (combining marks, astral characters, İ, Σ) are redone one
+    by one (`_slow_fold`) and spliced in.
     """
-    prepared = [_nfkc(t) for t in texts]
-    prepared = [t.lower() if not t.isascii() and any(c in t for c in _CONTEXT_LOWER) else t for t in prepared]
-    joined = " ".join(prepared)  # the space keeps the last word of a text apart from the next one's first
-    cps = _fold_code_points(np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
-    is_word = cps != _SPACE
-    word_starts = np.flatnonzero(is_word & ~np.concatenate(([False], is_word[:-1])))
-    text_starts = np.cumsum([0] + [len(t) + 1 for t in prepared[:-1]])
-    counts = np.diff(np.searchsorted(word_starts, text_starts), append=len(word_starts)) if texts else []
-    return cps.tobytes().decode("utf-32-le"), np.asarray(counts, dtype=np.int64)
+    joined = " ".join(texts)  # the space keeps the last word of a text apart from the next one's first
+    raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    table = _fast_table()
+    cps = table[raw] if not len(raw) or raw.max() <= 0xFFFF else table[np.minimum(raw, 0x10000)]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    text_starts = np.cumsum(lengths + 1) - lengths - 1
+    slow = np.flatnonzero(cps == _SLOW)
+    if len(slow):
+        redo = np.unique(np.searchsorted(text_starts, slow, side="right") - 1)
+        pieces, at = [], 0
+        for t in redo.tolist():
+            pieces += [cps[at : text_starts[t]], _slow_fold(texts[t])]
+            at = text_starts[t] + lengths[t]
+        pieces.append(cps[at:])
+        cps = np.concatenate(pieces)
+        lengths[redo] = [len(p) for p in pieces[1::2]]
+        text_starts = np.cumsum(lengths + 1) - lengths - 1
+    edges = np.diff((cps != _SPACE).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    counts = np.diff(np.searchsorted(starts, text_starts), append=len(starts)) if len(texts) else []
+    return cps, (starts, ends), np.asarray(counts, dtype=np.int64)
 
 
 def batch_words(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The normalized words of many texts: (all words in order, number of words per text)."""
-    normalized, counts = _normalized(texts)
-    return normalized.split(), counts
+    cps, _, counts = _normalized(texts)
+    return cps.tobytes().decode("utf-32-le", "surrogatepass").split(), counts
+
+
+_PIECE = 1 << 17  # code points normalized and hashed at a time
+_POWERS_CACHED = (
+    1 << 19
+)  # code points (8 MB of powers kept per process); a longer piece (one long text) computes its own
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M^k, M^-k mod 2^64) for k < n (M odd, so invertible)."""
+    inv = pow(_MULT, -1, 1 << 64)
+    up, down = np.full(n, _MULT, dtype=np.uint64), np.full(n, inv, dtype=np.uint64)
+    up[0] = down[0] = 1
+    return np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64)
+
+
+_cached_powers = lru_cache(maxsize=1)(lambda: _powers(_POWERS_CACHED))
 
 
 def batch_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The xxh3-64 of the UTF-8 of every normalized word of many texts (in order), and the
-    number of words per text.
+    """The 64-bit hash (`word_hash`) of every normalized word of many texts, in order, and
+    the number of words per text.
 
-    Python would make a str per word and hash it or look it up in a dict (~150 ns a word);
-    Arrow splits the batch and finds its distinct words in C, so xxhash runs once per
-    distinct word (about one word in ten) and nothing else is done per word in Python.
+    A word's hash is a polynomial in its code points, so it is computed for all words of a
+    batch at once from one running sum over the batch's code points: no str per word, no
+    hashing call per word. The batch goes in pieces of about `_PIECE` code points, whose
+    arrays stay in the CPU cache (pieces of 1M ran about half as fast).
     """
-    normalized, counts = _normalized(texts)
-    data = normalized.strip(" ").encode("utf-8")  # no empty word before the first or after the last space
-    if not data:
+    hashes, counts, lo, size = [], [], 0, 0
+    for hi, text in enumerate(texts, start=1):
+        size += len(text)
+        if size >= _PIECE or hi == len(texts):
+            h, c = _piece_word_hashes(texts[lo:hi])
+            hashes.append(h)
+            counts.append(c)
+            lo, size = hi, 0
+    if not hashes:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    return np.concatenate(hashes), np.concatenate(counts)
+
+
+def _piece_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    cps, (starts, ends), counts = _normalized(texts)
+    if not len(starts):
         return np.empty(0, dtype=np.uint64), counts
-    text = pa.Array.from_buffers(
-        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)]
-    )
-    words = pc.ascii_split_whitespace(text).flatten().dictionary_encode()  # only " " separates words here
-    distinct = words.dictionary.cast(pa.large_binary()).to_pylist()
-    hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, distinct), dtype=np.uint64, count=len(distinct))
-    return hashes[words.indices.to_numpy()], counts
+    n = len(cps) + 1
+    up, down = _cached_powers() if n <= _POWERS_CACHED else _powers(n)
+    running = np.empty(n, dtype=np.uint64)
+    running[0] = 0
+    np.cumsum(np.multiply(cps, up[: n - 1], dtype=np.uint64), out=running[1:])
+    return fmix((running[ends] - running[starts]) * down[starts], 64), counts
 
 
 def normalize(text: str) -> str:
@@ -137,10 +242,6 @@ def shingles(text: str, ngram: int) -> list[str]:
     return [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
 
 
-_MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
-_MASK64 = (1 << 64) - 1
-
-
 def _fmix64_int(h: int) -> int:
     h ^= h >> 33
     h = (h * 0xFF51AFD7ED558CCD) & _MASK64
@@ -149,24 +250,33 @@ def _fmix64_int(h: int) -> int:
     return h ^ (h >> 33)
 
 
+def word_hash(word: str) -> int:
+    """The 64-bit hash of one normalized word: fmix64(Σ c_j · M^j mod 2^64) over its code
+    points c_j (what `batch_word_hashes` computes for all words of a batch at once)."""
+    acc, power = 0, 1
+    for ch in word:
+        acc = (acc + ord(ch) * power) & _MASK64
+        power = (power * _MULT) & _MASK64
+    return _fmix64_int(acc)
+
+
 def hash64(shingle: str) -> int:
     """The 64-bit hash of one shingle (words joined by single spaces).
 
-    Each word is hashed with xxh3-64 and the shingle's word hashes are combined as
-    fmix64(Σ h_j · M^(k-1-j) mod 2^64 ⊕ k): a function of the shingle's text alone, so
-    datasketch can be given it as `hashfunc`, while `text_shingle_hashes` computes the same
-    values for all shingles of a batch with a few numpy operations and one xxhash call per
-    distinct word instead of one per shingle.
+    The shingle's word hashes (`word_hash`) are combined as fmix64(Σ h_j · M^(k-1-j) mod
+    2^64 ⊕ k): a function of the shingle's text alone, so datasketch can be given it as
+    `hashfunc`, while `text_shingle_hashes` computes the same values for all shingles of a
+    batch with a few numpy operations.
     """
     words = shingle.split(" ")
     acc = 0
     for w in words:
-        acc = (acc * _MULT + xxhash.xxh3_64_intdigest(w.encode("utf-8"))) & _MASK64
+        acc = (acc * _MULT + word_hash(w)) & _MASK64
     return _fmix64_int(acc ^ len(words))
 
 
 def batch_shingle_hashes(word_hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """`hash64` of every shingle of many documents, from their words' xxh3-64
+    """`hash64` of every shingle of many documents, from their words' hashes
     (`batch_word_hashes`) and their word counts.
 
     Returns (the shingle hashes of all documents in order, shingles per document): a
@@ -225,9 +335,12 @@ def fmix(h: np.ndarray, width: int) -> np.ndarray:
 class MinHasher:
     """Signatures for many documents at once."""
 
-    def __init__(self, num_perm: int = 128, seed: int = 1, scheme: Scheme = "affine32") -> None:
+    def __init__(self, num_perm: int = 128, seed: int = 1, scheme: Scheme = "rminhash") -> None:
         self.num_perm, self.seed, self.scheme = num_perm, seed, scheme
         gen = np.random.RandomState(seed)  # datasketch's generator, drawn in its order
+        if scheme == "rminhash":
+            self.dtype, self.empty = np.uint32, np.iinfo(np.uint32).max
+            return
         if scheme == "legacy":
             ab = np.array(
                 [
@@ -257,12 +370,18 @@ class MinHasher:
         """(documents × num_perm) signatures from the uint64 shingle hashes of documents, all
         in one array with `counts` per document (as `text_shingle_hashes` gives them).
 
-        The permutations act on `chunk` shingles at a time, as a (num_perm × chunk) matrix
+        `rminhash`: rensa signs the whole batch from the flat hashes and their offsets.
+        The datasketch schemes: the permutations act on `chunk` shingles at a time, as a (num_perm × chunk) matrix
         in one reused buffer (a few thousand columns ran 1.4-1.6x faster than whole batches,
         and than 2,048 or 16,384); `minimum.reduceat` takes each document's part of a chunk,
         and a document cut by a chunk boundary keeps the minimum of its parts. A document
         without shingles gets the empty signature.
         """
+        if self.scheme == "rminhash":
+            offsets = np.zeros(len(counts) + 1, dtype=np.uint64)
+            np.cumsum(counts, out=offsets[1:])
+            digests = rensa.RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, self.num_perm, self.seed)
+            return np.array(digests.to_rows(), dtype=np.uint32).reshape(len(counts), self.num_perm)
         out = np.full((len(counts), self.num_perm), self.empty, dtype=self.dtype)
         docs = np.flatnonzero(counts)
         ends = np.cumsum(counts[docs])

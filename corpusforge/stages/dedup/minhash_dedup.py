@@ -83,7 +83,7 @@ class MinHashDeduplicator(Decides, GlobalStage):
         bands: int | None = None,
         rows: int | None = None,
         seed: int = 1,
-        scheme: Literal["affine32", "affine64", "legacy"] = "affine32",
+        scheme: Literal["rminhash", "affine32", "affine64", "legacy"] = "rminhash",
         verify: bool = True,
         keep: Literal["first", "longest"] = "first",
         partitions: int = 16,
