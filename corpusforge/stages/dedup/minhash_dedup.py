@@ -26,9 +26,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +60,34 @@ def _edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(len(a), dtype=_EDGE)
     out["a"], out["b"] = a, b
     return out
+
+
+class _ShingleReader:
+    """One document's shingle hashes at a time, read from the files `prepare` wrote: a read
+    per document, not a memory map, so the process holds only what a chunk of pairs needs
+    (mapped pages of every file would count in its memory); the most recent files stay open."""
+
+    _OPEN = 64
+
+    def __init__(self, work_dir: AnyPath, values: Callable, offsets: Callable) -> None:
+        self.work_dir, self.values_path, self.offsets_path = work_dir, values, offsets
+        self.files: dict[int, tuple[BinaryIO, np.ndarray]] = {}
+
+    def read(self, task: int, row: int) -> np.ndarray:
+        if task not in self.files:
+            if len(self.files) >= self._OPEN:
+                self.files.pop(next(iter(self.files)))[0].close()
+            offsets = load_npy(self.offsets_path(self.work_dir, task), mmap=True)
+            self.files[task] = (open(local_file(self.values_path(self.work_dir, task)), "rb"), offsets)
+        f, offsets = self.files[task]
+        lo, hi = int(offsets[row]), int(offsets[row + 1])
+        f.seek(4 * lo)
+        return np.frombuffer(f.read(4 * (hi - lo)), dtype="<u4")
+
+    def close(self) -> None:
+        for f, _ in self.files.values():
+            f.close()
+        self.files.clear()
 
 
 def node(task: np.ndarray | int, row: np.ndarray | int) -> np.ndarray:
@@ -182,15 +210,6 @@ class MinHashDeduplicator(Decides, GlobalStage):
     def _offsets_path(work_dir: AnyPath, task: int) -> AnyPath:
         return work_dir / "shingles" / f"task-{task:05d}.npy"
 
-    def load_shingles(self, work_dir: AnyPath, task: int) -> tuple[np.ndarray, np.ndarray]:
-        """A task's shingle hashes as `verify` wrote them (memory-mapped, uint32, documents in
-        order) and the offsets of each document's run in them (documents + 1 of them)."""
-        offsets = load_npy(self._offsets_path(work_dir, task), mmap=True)
-        path = local_file(self._shingle_path(work_dir, task))
-        if path.stat().st_size == 0:  # mmap refuses empty files
-            return np.empty(0, dtype="<u4"), offsets
-        return np.memmap(path, dtype="<u4", mode="r"), offsets
-
     def steps(self) -> list[GlobalStep]:
         verify = [GlobalStep("verify", n_tasks=lambda n: self.partitions, run=self._verify)] if self.verify else []
         return [
@@ -265,25 +284,24 @@ class MinHashDeduplicator(Decides, GlobalStage):
         Pairs go in chunks; within one, each document's set is read and sorted once (a
         document is in several pairs of a cluster), then dropped with the chunk.
         """
-        files: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        reader = _ShingleReader(work_dir, self._shingle_path, self._offsets_path)
 
         def shingle_set(nd: int) -> np.ndarray:
-            task, row = nd >> 32, nd & 0xFFFFFFFF
-            if task not in files:
-                files[task] = self.load_shingles(work_dir, task)
-            values, offsets = files[task]
-            return np.unique(values[offsets[row] : offsets[row + 1]])
+            return np.unique(reader.read(nd >> 32, nd & 0xFFFFFFFF))
 
         out = np.empty(len(a))
         step = 1 << 12
-        for lo in range(0, len(a), step):
-            sets: dict[int, np.ndarray] = {}
-            for i, (x, y) in enumerate(zip(a[lo : lo + step].tolist(), b[lo : lo + step].tolist()), start=lo):
-                sx = sets[x] if x in sets else sets.setdefault(x, shingle_set(x))
-                sy = sets[y] if y in sets else sets.setdefault(y, shingle_set(y))
-                at = np.minimum(np.searchsorted(sy, sx), len(sy) - 1)
-                common = int(np.count_nonzero(sy[at] == sx))
-                out[i] = common / (len(sx) + len(sy) - common)
+        try:
+            for lo in range(0, len(a), step):
+                sets: dict[int, np.ndarray] = {}
+                for i, (x, y) in enumerate(zip(a[lo : lo + step].tolist(), b[lo : lo + step].tolist()), start=lo):
+                    sx = sets[x] if x in sets else sets.setdefault(x, shingle_set(x))
+                    sy = sets[y] if y in sets else sets.setdefault(y, shingle_set(y))
+                    at = np.minimum(np.searchsorted(sy, sx), len(sy) - 1)
+                    common = int(np.count_nonzero(sy[at] == sx))
+                    out[i] = common / (len(sx) + len(sy) - common)
+        finally:
+            reader.close()
         return out
 
     # --- phase 3: clusters → survivors ------------------------------------------------
