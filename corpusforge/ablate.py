@@ -21,7 +21,6 @@ and finished runs, and continues an interrupted run from its checkpoint.
 from __future__ import annotations
 
 import csv
-import glob
 import math
 import os
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import AblationError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
+from corpusforge.io.paths import expand_local
 from corpusforge.io.plain_text import text_file_document, zip_documents
 from corpusforge.io.run_folder import Fingerprint, RunFolder
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE
@@ -90,8 +90,7 @@ def heldout_shards(patterns: list[str], work: Path) -> list[str]:
     parquet: list[str] = []
     texts: list[tuple[str, str]] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if Path(m).exists()]
+        matches = expand_local(pattern)
         if not matches:
             raise AblationError(f"--eval: nothing matches {pattern!r}")
         for m in matches:

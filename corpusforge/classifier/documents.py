@@ -6,7 +6,6 @@ the model card."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from corpusforge.errors import ClassifierError
-from corpusforge.io.paths import read_lines
+from corpusforge.io.paths import expand_local, read_lines
 from corpusforge.io.plain_text import text_file_document, zip_documents
 
 _JSONL = (".jsonl", ".json", ".ndjson")
@@ -38,8 +37,7 @@ def expand_inputs(patterns: list[str], flag: str) -> list[str]:
     Nothing matching a pattern is an error naming it."""
     files: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if Path(m).exists()]
+        matches = expand_local(pattern)
         if not matches:
             raise ClassifierError(f"{flag}: nothing matches {pattern!r}")
         for m in matches:

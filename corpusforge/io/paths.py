@@ -94,6 +94,12 @@ def file_sizes(paths: list[str]) -> list[int]:
         return list(pool.map(size, paths))
 
 
+def expand_local(pattern: str) -> list[str]:
+    """Sorted local files and folders matching a glob, or the path itself if it exists."""
+    matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+    return [m for m in matches if os.path.exists(m)]
+
+
 def expand(pattern: str) -> list[str]:
     """Sorted files matching a glob (`*`, `?`, `[..]`, `**`), or the file itself.
 
