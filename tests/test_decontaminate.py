@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from conftest import SHARED, sample_warcs
 
 from corpusforge.engine.config import load_config
@@ -24,7 +25,8 @@ from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
 from corpusforge.stages.decontamination.decontaminate import Decontaminator, redact
 from corpusforge.stages.decontamination.ngram_index import NgramIndex, ngram_hash, normalize_words, words_with_spans
-from corpusforge.stages.dedup.minhash import hash64
+from corpusforge.stages.dedup.minhash import _MULT as HASH64_MULT
+from corpusforge.stages.dedup.minhash import _fmix64_int
 
 EVALSETS = SHARED / "evalsets"
 GSM8K = EVALSETS / "gsm8k_test.jsonl"
@@ -415,7 +417,12 @@ def test_normalization_words_spans_and_hash():
     same, starts, ends = words_with_spans(text)
     assert same == words and len(starts) == len(words)
     assert text[starts[1] : ends[1]] == "DUCKS"
-    assert ngram_hash(words[:13]) == hash64(" ".join(words[:13]))
+    # the n-gram hash by its definition: fmix64(Σ xxh3(w_j) · M^(k-1-j) mod 2^64 ⊕ k)
+    acc = 0
+    for w in words[:13]:
+        acc = (acc * HASH64_MULT + xxhash.xxh3_64_intdigest(w.encode())) & (2**64 - 1)
+    assert ngram_hash(words[:13]) == _fmix64_int(acc ^ 13)
+    assert ngram_hash(words[:13]) != ngram_hash(words[1:14])
 
 
 @pytest.mark.parametrize(

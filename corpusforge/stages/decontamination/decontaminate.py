@@ -12,8 +12,7 @@ legal boilerplate"), and is ignored; the report counts those per test set.
 `match: jaccard` sets hold documents (MassiveText's rule). Candidates are the test documents
 that share an n-gram with the training document (the same index); their Jaccard similarity is
 then computed exactly from the two sets of 64-bit n-gram hashes: exact, and cheaper than
-MinHash at benchmark scale (the hashes are corpusforge.stages.dedup.minhash.hash64's, so
-`MinHasher.signatures` could sign them if document-level test sets ever grow large).
+MinHash at benchmark scale.
 
 Phases:
 

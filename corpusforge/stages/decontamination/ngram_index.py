@@ -5,9 +5,10 @@ delimited word with no punctuation"): Unicode NFKC, case folding, then every pun
 symbol and format character is deleted (so "don't" → "dont", "48/2" → "482", a soft
 hyphen disappears), and the text is split on whitespace; a token left empty is no word.
 
-An n-gram's 64-bit hash is `corpusforge.stages.dedup.minhash.hash64` of its words: all windows
-of a document for every length come from a few numpy operations, and the length is part of
-the hash (a short test item's 8-gram never equals a 13-gram).
+An n-gram's 64-bit hash is fmix64(Σ xxh3(w_j) · M^(k-1-j) mod 2^64 ⊕ k) over its k words
+(MinHash's shingle hash with xxh3 word hashes): all windows of a document for every length
+come from a few numpy operations, and the length is part of the hash (a short test item's
+8-gram never equals a 13-gram).
 
 The index (`NgramIndex`) holds every n-gram of the test sets as a sorted uint64 array with
 a parallel uint32 array of owning items (an n-gram in several items appears once per item;
@@ -116,7 +117,7 @@ def gram_hashes(wh: np.ndarray, lengths: Iterable[int]) -> list[tuple[int, np.nd
 
 
 def ngram_hash(words: Sequence[str]) -> int:
-    """The hash of one n-gram given as its words (equals corpusforge.stages.dedup.minhash.hash64)."""
+    """The hash of one n-gram given as its words (see the module docstring)."""
     ((_, h),) = gram_hashes(word_hashes(words), [len(words)])
     return int(h[0])
 
