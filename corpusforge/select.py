@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from corpusforge.errors import CorpusforgeError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
 from corpusforge.io.run_folder import Fingerprint
-from corpusforge.stages.filters.quality_classifier import SCORE_COLUMN, summary_file, top_count, write_score_summary
+from corpusforge.stages.filters.quality_classifier import SCORE_COLUMN, summary_file, top_rows, write_score_summary
 from corpusforge.where import Where, WhereError, parse_where
 
 
@@ -129,9 +129,7 @@ def select(
         score = np.concatenate([v[m] for v, m in zip(values, masks)])
         shard_no = np.concatenate([np.full(int(m.sum()), i) for i, m in enumerate(masks)])
         row = np.concatenate([np.flatnonzero(m) for m in masks])
-        valid = ~np.isnan(score)  # a null (NaN once a float) is never among the top
-        k = top_count(fraction, len(score))
-        order = np.lexsort((row, shard_no, -np.where(valid, score, -np.inf)))[: min(k, int(valid.sum()))]
+        order = top_rows(score, shard_no, row, fraction)  # a null (NaN once a float) is never among the top
         chosen = [np.zeros_like(m) for m in masks]
         for i, r in zip(shard_no[order], row[order]):
             chosen[i][r] = True

@@ -73,6 +73,14 @@ def top_count(fraction: float, n: int) -> int:
     return min(n, math.ceil(Fraction(str(fraction)) * n))
 
 
+def top_rows(score: np.ndarray, group: np.ndarray, row: np.ndarray, fraction: float) -> np.ndarray:
+    """Indices of the ceil(fraction x n) best documents, by score descending, then (group, row)
+    (input order); a NaN score (a null) is never among them."""
+    valid = ~np.isnan(score)
+    k = min(top_count(fraction, len(score)), int(valid.sum()))
+    return np.lexsort((row, group, -np.where(valid, score, -np.inf)))[:k]  # the last key sorts first
+
+
 class QualityClassifier(Decides, GlobalStage):
     """Score each document with a quality model and keep by `select` (see the module docstring)."""
 
@@ -157,11 +165,10 @@ class QualityClassifier(Decides, GlobalStage):
         score = np.concatenate(scores) if scores else np.empty(0)
         task = np.concatenate([np.full(len(s), t, dtype=np.int64) for t, s in enumerate(scores)] or [np.empty(0)])
         row = np.concatenate([np.arange(len(s), dtype=np.int64) for s in scores] or [np.empty(0)])
-        k = top_count(self.fraction or 1.0, len(score))
-        cut: dict[str, Any] = {"documents": len(score), "keep": k, "score": math.inf, "task": -1, "row": -1}
-        if k:
-            order = np.lexsort((row, task, -score))  # the last key sorts first
-            last = order[k - 1]
+        order = top_rows(score, task, row, self.fraction or 1.0)
+        cut: dict[str, Any] = {"documents": len(score), "keep": len(order), "score": math.inf, "task": -1, "row": -1}
+        if len(order):
+            last = order[-1]
             cut |= {"score": float(score[last]), "task": int(task[last]), "row": int(row[last])}
         write_json_atomic(work_dir / "cut.json", cut)
 
