@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +319,19 @@ def test_without_ray_the_ray_executor_names_the_extra(tmp_path):
     config.write_text(f"input: {warc}\noutput: {tmp_path / 'out'}\nstages: [warc_reader, parquet_writer]\n")
     done = _without({"ray"}, "run", str(config), "--executor", "ray", "--quiet", cwd=tmp_path)
     assert done.returncode == 2 and "pip install 'corpusforge[ray]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_hash_follows_the_content_of_the_files_stages_read(warc_file, tmp_path):
+    """A block list, test set or model edited in place is another run, though no key changed."""
+    words = tmp_path / "words.txt"
+    words.write_text("casino\n")
+    data = cfg(warc_file, tmp_path, ["warc_reader", {"url_filter": {"url_words": [str(words)]}}, "parquet_writer"])
+    first = load_config(data=data)
+    assert first.file_digests() == {str(words): hashlib.sha256(b"casino\n").hexdigest()}
+    same = load_config(data=data).hash()
+    words.write_text("casino\npoker\n")
+    edited = load_config(data=data)
+    assert first.hash() == same != edited.hash()
+    # a config whose stages read no file hashes as it did before file digests existed
+    plain = load_config(data=cfg(warc_file, tmp_path))
+    assert plain.file_digests() == {}

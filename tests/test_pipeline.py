@@ -289,3 +289,18 @@ def test_quiet_prints_nothing_and_library_chatter_goes_to_the_logs(tmp_path, art
     assert "discarding data" in logs and "Replacing spaces in invalid WARC-Target-URI" in logs
     stats = {s["name"]: s for s in json.loads((out / "stats.json").read_text())["stages"]}
     assert stats["trafilatura"]["dropped"] == {"trafilatura:no_text": 1}  # the discarded page, counted
+
+
+def test_a_list_edited_in_place_is_a_changed_config_not_a_resume(split_articles, tmp_path):
+    inputs = split_articles(6, 1)
+    words = tmp_path / "url-words.txt"
+    words.write_text("zzzznotinanyurl\n")
+    data = extract_config(inputs, tmp_path / "out", workers=1)
+    data["stages"].insert(1, {"url_filter": {"url_words": [str(words)]}})
+    run(data)
+    saved = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
+    assert saved["files"] == {str(words): hashlib.sha256(words.read_bytes()).hexdigest()}
+    run(data)  # same content: a finished run, nothing to do
+    words.write_text("zzzznotinanyurl\nnews\n")
+    with pytest.raises(OutputMismatchError, match=r"changed: files, hash"):
+        run(data)

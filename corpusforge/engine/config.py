@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from corpusforge.engine.executor import EXECUTORS, check_workers, choose_executor, default_workers
 from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
-from corpusforge.io.paths import AnyPath, expand, output_path
+from corpusforge.io.paths import AnyPath, expand, is_uri, open_input, output_path
 from corpusforge.schema import Key, read_yaml, validate
 from corpusforge.shipped import find_shipped, relative_paths_hint
 from corpusforge.stages import STAGES
@@ -77,6 +77,7 @@ class PipelineConfig:
     ray_address: str | None = None  # ray: join this cluster ("auto", "ray://host:10001"); None: start one
     rejected: int = 0
     source: str = "<dict>"
+    _digests: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def built(self) -> list[Stage]:
@@ -91,10 +92,32 @@ class PipelineConfig:
             "stages": [{s.name: s.args} for s in self.stages],
         }
 
+    def file_digests(self) -> dict[str, str]:
+        """sha256 of each file the stages depend on (`Stage.depends_on`), by path."""
+        if self._digests is None:
+            paths = sorted({p for s in self.stages for p in s.stage.depends_on()})
+            self._digests = {p: _digest(p) for p in paths}
+        return self._digests
+
     def hash(self) -> str:
-        """Hash of what decides the output (inputs, stages, samples; not workers or executor)."""
+        """Hash of what decides the output (inputs, stages and the content of the files they
+        read, samples; not workers or executor)."""
         key = {k: v for k, v in self.resolved().items() if k != "output"}
+        if digests := self.file_digests():  # absent when no stage reads a file: older hashes hold
+            key["files"] = digests
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _digest(path: str) -> str:
+    """A file's sha256 (what `sha256sum` prints), or a folder's over its files' names and digests."""
+    root = Path(path).expanduser()
+    if is_uri(path) or not root.is_dir():
+        with open_input(path if is_uri(path) else str(root)) as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    h = hashlib.sha256()
+    for f in sorted(f for f in root.rglob("*") if f.is_file()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + _digest(str(f)).encode())
+    return h.hexdigest()
 
 
 def load_config(

@@ -84,7 +84,8 @@ def run_pipeline(
         columns.update(stage.columns())
     schema = make_schema(columns, footer(config.hash()))  # inputs and schema are checked before anything is written
     # The resolved config, with its hash; the output path may change (a moved folder resumes).
-    fingerprint = Fingerprint("config.yaml", config.resolved() | {"hash": config.hash()}, may_change=("output",))
+    files = {"files": digests} if (digests := config.file_digests()) else {}
+    fingerprint = Fingerprint("config.yaml", config.resolved() | files | {"hash": config.hash()}, may_change=("output",))
     with output_folder(config.output, config.inputs) as folder:
         folder.start(overwrite, "a run made with a different config", fingerprint)
         card = config.output / CARD_FILE

@@ -68,6 +68,12 @@ class Stage:
         """Check the files this stage's keys name (raise ValueError naming the key); called once,
         in the driver, when the config is read. Constructors do no I/O, so the stage pickles cheaply."""
 
+    def depends_on(self) -> list[str]:
+        """Files or folders besides the inputs whose content decides this stage's output (a
+        model, block lists, test sets). The config hash covers their content, not only their
+        paths, so a retrained model at the same path makes a different run, never a resume."""
+        return []
+
     def setup(self) -> None:
         """Load heavy resources (models); called once per worker process before any task."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from corpusforge.engine.stage import Stage, StageContext
 from corpusforge.errors import CorpusforgeError, TokenizerError
 from corpusforge.io.atomic import atomic_path
 from corpusforge.io.paths import AnyPath
-from corpusforge.tokenizer.artifact import load_tokenizer
+from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer
 
 BASE_COLUMNS = {"id": pa.string(), "text": pa.string(), "url": pa.string()}
 
@@ -110,6 +111,13 @@ class ParquetWriter(Stage):
                 load_tokenizer(self.tokenizer)
             except TokenizerError as exc:
                 raise ValueError(f"tokenizer: {exc}") from None
+
+    def depends_on(self) -> list[str]:
+        if self.tokenizer is None:
+            return []
+        # tokenizer.json alone decides the ids; training.json records times that differ per retrain
+        path = Path(self.tokenizer)
+        return [str(path / TOKENIZER_FILE if path.is_dir() else path)]
 
     def setup(self) -> None:
         if self.tokenizer is not None and self._tokenizer is None:

@@ -106,6 +106,9 @@ class Decontaminator(GlobalStage):
         for ts in self.sets:
             check(ts)
 
+    def depends_on(self) -> list[str]:
+        return [ts.path for ts in self.sets]
+
     def __getstate__(self) -> dict:
         return self.__dict__ | {"_indexes": {}, "_words": {}}
 

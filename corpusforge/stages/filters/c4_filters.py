@@ -146,6 +146,9 @@ class C4Filter(Filter):
         for lang, (key, path) in self._lists.items():
             self._load(lang, key, path, warn=True)
 
+    def depends_on(self) -> list[str]:
+        return [path for _, path in self._lists.values()]
+
     def setup(self) -> None:
         if self._patterns is None:
             self._patterns = {lang: self._load(lang, key, path) for lang, (key, path) in self._lists.items()}

@@ -123,6 +123,9 @@ class QualityClassifier(Decides, GlobalStage):
         except ClassifierError as exc:
             raise ValueError(f"model_path: {exc}") from None
 
+    def depends_on(self) -> list[str]:
+        return [self.model_path]
+
     def setup(self) -> None:
         if self._model is None:
             self._model = QualityModel(self.model_path)

@@ -145,6 +145,9 @@ class UrlFilter(Filter):
         self._malformed = self._load(warn=True).malformed
         self._warned = True
 
+    def depends_on(self) -> list[str]:
+        return [str(f.path) for f in self.list_files()]
+
     def setup(self) -> None:
         if self._lists is None:
             self._lists = self._load(warn=not self._warned)
