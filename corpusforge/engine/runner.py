@@ -85,7 +85,9 @@ def run_pipeline(
     schema = make_schema(columns, footer(config.hash()))  # inputs and schema are checked before anything is written
     # The resolved config, with its hash; the output path may change (a moved folder resumes).
     files = {"files": digests} if (digests := config.file_digests()) else {}
-    fingerprint = Fingerprint("config.yaml", config.resolved() | files | {"hash": config.hash()}, may_change=("output",))
+    fingerprint = Fingerprint(
+        "config.yaml", config.resolved() | files | {"hash": config.hash()}, may_change=("output",)
+    )
     with output_folder(config.output, config.inputs) as folder:
         folder.start(overwrite, "a run made with a different config", fingerprint)
         card = config.output / CARD_FILE
