@@ -549,8 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     clf = sub.add_parser(
         "train-classifier",
         help="train a fastText quality classifier: reference text (--positive) vs crawl (--negative)",
-        description="A supervised fastText model with word bigrams, as the Pile and DCLM trained theirs; "
-        "the other defaults are fastText's. Inputs: Parquet shards or pipeline output folders, JSON Lines "
+        description="A supervised fastText model with DCLM's settings: word bigrams, otherwise fastText's "
+        "defaults (the Pile's used unigrams: --word-ngrams 1). Inputs: Parquet shards or pipeline output folders, JSON Lines "
         "(.gz/.zst...), text files (one document each) or .zip archives of them. Trained on one thread: "
         "the same inputs and --seed give the same model bytes. Writes DIR/model.bin and DIR/card.json.",
     )
@@ -571,7 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument("--epoch", type=int, default=5, help="epochs (fastText default 5)")
     clf.add_argument("--lr", type=float, default=0.1, help="learning rate (fastText default 0.1)")
     clf.add_argument("--min-count", type=int, default=1, help="rarest word kept (fastText default 1)")
-    clf.add_argument("--word-ngrams", type=int, default=2, help="word n-grams (default 2, as the Pile and DCLM)")
+    clf.add_argument(
+        "--word-ngrams", type=int, default=2, help="word n-grams (default 2, DCLM's; the Pile's scripts used 1)"
+    )
     clf.add_argument(
         "--bucket", type=int, default=200_000, help="hashed n-gram table size (default 200000; fastText 2000000)"
     )

@@ -1,10 +1,12 @@
 """`corpusforge train-classifier --positive GLOB... --negative GLOB... --output DIR`.
 
 A supervised fastText model telling reference text (`--positive`: books, news, speeches,
-WebText) from raw crawl (`--negative`), as the Pile (Pile-CC) and DCLM trained theirs, with
-word bigrams (`wordNgrams=2`) as both did. The other settings are fastText's supervised
-defaults (dim 100, 5 epochs, lr 0.1, minCount 1), each a flag; `bucket` (the hashed bigram
-table) is 200,000 rather than fastText's 2,000,000, so a model is ~80 MB rather than ~800 MB
+WebText) from raw crawl (`--negative`), as the Pile (Pile-CC) and DCLM trained theirs. The
+defaults are DCLM's: its README says its OH-2.5+ELI5 classifier kept fastText's supervised
+defaults (dim 100, 5 epochs, lr 0.1, minCount 1, window 5) but for word bigrams
+(`wordNgrams=2`). The Pile's published scripts call `train_supervised` with no options, so
+word unigrams: `--word-ngrams 1` reproduces that. Each is a flag; `bucket` (the hashed bigram
+table) is 200,000 rather than fastText's 2,000,000, so a model is about a tenth of the size
 at dim 100: a classifier trained on thousands of documents has far fewer distinct bigrams.
 
 Steps: read both sides; normalise (`model.normalize`, also used when scoring); drop texts left
