@@ -36,6 +36,8 @@ from corpusforge.io.run_folder import Fingerprint
 from corpusforge.stages.filters.quality_classifier import SCORE_COLUMN, summary_file, top_rows, write_score_summary
 from corpusforge.where import Where, WhereError, parse_where
 
+_DEDUP_STAGES = ("exact_dedup", "minhash_dedup")
+
 
 class SelectError(CorpusforgeError):
     """`select` cannot run as asked (source folder, --top)."""
@@ -136,6 +138,8 @@ def select(
         masks = chosen
 
     config = _read_yaml(src / "config.yaml")
+    if warning := dedup_after_warning(config.get("stages") or [], needed):
+        print(f"warning: {warning}", file=sys.stderr)
     selection = {"source": str(src.resolve()), "where": where, "top": top}
     key = json.dumps({"selection": selection, "source_hash": config.get("hash")}, sort_keys=True)
     values_out = {
@@ -194,6 +198,30 @@ def select(
     if not quiet:
         print(f"select: {kept_docs:,} of {docs_in:,} documents kept → {out / 'data'}", file=sys.stderr)
     return stats
+
+
+def dedup_after_warning(stages: list[Any], columns: list[str]) -> str | None:
+    """Why the selection may differ from a pipeline run at these thresholds, or None: a dedup
+    stage after the stage that wrote a selected column kept the first of each duplicate set
+    among all the documents, so where the selection drops that first copy, the later copy a
+    pipeline run would have kept is not in the source."""
+    names = [next(iter(s)) if isinstance(s, dict) else str(s) for s in stages]
+
+    def writer(column: str) -> int | None:
+        if column == SCORE_COLUMN:
+            column = "quality_classifier_score"
+        return next((i for i, n in enumerate(names) if column.startswith(n + "_")), None)
+
+    for column in columns:
+        at = writer(column)
+        dedup = next((n for n in names[at + 1 :] if n in _DEDUP_STAGES), None) if at is not None else None
+        if dedup:
+            return (
+                f"the source ran {dedup} after {names[at]} (which wrote {column}): it kept the first "
+                "copy of each duplicate set among all documents, so where this selection drops that "
+                "copy, the later copy a pipeline run at these thresholds would keep is not in the source"
+            )
+    return None
 
 
 def _score_summary(shards: list[Path], after: list[np.ndarray], out: Path, selection: dict[str, Any]) -> None:

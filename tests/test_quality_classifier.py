@@ -20,7 +20,7 @@ from corpusforge.engine.config import load_config
 from corpusforge.engine.runner import run_pipeline
 from corpusforge.errors import ClassifierError, ConfigError
 from corpusforge.io.plain_text import zip_documents
-from corpusforge.select import select
+from corpusforge.select import dedup_after_warning, select
 from corpusforge.where import WhereError
 
 TEXT = SHARED / "text"
@@ -194,6 +194,22 @@ def test_select_equals_the_pipeline_at_those_thresholds(model, inputs, tmp_path)
     )
     top = _run(inputs, tmp_path / "topdirect", path, workers=2, gopher="annotate", select="top_fraction", fraction=0.3)
     assert _ids(tmp_path / "top") == _ids(top)
+
+
+def test_select_warns_when_a_dedup_ran_after_the_columns_it_cuts_on():
+    stages = [
+        "jsonl_reader",
+        {"gopher_quality": {"mode": "annotate"}},
+        {"quality_classifier": {"mode": "annotate"}},
+        {"minhash_dedup": {}},
+        "parquet_writer",
+    ]
+    warning = dedup_after_warning(stages, ["quality_score"])
+    assert warning and "minhash_dedup after quality_classifier (which wrote quality_score)" in warning
+    assert "gopher_quality" in (dedup_after_warning(stages, ["gopher_quality_reason"]) or "")
+    # a dedup before the decisions re-cut sees the same documents either way
+    assert dedup_after_warning([stages[0], stages[3], stages[1], stages[2]], ["quality_score"]) is None
+    assert dedup_after_warning(stages, ["url"]) is None
 
 
 # --- bad input --------------------------------------------------------------------------------
