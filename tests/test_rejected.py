@@ -21,3 +21,15 @@ def test_texts_with_unicode_line_separators_are_gathered_whole(tmp_path: Path) -
     assert counts == {"stage:reason": 4}
     lines = (tmp_path / "out" / "stage-reason.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
     assert [json.loads(line)["text"] for line in lines] == texts
+
+
+def test_warc_dates_are_written_as_iso_8601_utc(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    sampler = RejectedSampler(per_reason=10)
+    when = datetime(2026, 12, 3, 7, 39, 15, tzinfo=UTC)
+    sampler("s:r", Document(id="a", text="x", metadata={"warc_date": when}))
+    sampler("s:r", Document(id="b", text="y", metadata={"warc_date": when.astimezone(timezone(timedelta(hours=2)))}))
+    sampler.write(tmp_path / "task.jsonl")
+    dates = [json.loads(line)["metadata"]["warc_date"] for line in (tmp_path / "task.jsonl").read_text().splitlines()]
+    assert dates == ["2026-12-03T07:39:15Z", "2026-12-03T07:39:15Z"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
 
 from corpusforge.document import Document
 from corpusforge.io.atomic import write_text_atomic
@@ -40,11 +42,19 @@ class RejectedSampler:
 
     def write(self, path: AnyPath) -> None:
         lines = [
-            json.dumps(entry, ensure_ascii=False, default=str)
+            json.dumps(entry, ensure_ascii=False, default=_json_value)
             for reason in sorted(self.kept)
             for entry in self.kept[reason]
         ]
         write_text_atomic(path, "".join(line + "\n" for line in lines))
+
+
+def _json_value(value: Any) -> str:
+    """Dates as ISO 8601 in UTC with a Z, as the WARC header had them; anything else as text."""
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        return utc.isoformat().replace("+00:00", "Z")
+    return str(value)
 
 
 def gather(task_files: list[AnyPath], per_reason: int, out_dir: AnyPath) -> dict[str, int]:
