@@ -197,7 +197,7 @@ def test_dedup_summaries_match_the_stats_and_a_missing_one_is_rewritten_by_a_rer
     assert "exact_dedup: no readable exact_dedup.json" in dups and "minhash_dedup: no readable" in dups
     assert "run the same command again" in dups
     cfg = yaml.safe_load((old / "config.yaml").read_text())
-    cfg.pop("hash")
+    cfg.pop("hash"), cfg.pop("files", None)  # what the run recorded beside the config keys
     run_pipeline(load_config(data=cfg | {"output": str(old)}), quiet=True)  # complete: only finish() runs
     assert (old / "exact_dedup.json").read_text() == written and (old / "minhash_dedup.json").is_file()
     assert "no readable" not in section_of(build_report(old), "duplicates")
@@ -336,7 +336,7 @@ def test_run_writes_the_report_and_survives_a_report_failure(sample_run, tmp_pat
     """`corpusforge run` on the finished sample run does no pipeline work, then writes the
     report; a failing report is a warning and the run still succeeds."""
     cfg = yaml.safe_load((sample_run / "config.yaml").read_text())
-    cfg.pop("hash")
+    cfg.pop("hash"), cfg.pop("files", None)  # what the run recorded beside the config keys
     config = tmp_path / "again.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     (sample_run / REPORT_FILE).unlink()
