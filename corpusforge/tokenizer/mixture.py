@@ -41,11 +41,11 @@ from typing import Annotated, Any
 
 from corpusforge.errors import ConfigError, TokenizerError, TrainError
 from corpusforge.io.atomic import write_json_atomic
-from corpusforge.io.paths import output_path
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.schema import Key, read_yaml, validate
 from corpusforge.tokenizer.artifact import load_tokenizer
 from corpusforge.tokenizer.corpus import resolve_shards
+from corpusforge.tokenizer.shards import output_folder
 
 MANIFEST = "mixture.json"
 SETTINGS = "mixture.yaml"
@@ -206,10 +206,7 @@ def tokenize_mixture(
 
     specs = load_mixture(mixture)
     loaded = load_tokenizer(tokenizer)
-    try:
-        out = output_path(output, "--output")
-    except ValueError as exc:
-        raise TokenizerError(str(exc)) from None
+    out = output_folder(output)
     settings = {
         "format": FORMAT,
         "tokenizer_sha256": loaded.sha256,

@@ -27,11 +27,20 @@ import numpy as np
 
 from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
-from corpusforge.io.paths import AnyPath, is_uri
+from corpusforge.io.paths import AnyPath, is_uri, output_path
 
 FORMAT = "corpusforge.tokens/1"
 DTYPES = ("uint16", "uint32")
 SETTINGS_FILE = "tokenize.json"  # the folder's settings, written by `corpusforge tokenize`
+
+
+def output_folder(output: str | Path) -> AnyPath:
+    """`tokenize`'s --output (a mixture's too) as a folder; an output URI corpusforge cannot
+    write to is a TokenizerError, reported like every other bad argument."""
+    try:
+        return output_path(output, "--output")
+    except ValueError as exc:
+        raise TokenizerError(str(exc)) from None
 
 
 def choose_dtype(vocab_size: int, requested: str = "auto") -> str:

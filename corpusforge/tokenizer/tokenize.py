@@ -37,7 +37,7 @@ from corpusforge.io.paths import AnyPath, local_file, output_path
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer, sha256_file
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
-from corpusforge.tokenizer.shards import FORMAT, SETTINGS_FILE, choose_dtype, write_shard
+from corpusforge.tokenizer.shards import FORMAT, SETTINGS_FILE, choose_dtype, output_folder, write_shard
 
 SUMMARY_FILE = "summary.json"
 SPLITS = ("train", "val")
@@ -85,10 +85,7 @@ def tokenize(
     if not 0 <= seed < 2**63:
         raise TokenizerError(f"--seed must be in [0, 2**63), got {seed}")
     files = resolve_shards(inputs)
-    try:
-        out = output_path(output, "--output")
-    except ValueError as exc:
-        raise TokenizerError(str(exc)) from None
+    out = output_folder(output)
     settings = {
         "format": FORMAT,
         "tokenizer": loaded.name,
