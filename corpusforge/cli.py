@@ -341,11 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a tokenizer from a recipe on Parquet shards",
         description="Train a byte-level BPE tokenizer as a recipe in tokenizers/ says "
         "(bpe-50k: GPT-2 style; multiword-256k: pieces spanning words), "
-        "streaming text from Parquet shards. Writes DIR/tokenizer.json.",
+        "streaming text from Parquet shards or JSON Lines files. Writes DIR/tokenizer.json.",
     )
     train_tok.add_argument("recipe", help="a recipe name (bpe-50k, multiword-256k) or a YAML path")
     train_tok.add_argument(
-        "--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards with a text column"
+        "--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards or JSON Lines files (.jsonl[.gz])"
     )
     train_tok.add_argument("--output", required=True, metavar="DIR", help="folder for tokenizer.json and metadata")
     train_tok.add_argument("--vocab-size", type=int, metavar="N", help="override the recipe's vocabulary size")
@@ -365,24 +365,28 @@ def build_parser() -> argparse.ArgumentParser:
     tok_stats.add_argument(
         "tokenizers", nargs="+", metavar="TOKENIZER", help="tokenizer folders (or tokenizer.json files)"
     )
-    tok_stats.add_argument("--input", nargs="+", required=True, metavar="GLOB", help="held-out Parquet shards")
+    tok_stats.add_argument(
+        "--input", nargs="+", required=True, metavar="GLOB", help="held-out Parquet or JSON Lines files"
+    )
     tok_stats.add_argument("--max-bytes", type=_byte_size, metavar="N", help="read only the first N bytes of text")
     tok_stats.add_argument("--quiet", action="store_true", help="no progress bar")
     tok_stats.set_defaults(func=cmd_tokenizer_stats)
 
     tokenize = sub.add_parser(
         "tokenize",
-        help="turn Parquet shards into token shards (.bin/.idx) for training",
+        help="turn Parquet shards or JSON Lines files into token shards (.bin/.idx) for training",
         description="Encode every document, append EOS, shuffle documents and split off a "
         "validation set; one task per shard, resumable, deterministic.",
     )
     tokenize.add_argument("--tokenizer", required=True, metavar="DIR", help="a folder made by train-tokenizer")
     what = tokenize.add_mutually_exclusive_group(required=True)
-    what.add_argument("--input", nargs="+", metavar="GLOB", help="Parquet shards with a text column")
+    what.add_argument(
+        "--input", nargs="+", metavar="GLOB", help="Parquet shards or JSON Lines files (.jsonl, .jsonl.gz...)"
+    )
     what.add_argument(
         "--mixture",
         metavar="MIX.yaml",
-        help="a mixture file (sources: [{name, input, weight | epochs}]): each source into OUTPUT/<name>/, "
+        help="a mixture file (sources: [{name, input, weight | epochs, text_key}]): each source into OUTPUT/<name>/, "
         "and OUTPUT/mixture.json with the resolved shares (README, 'Training data')",
     )
     tokenize.add_argument("--output", required=True, metavar="DIR", help="folder for train/ and val/ token shards")
@@ -398,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "uint16", "uint32"],
         help="token dtype (auto: uint16 when the vocabulary fits in 65,536)",
     )
-    tokenize.add_argument("--text-key", default="text", metavar="COLUMN", help="the text column (default text)")
+    tokenize.add_argument(
+        "--text-key", default="text", metavar="KEY", help="the text column or JSON field (default text)"
+    )
     tokenize.add_argument("--overwrite", action="store_true", help="replace token shards made with other settings")
     tokenize.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tokenize.set_defaults(func=cmd_tokenize)

@@ -17,6 +17,11 @@ class RecipeError(ConfigError):
     """A tokenizer recipe is missing or invalid; the message names the file and key."""
 
 
+class InputError(CorpusforgeError):
+    """An input file does not hold what its name says (a JSON Lines line that is not an object,
+    a missing text field); the message names the file and line."""
+
+
 class OutputMismatchError(CorpusforgeError):
     """The output folder holds a run made with a different config."""
 

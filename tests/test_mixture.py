@@ -7,9 +7,11 @@ addresses and the webtext corpus (cut into 40-line documents), with one 512-toke
 
 from __future__ import annotations
 
+import gzip
 import json
 import zipfile
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ from conftest import SHARED
 from tokenizer_data import speeches, write_parquet
 
 from corpusforge.cli import main
-from corpusforge.errors import ConfigError, OutputMismatchError, TrainError
+from corpusforge.errors import ConfigError, CorpusforgeError, OutputMismatchError, TrainError
+from corpusforge.io.plain_text import zip_documents
 from corpusforge.report import build_report
 from corpusforge.tokenizer.mixture import (
     MAX_EPOCHS,
@@ -150,11 +153,65 @@ def test_mixture_file_errors_name_the_source(corpora, tmp_path: Path, sources: l
     assert not out.exists()
 
 
-def test_a_non_parquet_input_is_refused(corpora, tmp_path: Path) -> None:
-    (tmp_path / "code.jsonl.gz").write_bytes(b"")
-    mix = write_mixture(tmp_path / "m.yaml", [{"name": "code", "input": str(tmp_path / "*.jsonl.gz"), "weight": 1}])
-    with pytest.raises(ConfigError, match=r"sources\.code\.input matches .*code\.jsonl\.gz: tokenize reads Parquet"):
+def test_an_input_tokenize_cannot_read_is_refused(corpora, tmp_path: Path) -> None:
+    (tmp_path / "code.csv").write_text("text\nprint(1)\n")
+    mix = write_mixture(tmp_path / "m.yaml", [{"name": "code", "input": str(tmp_path / "code.*"), "weight": 1}])
+    with pytest.raises(ConfigError, match=r"m\.yaml: sources\.code\.input: .* matches .*code\.csv, which is neither"):
         load_mixture(mix)
+
+
+def brown_documents(n: int) -> list[str]:
+    path = SHARED / "text" / "brown.zip"
+    if not path.exists():
+        pytest.skip(f"real text data not found at {path}")
+    return [text for _, text in islice(zip_documents(path), n)]
+
+
+def write_jsonl_gz(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    return path
+
+
+def test_a_jsonl_source_beside_a_parquet_one(corpora, tmp_path: Path) -> None:
+    """The issue's `code: corpora/code/*.jsonl.gz` source: JSON Lines (gzip, the text under its own
+    key) tokenize to the same token files as the same documents in Parquet, counted per source."""
+    docs: list[str | None] = brown_documents(40)
+    docs[3], docs[7] = None, ""  # an empty document is counted and skipped, in either format
+    for i, part in enumerate((docs[:20], docs[20:])):
+        write_jsonl_gz(
+            tmp_path / "brown" / f"part-{i}.jsonl.gz", [{"id": f"d{j}", "body": t} for j, t in enumerate(part)]
+        )
+        write_parquet(tmp_path / "brown-parquet" / f"part-{i}.parquet", part)
+    mix = write_mixture(
+        tmp_path / "m.yaml",
+        [
+            {"name": "web", "input": glob(corpora["web"]), "weight": 0.8},
+            {"name": "brown", "input": str(tmp_path / "brown" / "*.jsonl.gz"), "weight": 0.2, "text_key": "body"},
+        ],
+    )
+    out = tmp_path / "mix"
+    manifest = tokenize_mixture(corpora["tok"], mix, out, quiet=True, workers=1, val_fraction=0.1)
+    plain = tmp_path / "plain"
+    summary = tokenize(
+        corpora["tok"], [str(tmp_path / "brown-parquet")], plain, workers=1, val_fraction=0.1, quiet=True
+    )
+    brown, web = (next(s for s in manifest["sources"] if s["name"] == n) for n in ("brown", "web"))
+    assert brown["documents"] == 38 and summary["empty"] == 2
+    assert json.loads((out / "brown" / "summary.json").read_text())["empty"] == 2
+    assert (brown["train_tokens"], brown["val_tokens"]) == (summary["train"]["tokens"], summary["val"]["tokens"])
+    assert web["train_tokens"] > 0 and (web["share"], brown["share"]) == (0.8, 0.2)
+    for split in ("train", "val"):
+        for f in sorted((plain / split).glob("part-*.[bi][id]*")):  # .bin and .idx: the same tokens
+            assert (out / "brown" / split / f.name).read_bytes() == f.read_bytes(), f
+    # a line without the source's text key: an error naming the file and the line
+    write_jsonl_gz(tmp_path / "bad" / "part-0.jsonl.gz", [{"body": "fine"}, {"text": "elsewhere"}])
+    bad = write_mixture(
+        tmp_path / "bad.yaml", [{"name": "bad", "input": str(tmp_path / "bad" / "*"), "weight": 1, "text_key": "body"}]
+    )
+    with pytest.raises(CorpusforgeError, match=r"part-0\.jsonl\.gz:2: no field 'body' \(fields: text\)"):
+        tokenize_mixture(corpora["tok"], bad, tmp_path / "bad-out", quiet=True, workers=1)
 
 
 def test_shares_resolve_as_documented(corpora, tmp_path: Path) -> None:

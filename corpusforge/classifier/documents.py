@@ -7,18 +7,15 @@ the model card."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from corpusforge.errors import ClassifierError
-from corpusforge.io.paths import expand_local, read_lines
+from corpusforge.errors import ClassifierError, InputError
+from corpusforge.io.jsonl import COMPRESSED_SUFFIXES, is_jsonl, jsonl_texts
+from corpusforge.io.paths import expand_local
 from corpusforge.io.plain_text import text_file_document, zip_documents
-
-_JSONL = (".jsonl", ".json", ".ndjson")
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 
 
 @dataclass(frozen=True)
@@ -55,11 +52,11 @@ def expand_inputs(patterns: list[str], flag: str) -> list[str]:
 
 def _kind(path: str) -> str:
     name = path.lower()
-    for ext in _COMPRESSED:
+    for ext in COMPRESSED_SUFFIXES:
         name = name.removesuffix(ext)
     if name.endswith(".parquet"):
         return "parquet"
-    if name.endswith(_JSONL):
+    if is_jsonl(path):
         return "jsonl"
     if name.endswith(".zip"):
         return "zip"
@@ -80,22 +77,11 @@ def read_texts(path: str, text_key: str) -> list[str]:
             column = pq.read_table(path, columns=[text_key]).column(text_key)
             return [t for t in column.to_pylist() if isinstance(t, str)]
         if kind == "jsonl":
-            texts = []
-            for n, line in enumerate(read_lines(path), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    raise ClassifierError(f"{path}:{n}: not a JSON object ({exc})") from None
-                if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
-                    raise ClassifierError(f"{path}:{n}: no string {text_key!r} field; set --text-key")
-                texts.append(record[text_key])
-            return texts
+            return [t for t in jsonl_texts(path, text_key) if isinstance(t, str)]
         if kind == "zip":
             return [text for _, text in zip_documents(path)]
         return [text_file_document(path)[1]]
-    except ClassifierError:
+    except (ClassifierError, InputError):
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt archive, Parquet or gzip: name the file
         raise ClassifierError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {exc})") from None

@@ -4,10 +4,12 @@
 sources:
   - {name: web,   input: "output/massivetext/data/*.parquet", weight: 0.7}
   - {name: books, input: "corpora/books/*.parquet", epochs: 2}
-  - {name: code,  input: ["corpora/code/a-*.parquet", "corpora/code/b-*.parquet"], weight: 0.1}
+  - {name: code,  input: ["corpora/code/*.jsonl.gz", "corpora/more-code/*.parquet"], weight: 0.1, text_key: content}
 ```
-Each source has a name (a folder name: letters, digits, `_`, `-`), an input (Parquet shards:
-a glob or a list of globs, relative to where corpusforge runs) and exactly one of:
+Each source has a name (a folder name: letters, digits, `_`, `-`), an input (what `tokenize`
+reads: Parquet shards or JSON Lines files, plain or compressed; a glob or a list of globs,
+relative to where corpusforge runs), optionally a `text_key` (the text column or field, default
+tokenize's --text-key) and exactly one of:
 
 - `weight`: the fraction of the training tokens drawn from it, whatever its size (Gopher's
   MassiveText rule, Table 2: a small source is repeated, a large one partly unseen);
@@ -64,9 +66,10 @@ class MixtureKeys:
 @dataclass
 class SourceKeys:
     name: Annotated[str, Key(non_empty=True, doc="the source's folder name")]
-    input: Annotated[str | list[str], Key(doc="Parquet shards: a glob or a list of globs")]
+    input: Annotated[str | list[str], Key(doc="Parquet or JSON Lines files: a glob or a list of globs")]
     weight: Annotated[float, Key(gt=0)] | None = None
     epochs: Annotated[float, Key(gt=0)] | None = None
+    text_key: Annotated[str, Key(non_empty=True, doc="the text column or field (default: --text-key)")] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class SourceSpec:
     files: list[str]
     weight: float | None
     epochs: float | None
+    text_key: str | None = None
 
 
 def load_mixture(path: str | Path) -> list[SourceSpec]:
@@ -98,19 +102,15 @@ def load_mixture(path: str | Path) -> list[SourceSpec]:
         patterns = [s["input"]] if isinstance(s["input"], str) else s["input"]
         if not patterns:
             raise ConfigError(f"{where}: {at}.input: no glob given")
-        files: list[str] = []
-        for pattern in patterns:
-            try:
-                files += resolve_shards(pattern)
-            except TokenizerError:
-                raise ConfigError(f"{where}: {at}.input: no file matches {pattern!r}") from None
+        try:
+            files = resolve_shards(patterns, flag=f"{where}: {at}.input")
+        except TokenizerError as exc:  # a glob matching nothing, or a file tokenize cannot read
+            raise ConfigError(str(exc)) from None
         for f in files:
-            if not f.endswith(".parquet"):
-                raise ConfigError(f"{where}: {at}.input matches {f}: tokenize reads Parquet shards (*.parquet)")
             if f in owner and owner[f] != s["name"]:
                 raise ConfigError(f"{where}: {at}.input matches {f}, which source {owner[f]!r} already has")
             owner[f] = s["name"]
-        specs.append(SourceSpec(s["name"], patterns, list(dict.fromkeys(files)), s["weight"], s["epochs"]))
+        specs.append(SourceSpec(s["name"], patterns, files, s["weight"], s["epochs"], s["text_key"]))
     weights = sum(s.weight for s in specs if s.weight is not None)
     by_epochs = [s.name for s in specs if s.epochs is not None]
     if not by_epochs and abs(weights - 1.0) > WEIGHT_SUM_TOLERANCE + 1e-9:
@@ -214,7 +214,10 @@ def tokenize_mixture(
         "options": {"val_fraction": 0.0, "seed": 0, "dtype": "auto", "text_key": "text"}
         | {k: options[k] for k in ("val_fraction", "seed", "dtype", "text_key") if k in options},
         "sources": [
-            {"name": s.name, "input": s.input, "files": s.files, "weight": s.weight, "epochs": s.epochs} for s in specs
+            # text_key only where given, so a mixture tokenized before sources had one resumes
+            {"name": s.name, "input": s.input, "files": s.files, "weight": s.weight, "epochs": s.epochs}
+            | ({"text_key": s.text_key} if s.text_key else {})
+            for s in specs
         ],
     }
     fingerprint = Fingerprint(SETTINGS, settings)
@@ -230,7 +233,8 @@ def tokenize_mixture(
         for s in specs:
             if not quiet:
                 print(f"source {s.name}: {len(s.files)} shard(s)", flush=True)
-            summaries.append(tokenize(tokenizer, s.files, out / s.name, quiet=quiet, **options))
+            own = options | ({"text_key": s.text_key} if s.text_key else {})
+            summaries.append(tokenize(tokenizer, s.files, out / s.name, quiet=quiet, **own))
         tokens = [summary["train"]["tokens"] for summary in summaries]
         empty = [s.name for s, n in zip(specs, tokens) if n == 0]
         if empty:
