@@ -47,7 +47,7 @@ from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
 from corpusforge.schema import Key, read_yaml, validate
 from corpusforge.tokenizer.artifact import load_tokenizer
 from corpusforge.tokenizer.corpus import resolve_shards
-from corpusforge.tokenizer.shards import output_folder
+from corpusforge.tokenizer.shards import SETTINGS_FILE, output_folder
 
 MANIFEST = "mixture.json"
 SETTINGS = "mixture.yaml"
@@ -268,7 +268,9 @@ def is_mixture(folder: str | Path) -> bool:
 
 
 def read_mixture(folder: str | Path) -> Mixture:
-    """A tokenized mixture (MIX/mixture.json and its source folders)."""
+    """A tokenized mixture (MIX/mixture.json and its source folders). Every source must have been
+    tokenized with the manifest's tokenizer (its tokenize.json says which): one id means one token
+    across the mixture, for training and for export alike."""
     folder = Path(folder)
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
@@ -288,6 +290,20 @@ def read_mixture(folder: str | Path) -> Mixture:
         )
         for s in manifest["sources"]
     ]
+    expected = str(manifest.get("tokenizer_sha256"))
+    for s in sources:
+        settings = s.folder / SETTINGS_FILE
+        if not settings.is_file():
+            raise TrainError(
+                f"{folder / MANIFEST}: source {s.name}: {s.folder} is not a tokenize output (no {SETTINGS_FILE})"
+            )
+        found = str(read_fingerprint(settings).get("tokenizer_sha256"))
+        if found != expected:
+            raise TrainError(
+                f"{folder / MANIFEST}: source {s.name} was tokenized with the tokenizer {found[:12]} ({settings}), "
+                f"not the mixture's {manifest.get('tokenizer')} ({expected[:12]}): a mixture's sources share one "
+                "tokenizer, or the same id means different tokens; tokenize the mixture again"
+            )
     return Mixture(folder, sources, manifest)
 
 
