@@ -72,6 +72,7 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes,
         overwrite=args.overwrite,
         quiet=args.quiet,
+        text_key=args.text_key,
     )
     print(
         f"{info['recipe']['name']}: {info['vocab_size']:,} tokens from {info['text_bytes'] / 1e6:,.1f} MB "
@@ -348,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", nargs="+", required=True, metavar="GLOB", help="Parquet shards or JSON Lines files (.jsonl[.gz])"
     )
     train_tok.add_argument("--output", required=True, metavar="DIR", help="folder for tokenizer.json and metadata")
+    train_tok.add_argument(
+        "--text-key", default="text", metavar="KEY", help="the text column or JSON field (default text)"
+    )
     train_tok.add_argument("--vocab-size", type=int, metavar="N", help="override the recipe's vocabulary size")
     train_tok.add_argument(
         "--max-bytes", type=_byte_size, metavar="N", help="train on the first N bytes of text only (e.g. 32M)"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
+import shutil
 import zipfile
 from dataclasses import replace
 from itertools import islice
@@ -18,12 +20,14 @@ import numpy as np
 import pytest
 import yaml
 from conftest import SHARED
+from test_export_tokens import read_megatron, source_documents
 from tokenizer_data import speeches, write_parquet
 
 from corpusforge.cli import main
 from corpusforge.errors import ConfigError, CorpusforgeError, OutputMismatchError, TrainError
 from corpusforge.io.plain_text import zip_documents
 from corpusforge.report import build_report
+from corpusforge.tokenizer.export import export_tokens
 from corpusforge.tokenizer.mixture import (
     MAX_EPOCHS,
     load_mixture,
@@ -205,6 +209,12 @@ def test_a_jsonl_source_beside_a_parquet_one(corpora, tmp_path: Path) -> None:
     for split in ("train", "val"):
         for f in sorted((plain / split).glob("part-*.[bi][id]*")):  # .bin and .idx: the same tokens
             assert (out / "brown" / split / f.name).read_bytes() == f.read_bytes(), f
+    # train-tokenizer reads them too: the same tokenizer from either format
+    from corpusforge.tokenizer.train import train_tokenizer
+
+    for name, inputs, key in (("j", "brown/*.jsonl.gz", "body"), ("p", "brown-parquet", "text")):
+        train_tokenizer("bpe-50k", [str(tmp_path / inputs)], tmp_path / name, vocab_size=300, quiet=True, text_key=key)
+    assert (tmp_path / "j" / "tokenizer.json").read_bytes() == (tmp_path / "p" / "tokenizer.json").read_bytes()
     # a line without the source's text key: an error naming the file and the line
     write_jsonl_gz(tmp_path / "bad" / "part-0.jsonl.gz", [{"body": "fine"}, {"text": "elsewhere"}])
     bad = write_mixture(
@@ -276,6 +286,85 @@ def test_tokenize_mixture_resumes_and_refuses_other_settings(corpora, mixed: Pat
     tokenize_mixture(corpora["tok"], other, out, overwrite=True, quiet=True, workers=1)
     assert not (out / "speeches").exists() and (out / "web" / "summary.json").is_file()
     assert [s.name for s in read_mixture(out).sources] == ["web"]
+
+
+# -- export-tokens of a mixture --------------------------------------------------------------------
+
+
+def test_megatron_export_of_a_mixture_blends_the_sources_by_share(mixed: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "mega"
+    assert main(["export-tokens", str(mixed), "--format", "megatron", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    mixture = read_mixture(mixed)
+    (line,) = [ln for ln in printed.splitlines() if ln.startswith("Megatron-LM: --data-path ")]
+    args = shlex.split(line.removeprefix("Megatron-LM: "))
+    blend = args[args.index("--data-path") + 1].split()
+    # "w1 prefix1 w2 prefix2 ...": the shares training draws (inaugural's 2 epochs as its 10 %)
+    weights, prefixes = [float(w) for w in blend[::2]], blend[1::2]
+    assert prefixes == [str((out / s.name / "train").resolve()) for s in mixture.sources]
+    assert weights == pytest.approx(mixture.shares, abs=1e-9)
+    assert weights == pytest.approx(Batches(mixed, "train", seq_len=16, batch_size=8, seed=0).shares, abs=1e-9)
+    assert weights[2] == pytest.approx(0.1) and mixture.sources[2].epochs == 2
+    assert (out / "data_path.txt").read_text().split() == blend  # what --data-args-path reads
+    per_split = json.loads((out / "data_paths.json").read_text())  # --per-split-data-args-path
+    assert per_split["train"].split() == blend and per_split["test"] is None
+    with_val = [s for s in mixture.sources if (s.folder / "val").is_dir()]
+    assert len(with_val) >= 2
+    valid = per_split["valid"].split()
+    assert valid[1::2] == [str((out / s.name / "val").resolve()) for s in with_val]
+    assert [float(w) for w in valid[::2]] == pytest.approx([s.share for s in with_val], abs=1e-9)
+    # every source's datasets, read back by the spec reader, are its shards token for token
+    for s in mixture.sources:
+        for split, tokens in (("train", s.train_tokens), ("val", s.val_tokens)):
+            expected = source_documents(s.folder, split)
+            if not expected:
+                assert not (out / s.name / f"{split}.idx").exists()
+                continue
+            dtype, seqs, doc_index = read_megatron(out / s.name / split)
+            assert dtype == np.dtype("<u2") and len(seqs) == len(expected)
+            assert all(np.array_equal(a, b) for a, b in zip(seqs, expected))
+            assert sum(len(q) for q in seqs) == tokens and np.array_equal(doc_index, np.arange(len(seqs) + 1))
+    assert (out / "tokenizer.json").read_bytes() == (mixed / "web" / "tokenizer.json").read_bytes()
+    # nanoGPT has no blend: refused before anything is written, saying what to do instead
+    assert main(["export-tokens", str(mixed), "--format", "nanogpt", "--output", str(tmp_path / "nano")]) == 2
+    err = capsys.readouterr().err
+    assert "export one source folder" in err and "--format megatron" in err and not (tmp_path / "nano").exists()
+    # one source exported over the mixture's export: --overwrite leaves no source folder behind
+    export_tokens(mixed / "web", "megatron", out, overwrite=True)
+    assert (out / "train.idx").is_file() and not (out / "web").exists() and not (out / "data_path.txt").exists()
+
+
+def test_a_source_of_another_tokenizer_is_refused(corpora, mixed: Path, tmp_path: Path) -> None:
+    """trainer and export-tokens refuse, naming the source, a mixture whose sources were not all
+    tokenized with the tokenizer its mixture.json names."""
+    from tokenizers import Tokenizer
+
+    other = tmp_path / "other-tok"
+    other.mkdir()
+    t = Tokenizer.from_file(str(corpora["tok"] / "tokenizer.json"))
+    t.add_tokens(["<another>"])  # the same ids for the same text, but another tokenizer (another hash)
+    t.save(str(other / "tokenizer.json"))
+    shutil.copy(corpora["tok"] / "tokenizer_config.json", other)
+    data = Path(shutil.copytree(mixed, tmp_path / "tokens"))
+    tokenize(
+        other, [glob(corpora["inaugural"])], data / "inaugural", workers=1, val_fraction=0.1, overwrite=True, quiet=True
+    )
+    message = r"mixture\.json: source inaugural was tokenized with the tokenizer [0-9a-f]{12} .*not the mixture's"
+    with pytest.raises(TrainError, match=message):
+        train(mix_config(data, tmp_path / "run", max_steps=2, eval_interval=0), quiet=True)
+    with pytest.raises(TrainError, match=message):
+        export_tokens(data, "megatron", tmp_path / "export")
+    assert main(["plan", "--data", str(data)]) == 2
+    assert not (tmp_path / "run").exists() and not (tmp_path / "export").exists()
+    # a hand-edited manifest: its tokenizer is not the one the sources were made with
+    data = Path(shutil.copytree(mixed, tmp_path / "edited"))
+    manifest = json.loads((data / "mixture.json").read_text())
+    manifest["tokenizer_sha256"] = "0" * 64
+    (data / "mixture.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        TrainError, match=r"source web was tokenized with the tokenizer .*not the mixture's .*000000000000"
+    ):
+        export_tokens(data, "megatron", tmp_path / "export")
 
 
 # -- the schedule and training ---------------------------------------------------------------------
@@ -375,8 +464,6 @@ def test_a_source_repeated_too_often_is_a_warning(mixed: Path) -> None:
 
 
 def test_a_changed_mixture_does_not_resume(corpora, mixed: Path, tmp_path: Path) -> None:
-    import shutil
-
     data = tmp_path / "tokens"
     shutil.copytree(mixed, data)
     c = mix_config(data, tmp_path / "run", max_steps=3, eval_interval=0)

@@ -61,6 +61,7 @@ def train_tokenizer(
     overwrite: bool = False,
     quiet: bool = False,
     fit_vocab: bool = False,
+    text_key: str = "text",
 ) -> dict[str, Any]:
     """Train, check the vocabulary was reached, save; returns what training.json records.
     With `fit_vocab`, a text too small for vocab_size keeps the vocabulary it reached (the
@@ -76,7 +77,7 @@ def train_tokenizer(
     ) as folder:
         folder.start(overwrite, "a tokenizer (token shards made with it record its hash and would no longer match)")
         tokenizer, trainer = build(recipe, show_progress=not quiet and sys.stderr.isatty())
-        text = TextStream(files, max_bytes=max_bytes, quiet=quiet, desc=f"reading for {recipe.name}")
+        text = TextStream(files, max_bytes=max_bytes, text_key=text_key, quiet=quiet, desc=f"reading for {recipe.name}")
         started = time.perf_counter()
         tokenizer.train_from_iterator(text, trainer)
         seconds = time.perf_counter() - started
@@ -94,6 +95,7 @@ def train_tokenizer(
         training = {
             "recipe": recipe.to_dict(),
             "inputs": files,
+            "text_key": text_key,
             "max_bytes": max_bytes,
             "documents": text.docs,
             "text_bytes": text.bytes,
