@@ -420,7 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
         "DIR/train.bin + DIR/train.idx (and val.*), one sequence per document with its EOS; nanogpt "
         "writes DIR/train.bin, DIR/val.bin (uint16, EOS after every document) and meta.pkl.",
     )
-    export_tok.add_argument("tokens", metavar="TOKENS", help="a tokenize output folder (holding tokenize.json)")
+    export_tok.add_argument(
+        "tokens",
+        metavar="TOKENS",
+        help="a tokenize output folder (holding tokenize.json), or a tokenized mixture (megatron: one dataset "
+        "per source and the --data-path blend of their shares)",
+    )
     export_tok.add_argument("--format", required=True, choices=["megatron", "nanogpt"])
     export_tok.add_argument("--output", required=True, metavar="DIR", help="folder to write (new or empty)")
     export_tok.add_argument("--overwrite", action="store_true", help="replace an export already in DIR")

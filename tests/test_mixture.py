@@ -334,6 +334,19 @@ def test_megatron_export_of_a_mixture_blends_the_sources_by_share(mixed: Path, t
     assert (out / "train.idx").is_file() and not (out / "web").exists() and not (out / "data_path.txt").exists()
 
 
+def test_megatron_own_code_reads_the_blend(mixed: Path, tmp_path: Path) -> None:
+    """Megatron-LM's blend parser and IndexedDataset, where megatron-core is installed (not a dependency)."""
+    utils = pytest.importorskip("megatron.core.datasets.utils")
+    indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset")
+    export_tokens(mixed, "megatron", tmp_path / "m")
+    prefixes, weights = utils.get_blend_from_list((tmp_path / "m" / "data_path.txt").read_text().split())
+    mixture = read_mixture(mixed)
+    assert weights == pytest.approx(mixture.shares)
+    for prefix, s in zip(prefixes, mixture.sources):
+        dataset = indexed.IndexedDataset(prefix)
+        assert sum(len(dataset[i]) for i in range(len(dataset))) == s.train_tokens
+
+
 def test_a_source_of_another_tokenizer_is_refused(corpora, mixed: Path, tmp_path: Path) -> None:
     """trainer and export-tokens refuse, naming the source, a mixture whose sources were not all
     tokenized with the tokenizer its mixture.json names."""
