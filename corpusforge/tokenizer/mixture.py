@@ -29,7 +29,8 @@ up to ~4 epochs are worth almost as much as fresh tokens, beyond that quickly le
 On disk (`--output MIX`): MIX/<name>/ is a complete `corpusforge tokenize` folder per source;
 MIX/mixture.yaml the validated file with its resolved inputs (the run's fingerprint);
 MIX/mixture.json the manifest: every source's tokens and its resolved share. A training config
-whose `data:` is MIX trains on the mixture.
+whose `data:` is MIX trains on the mixture; `export-tokens MIX --format megatron` writes one
+Megatron dataset per source and the blend of the same shares (export.py).
 """
 
 from __future__ import annotations
