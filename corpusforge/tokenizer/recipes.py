@@ -8,10 +8,17 @@ pre_tokenizer: gpt2        # gpt2: GPT-2's regex splits words first | none: piec
 split_digits: false        # true: every digit is its own token
 max_piece_length: null     # longest piece in bytes (null: no limit)
 min_frequency: 2           # a merge needs a pair seen at least this often
+superword_transition: null # two stages (SuperBPE): this share of vocab_size is ordinary BPE
+superword_sample_bytes: 32000000  # stage 2 learns its merges from a sample of this much text
 ```
 Both shipped recipes train a byte-level BPE with HF `tokenizers`: every byte is in the base
 vocabulary, so nothing is ever unknown and decoding is lossless. They differ only in
 pre-tokenization (see the recipe files for why the multi-word one is BPE and not SentencePiece).
+
+`superword_transition` (only with `pre_tokenizer: none`) trains in SuperBPE's two stages
+(Liu et al. 2025): whitespace-pre-tokenized BPE on all the text up to that share of the
+vocabulary, then merges across spaces learned from a sample of at most `superword_sample_bytes`,
+so memory is bounded by the sample, not by the corpus (see `corpusforge/tokenizer/train.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class Recipe:
     split_digits: bool = False
     max_piece_length: Annotated[int, Key(ge=2)] | None = None
     min_frequency: Annotated[int, Key(ge=1)] = 2
+    superword_transition: Annotated[float, Key(gt=0, lt=1)] | None = None
+    superword_sample_bytes: Annotated[int, Key(ge=1000)] = 32_000_000
     source: str = field(default="<dict>", compare=False, metadata=NOT_A_KEY)
 
     @property
@@ -70,5 +79,10 @@ def parse_recipe(data: Any, source: str) -> Recipe:
             f"{source}: vocab_size: expected an integer >= {floor} (256 bytes, "
             f"{len(recipe.all_special_tokens)} special token(s) and at least one merge), "
             f"got {recipe.vocab_size!r}"
+        )
+    if recipe.superword_transition is not None and recipe.pre_tokenizer != "none":
+        raise RecipeError(
+            f"{source}: superword_transition: needs pre_tokenizer: none (stage 2 merges across spaces), "
+            f"got pre_tokenizer: {recipe.pre_tokenizer}"
         )
     return recipe
