@@ -149,26 +149,35 @@ def train_tokenizer(
 
 
 class DocumentSample:
-    """The documents with the smallest text hashes whose total is at most `max_bytes` of UTF-8:
-    a uniform sample that depends only on the documents, not on their order, and never holds
-    more than `max_bytes` (plus the one document being considered)."""
+    """The longest run of documents, in the order of their text hashes, whose total is at most
+    `max_bytes` of UTF-8 (documents over `max_bytes` alone are left out): a uniform sample that
+    depends only on the documents, not on their order, and never holds more than `max_bytes`
+    (plus the one document being considered)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._heap: list[tuple[int, str, int]] = []  # (-hash, text, size): the largest hash on top
+        # Every document hashed at or above `cut` is out: the run stopped before it.
+        self._cut = 1 << 64
 
     def offer(self, text: str) -> None:
-        size = len(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        size = len(data)
         if size > self.max_bytes:
             return
-        key = -int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
-        if self._heap and self.bytes + size > self.max_bytes and key < self._heap[0][0]:
-            return  # hashes larger than every kept one while full: the common case, no heap work
-        heapq.heappush(self._heap, (key, text, size))
+        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+        if h >= self._cut:
+            return
+        if self.bytes + size > self.max_bytes and (not self._heap or h > -self._heap[0][0]):
+            self._cut = h  # after every kept document, and it does not fit: the run ends here
+            return
+        heapq.heappush(self._heap, (-h, text, size))
         self.bytes += size
         while self.bytes > self.max_bytes:
-            self.bytes -= heapq.heappop(self._heap)[2]
+            key, _, dropped = heapq.heappop(self._heap)
+            self.bytes -= dropped
+            self._cut = -key
 
     def texts(self) -> list[str]:
         """In hash order: the sample's order does not depend on the input's."""
