@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import subprocess
@@ -36,6 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
+
+from corpusforge.tokenizer.recipes import load_recipe
 
 SHARED = ROOT.parent / "shared" / "data"
 SHARD_BYTES = 64_000_000
@@ -181,11 +185,20 @@ def build(out: Path, mb: float, seed: int = 0) -> dict[str, Any]:
 # --- training and measuring -------------------------------------------------------------------
 
 
-def train(recipe: str, inputs: str, out: Path, extra: list[str] | None = None) -> dict[str, Any]:
-    """The recipe's real command in a fresh process; peak RSS is the process's VmHWM (GNU time
-    agrees: it is read from the same kernel counter when the command ends)."""
-    cmd = [sys.executable, "-m", "corpusforge", "train-tokenizer", recipe, "--input", inputs]
-    cmd += ["--output", str(out), "--overwrite", "--quiet", *(extra or [])]
+FIT = "import sys; from corpusforge.tokenizer.train import train_tokenizer as t; " + (
+    "t(sys.argv[1], [sys.argv[2]], sys.argv[3], overwrite=True, quiet=True, fit_vocab=True)"
+)
+
+
+def train(recipe: str, inputs: str, out: Path, fit: bool = False) -> dict[str, Any]:
+    """The recipe's real command in a fresh process (`fit`: keep the vocabulary the text reaches,
+    through the Python API, which the CLI does not offer). Peak RSS: GNU time's, the process's
+    VmHWM at exit."""
+    if fit:
+        cmd = [sys.executable, "-c", FIT, recipe, inputs, str(out)]
+    else:
+        cmd = [sys.executable, "-m", "corpusforge", "train-tokenizer", recipe, "--input", inputs]
+        cmd += ["--output", str(out), "--overwrite", "--quiet"]
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -194,12 +207,16 @@ def train(recipe: str, inputs: str, out: Path, extra: list[str] | None = None) -
     max_rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
     info = json.loads((out / "training.json").read_text())
     return {
-        "command": " ".join(["corpusforge", *cmd[3:]]),
+        "command": " ".join(["corpusforge", *cmd[3:]])
+        if not fit
+        else f"train_tokenizer({recipe!r}, {inputs!r}, fit_vocab=True)",
         "vocab_size": info["vocab_size"],
         "text_mb": info["text_bytes"] / 1e6,
         "wall_seconds": round(wall, 1),
+        "train_seconds": info["seconds"],
         "peak_rss_mb": round(max_rss / 1024),
         "stages": info.get("stages"),
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -238,19 +255,54 @@ def cmd_train(out: Path) -> dict[str, Any]:
     return results
 
 
+def distinct_words(inputs: str) -> tuple[int, int]:
+    """Stage 1's words (GPT-2's regex, digits split): how many in all, how many distinct -
+    what HF's word counts hold."""
+    from corpusforge.tokenizer.corpus import TextStream, resolve_shards
+    from corpusforge.tokenizer.recipes import load_recipe
+    from corpusforge.tokenizer.train import pre_tokenizer
+
+    split = pre_tokenizer(load_recipe("multiword-256k"), use_regex=True)
+    seen: set[str] = set()
+    total = 0
+    for text in TextStream(resolve_shards(inputs), quiet=True):
+        words = [w for w, _ in split.pre_tokenize_str(text)]
+        total += len(words)
+        seen.update(words)
+    return total, len(seen)
+
+
 def cmd_unique(out: Path) -> dict[str, Any]:
     """The same recipe on unique text of growing size: what the peak grows with."""
     results: dict[str, Any] = {}
     for size in ("5", "10", "all"):
         inputs = str(out / f"unique-{size}" / "*.parquet")
-        # the vocabulary unique text supports is far below 256,000: train to a size it reaches
-        r = train("multiword-256k", inputs, out / "tok" / f"unique-{size}", ["--fit-vocab"])
+        # unique text this small supports fewer than 256,000 pieces: keep what it reaches
+        r = train("multiword-256k", inputs, out / "tok" / f"unique-{size}", fit=True)
+        r["words"], r["distinct_words"] = distinct_words(inputs)
         results[size] = r
         print(
             f"unique {r['text_mb']:.1f} MB: {r['vocab_size']:,} pieces, {r['wall_seconds']:.0f} s, "
-            f"peak RSS {r['peak_rss_mb']:,} MB  stages {r['stages']}",
+            f"peak RSS {r['peak_rss_mb']:,} MB; {r['distinct_words']:,} distinct of {r['words']:,} stage-1 words; "
+            f"stages {r['stages']}",
             flush=True,
         )
+    # The one-stage trainer (no pre-tokenization at all) on the same unique text, at the size
+    # the two stages reached: its memory, and both on the held-out documents.
+    recipe = out / "multiword-one-stage.yaml"
+    one_stage = load_recipe("multiword-256k").to_dict() | {"name": "multiword-one-stage", "superword_transition": None}
+    recipe.write_text(yaml.safe_dump(one_stage | {"vocab_size": results["all"]["vocab_size"]}))
+    r = train(str(recipe), str(out / "unique-all" / "*.parquet"), out / "tok" / "one-stage-all", fit=True)
+    results["one_stage_all"] = r
+    rows = compression([out / "tok" / "unique-all", out / "tok" / "one-stage-all"], str(out / "heldout" / "*.parquet"))
+    results["all"] |= rows[0]
+    r |= rows[1]
+    print(
+        f"one stage on the same {r['text_mb']:.1f} MB: {r['vocab_size']:,} pieces, {r['wall_seconds']:.0f} s, "
+        f"peak RSS {r['peak_rss_mb']:,} MB"
+    )
+    for name, row in (("two stages", results["all"]), ("one stage", r)):
+        print(f"  {name:<10} held out: {row['bytes_per_token']:.3f} bytes/token, spanning {row['spanning_share']:.1%}")
     return results
 
 
