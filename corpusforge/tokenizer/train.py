@@ -179,6 +179,10 @@ class DocumentSample:
             self.bytes -= dropped
             self._cut = -key
 
+    @property
+    def documents(self) -> int:
+        return len(self._heap)
+
     def texts(self) -> list[str]:
         """In hash order: the sample's order does not depend on the input's."""
         return [t for _, t, _ in sorted(self._heap, reverse=True)]
@@ -209,7 +213,7 @@ def train_two_stages(recipe: Recipe, text: TextStream, show_progress: bool) -> t
         "transition": transition,
         "stage1_vocab": len(vocab),
         "stage1_seconds": round(time.perf_counter() - started, 2),
-        "sample_documents": len(sample._heap),
+        "sample_documents": sample.documents,
         "sample_bytes": sample.bytes,
     }
     started = time.perf_counter()
@@ -244,6 +248,7 @@ def superword_merges(
         [pre_tokenizers.Split(SENTENCE_END, behavior="merged_with_next"), pre_tokenizers.Digits(individual_digits=True)]
     )
     stage1.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    stage1.encode_special_tokens = True  # a literal "<|endoftext|>" in a page is text, never EOS
     words: list[str] = []
     for start in range(0, len(texts), ENCODE_BATCH):
         pieces = [p for t in texts[start : start + ENCODE_BATCH] for p, _ in split.pre_tokenize_str(t)]
