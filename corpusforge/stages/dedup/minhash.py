@@ -28,7 +28,6 @@ from typing import Literal
 
 import numpy as np
 import rensa
-from datasketch.lsh import _optimal_param
 
 Scheme = Literal["rminhash", "affine32", "affine64", "legacy"]
 _MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
@@ -406,6 +405,8 @@ class MinHasher:
 def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) minimizing the equally weighted false-positive and false-negative areas,
     computed by datasketch's own MinHashLSH routine."""
+    from datasketch.lsh import _optimal_param  # imported when asked for: it brings scipy.integrate (~0.5 s)
+
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
