@@ -5,7 +5,9 @@ pushes its documents through the phase's stages one at a time, writes the phase'
 atomically, and last writes its completion marker (which holds its stats). A global task
 runs one step of a global stage over files. The planner has decided everything about a task
 (`StreamJob`, `GlobalJob`); this module only wires the parts together, counts and times them.
-The stages come built with the job; a worker sets them up (loads models) once per pipeline.
+The stages come built with the job; a worker sets up (loads the models of) each stage a task
+runs once per pipeline, and only those: a global step run in the driver (a one-task step)
+does not load the extraction and language models it never uses.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from corpusforge.document import Document
-from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob, TaskInput
+from corpusforge.engine.planner import GlobalJob, JobStages, StreamJob, StreamPhase, TaskInput
 from corpusforge.engine.rejected import RejectedSampler
 from corpusforge.engine.stage import GlobalStage, Reader, Stage, StageContext
 from corpusforge.engine.stats import StageStats
@@ -24,17 +26,26 @@ from corpusforge.engine.worker import report_progress
 from corpusforge.io.atomic import Markers
 from corpusforge.stages.readers.parquet_reader import ParquetReader
 
-_ready: dict[str, list[Stage]] = {}
+_ready: dict[str, tuple[list[Stage], set[int]]] = {}  # pipeline key → its stages here, those set up
 
 
-def ready_stages(job_stages: JobStages) -> list[Stage]:
-    """The pipeline's stages in this process, set up once per pipeline: later jobs of the same
-    pipeline use the first job's set-up copies."""
-    if job_stages.key not in _ready:
-        for stage in job_stages.stages:
-            stage.setup()
-        _ready[job_stages.key] = job_stages.stages
-    return _ready[job_stages.key]
+def ready_stages(job_stages: JobStages, needed: Iterable[int]) -> list[Stage]:
+    """The pipeline's stages in this process, with the `needed` ones (indexes) set up: later
+    jobs of the same pipeline use the first job's copies, each stage set up once."""
+    stages, done = _ready.setdefault(job_stages.key, (job_stages.stages, set()))
+    for i in needed:
+        if i not in done:
+            stages[i].setup()
+            done.add(i)
+    return stages
+
+
+def _phase_stages(phase: StreamPhase, n_stages: int) -> list[int]:
+    """The stages a task of this streaming phase runs, by index."""
+    ends = [0] if phase.index == 0 else []
+    ends += [n_stages - 1] if phase.final else []
+    middle = [phase.apply_global, *phase.streaming, phase.prepare_global]
+    return ends + [i for i in middle if i is not None]
 
 
 class _Clock:
@@ -128,7 +139,8 @@ def run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
 
 
 def _run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
-    stages, phase = ready_stages(job.stages), job.phase
+    phase = job.phase
+    stages = ready_stages(job.stages, _phase_stages(phase, len(job.stages.stages)))
     stats: dict[str, StageStats] = {}
     sampler = RejectedSampler(job.rejected) if job.rejected else None
 
@@ -181,7 +193,7 @@ def _run_stream_task(job: StreamJob) -> list[dict[str, Any]]:
 
 def run_global_task(job: GlobalJob) -> dict[str, Any]:
     i = job.phase.stage
-    g = ready_stages(job.stages)[i]
+    g = ready_stages(job.stages, [i])[i]
     assert isinstance(g, GlobalStage)
     t0 = time.perf_counter()
     g.steps()[job.phase.step].run(job.task, job.stages.work_dirs[i], job.n_stream_tasks)
