@@ -142,7 +142,11 @@ def _run(config: PipelineConfig, phases: list[Phase], schema: Any, started: floa
         config.workers,
         address=config.ray_address,
         quiet=quiet,
-        preload=["corpusforge.engine.tasks", "corpusforge.stages"],
+        preload=[
+            "corpusforge.engine.tasks",
+            "corpusforge.stages",
+            *dict.fromkeys(m for s in config.built for m in s.preload),
+        ],
     ) as ex:
         for phase in phases:
             markers = Markers(markers_dir(config, phase))

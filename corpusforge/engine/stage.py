@@ -59,6 +59,9 @@ class Stage:
     """A streaming stage. Subclasses set `name` and implement `run`."""
 
     name: ClassVar[str] = ""
+    # Modules `setup` imports: imported once where the workers start from (the local pool's
+    # forkserver, Ray's warm-up task), so that each worker does not import them again.
+    preload: ClassVar[tuple[str, ...]] = ()
 
     def columns(self) -> dict[str, pa.DataType]:
         """Metadata columns this stage may write, so every shard has the same schema."""

@@ -75,6 +75,9 @@ class ParquetWriter(Stage):
     """
 
     name = "parquet_writer"
+    # pa.array() of a Python list imports pandas (to tell pandas objects apart) the first time,
+    # ~0.5 s: once in the forkserver rather than in every worker; skipped where pandas is absent
+    preload = ("pandas",)
 
     def __init__(
         self,

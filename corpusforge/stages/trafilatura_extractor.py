@@ -20,6 +20,7 @@ class TrafilaturaExtractor(Stage):
     """
 
     name = "trafilatura"
+    preload = ("trafilatura",)
 
     def __init__(
         self,
