@@ -21,7 +21,7 @@ from corpusforge.errors import ConfigError
 from corpusforge.stages.dedup.minhash import (
     MinHasher,
     batch_words,
-    connected_components,
+    component_minima,
     hash64,
     normalize,
     shingle_hash_fn,
@@ -117,12 +117,85 @@ def test_rminhash_signatures_are_of_the_shingle_set_and_estimate_its_jaccard(spe
     assert (sig[-2] == np.iinfo(np.uint32).max).all() and not (sig[-1] == sig[-2]).all()
 
 
-def test_connected_components_labels_first_member():
+def _batches(a: np.ndarray, b: np.ndarray, size: int):
+    return lambda: ((a[i : i + size], b[i : i + size]) for i in range(0, len(a), size))
+
+
+def test_component_minima_labels_first_member():
     a = np.array([5, 7, 100, 3, 7, 5], dtype=np.int64)
     b = np.array([7, 9, 101, 9, 5, 7], dtype=np.int64)  # 3-9-7-5 chain, 100-101; 5-7 three times
-    nodes, labels = connected_components(a, b)
-    assert nodes.tolist() == [3, 5, 7, 9, 100, 101]
-    assert labels.tolist() == [0, 0, 0, 0, 4, 4]
+    labels = component_minima(102, _batches(a, b, 2))
+    assert labels[[3, 5, 7, 9]].tolist() == [3] * 4 and labels[[100, 101]].tolist() == [100, 100]
+    rest = np.setdiff1d(np.arange(102), [3, 5, 7, 9, 100, 101])
+    assert (labels[rest] == rest).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_component_minima_equal_scipy_on_random_graphs_in_any_batching(seed):
+    # chains, stars and random links, edges shuffled: roots hooked by several edges in one pass
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    perm = rng.permutation(n)
+    chain = perm[:400]
+    star = rng.choice(n, 300, replace=False)
+    a = np.concatenate([chain[:-1], np.full(299, star[0]), rng.integers(0, n, 1500)])
+    b = np.concatenate([chain[1:], star[1:], rng.integers(0, n, 1500)])
+    order = rng.permutation(len(a))
+    a, b = a[order].astype(np.int64), b[order].astype(np.int64)
+    _, comp = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    want = np.full(comp.max() + 1, n)
+    np.minimum.at(want, comp, np.arange(n))
+    for size in (1, 7, 100, len(a)):
+        assert np.array_equal(component_minima(n, _batches(a, b, size)), want[comp])
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_clusters_step_decides_as_the_components_of_all_edges_at_once(tmp_path, keep):
+    """The streamed `clusters` step against scipy's components of every edge held together:
+    the same survivor, size and position for every document with an edge."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from corpusforge.io.atomic import save_npy
+    from corpusforge.stages.dedup.minhash_dedup import _EDGE, node
+
+    rng = np.random.default_rng(7)
+    counts = [1200, 0, 2500, 900]  # documents per streaming task (one empty)
+    first = np.concatenate([[0], np.cumsum(counts)])
+    n = int(first[-1])
+    stage = MinHashDeduplicator(partitions=3, keep=keep)
+    lengths = rng.integers(1, 50, n)  # many ties: ties go to the first
+    for t in range(len(counts)):
+        save_npy(tmp_path / "lengths" / f"task-{t:05d}.npy", lengths[first[t] : first[t + 1]])
+    a = rng.integers(0, n, 3000)
+    b = np.minimum(n - 1, a + rng.integers(1, 40, 3000))  # near copies sit near each other, and chain
+    task_of = lambda p: np.searchsorted(first, p, side="right") - 1  # noqa: E731
+    to_node = lambda p: node(task_of(p), p - first[task_of(p)])  # noqa: E731
+    part = rng.integers(0, 3, len(a))
+    for p in range(3):
+        e = np.empty(int((part == p).sum()), dtype=_EDGE)
+        e["a"], e["b"] = to_node(a[part == p]), to_node(b[part == p])
+        save_npy(tmp_path / "edges" / f"p{p:04d}.npy", e)
+    stage._clusters(0, tmp_path, len(counts))
+    got = np.load(tmp_path / "clusters.npy")
+
+    _, comp = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    size = np.bincount(comp)
+    members = np.flatnonzero(size[comp] > 1)
+    survivor = {}
+    for p in members.tolist():  # the first member, or the longest (ties to the first)
+        c = comp[p]
+        best = survivor.get(c)
+        if best is None or (keep == "longest" and lengths[p] > lengths[best]):
+            survivor[c] = p
+    want_survivor = np.array([survivor[comp[p]] for p in members.tolist()])
+    assert np.array_equal(got["node"], to_node(members))
+    assert np.array_equal(got["survivor"], to_node(want_survivor))
+    assert np.array_equal(got["position"], want_survivor)
+    assert np.array_equal(got["size"], size[comp[members]])
 
 
 def test_candidates_pair_members_with_each_other_not_only_the_head():

@@ -22,7 +22,7 @@ hashes with numpy. The permutations then act on those shingle hashes, by one of 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -440,30 +440,36 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[new], b[new]
 
 
-def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Components of the graph with edges a[i]—b[i] (int64 node keys).
+def component_minima(n: int, edge_batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray:
+    """Each node's component's smallest node, for nodes 0..n-1 and the edges a[i]—b[i] that
+    `edge_batches()` yields in batches (int64 node numbers).
 
-    Returns (nodes, labels): the sorted distinct nodes and, for each, the smallest node index
-    of its component, so a label is also the component's first member in key order. Memory
-    is a few arrays over the nodes that have an edge and the distinct edges (the same pair
-    comes from several bands, and several partitions); min-label propagation with pointer
-    jumping converges in a few passes on near-duplicate clusters.
+    Union-find in numpy over one parent array (4 bytes a node below 2^31 nodes): a parent is
+    never larger than its child, so a root is its tree's smallest node. A pass finds the roots
+    of each batch's endpoints (compressing their paths) and hooks the larger root of every
+    edge whose roots differ under the smaller; a root that several edges hook keeps the
+    smallest, so passes repeat (each calls `edge_batches()` again: the edges are re-read, never
+    held together) until no edge joins two trees. Memory is the parents and one batch,
+    whatever the number of edges; near-duplicate graphs settle in two or three passes.
     """
-    nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    u, v = inverse[: len(a)], inverse[len(a) :]
-    packed = np.unique((np.minimum(u, v) << 32) | np.maximum(u, v))  # node indices < 2^32: one int64 a pair
-    u, v = packed >> 32, packed & 0xFFFFFFFF
-    labels = np.arange(len(nodes), dtype=np.int64)
-    while True:
-        m = np.minimum(labels[u], labels[v])
-        new = labels.copy()
-        np.minimum.at(new, u, m)
-        np.minimum.at(new, v, m)
-        while True:  # pointer jumping: follow labels to their root
-            jumped = new[new]
-            if np.array_equal(jumped, new):
-                break
-            new = jumped
-        if np.array_equal(new, labels):
-            return nodes, labels
-        labels = new
+    parent = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+
+    def roots(x: np.ndarray) -> np.ndarray:
+        r = parent[x]
+        while not np.array_equal(up := parent[r], r):
+            r = up
+        return r
+
+    joined = True
+    while joined:
+        joined = False
+        for a, b in edge_batches():
+            ra, rb = roots(a), roots(b)
+            parent[a], parent[b] = ra, rb
+            hook = ra != rb
+            if hook.any():
+                joined = True
+                np.minimum.at(parent, np.maximum(ra[hook], rb[hook]), np.minimum(ra[hook], rb[hook]))
+    while not np.array_equal(up := parent[parent], parent):  # every node straight to its root
+        parent = up
+    return parent

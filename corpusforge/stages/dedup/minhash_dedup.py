@@ -14,9 +14,11 @@
    least `threshold`: the decision follows the true similarity, not the signature estimate
    (bench/dedup_quality.py). A document's shingles are read when a pair needs them, so
    memory holds one chunk of pairs' sets, never all hashes or all candidate pairs.
-3. step `clusters` (one task): connected components over all edges with numpy arrays, memory
-   proportional to the documents that have an edge; one survivor per cluster, the first by
-   (task, row) or the longest text (`keep: longest`, ties to the first).
+3. step `clusters` (one task): connected components by union-find over one parent array of
+   all documents (4 bytes each), the edges streamed from their partition files in batches and
+   re-read for each pass (`component_minima`), so memory does not grow with the edges; one
+   survivor per cluster, the first by (task, row) or the longest text (`keep: longest`, ties
+   to the first).
 4. `run` (per streaming task): drop the other members, or in annotate mode keep them and
    write `dup_cluster` (the survivor's position among the documents this stage saw, in
    input order, from 0: the same whatever the number of tasks an input is split into) and
@@ -41,7 +43,7 @@ from corpusforge.stages.dedup.minhash import (
     MinHasher,
     Scheme,
     band_keys,
-    connected_components,
+    component_minima,
     fmix,
     optimal_bands,
     recall_bands,
@@ -54,6 +56,7 @@ _BATCH_CHARS = 1 << 23  # a batch is also cut at this much text: its UTF-32 and 
 _LOOKBACK = 16  # with verify, each bucket member is also checked against this many members before it
 _KEY = [("band", "<u2"), ("key", "<u8"), ("row", "<u4")]
 _EDGE = [("a", "<i8"), ("b", "<i8")]  # node = task << 32 | row
+_EDGE_BATCH = 1 << 20  # edges per union-find batch: ~50 MB of temporaries
 
 
 def _edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -307,38 +310,52 @@ class MinHashDeduplicator(Decides, GlobalStage):
     # --- phase 3: clusters → survivors ------------------------------------------------
 
     def _clusters(self, _task: int, work_dir: AnyPath, n_tasks: int) -> None:
-        edges = np.concatenate([load_npy(work_dir / "edges" / f"p{p:04d}.npy") for p in range(self.partitions)])
-        nodes, labels = connected_components(edges["a"], edges["b"])
-        if self.keep == "longest" and len(nodes):
-            lengths = np.empty(len(nodes), dtype=np.int64)
-            tasks = nodes >> 32
-            for t in np.unique(tasks):
-                sel = tasks == t
-                lengths[sel] = load_npy(work_dir / "lengths" / f"task-{t:05d}.npy")[nodes[sel] & 0xFFFFFFFF]
-            # longest first, ties to the first in (task, row) order: sort by (label, -length, index)
-            order = np.lexsort((np.arange(len(nodes)), -lengths, labels))
-            head = np.ones(len(order), dtype=bool)
-            head[1:] = labels[order][1:] != labels[order][:-1]
-            survivor_of_label = np.empty(len(nodes), dtype=np.int64)
-            survivor_of_label[labels[order][head]] = order[head]
-            survivor = survivor_of_label[labels]
-        else:
-            survivor = labels  # the smallest index is the first by (task, row)
-        sizes = np.bincount(labels, minlength=len(nodes))[labels]
-        # each task's first document's position in the input: its documents are its lengths
+        # documents by their position in the input: task t's rows follow the documents of tasks < t
         counts = [len(load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True)) for t in range(n_tasks)]
         first_of_task = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-        survivors = nodes[survivor]
+
+        def edge_batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for p in range(self.partitions):  # one partition's edges in memory at a time
+                edges = load_npy(work_dir / "edges" / f"p{p:04d}.npy")
+                for lo in range(0, len(edges), _EDGE_BATCH):
+                    e = edges[lo : lo + _EDGE_BATCH]
+                    yield (
+                        first_of_task[e["a"] >> 32] + (e["a"] & 0xFFFFFFFF),
+                        first_of_task[e["b"] >> 32] + (e["b"] & 0xFFFFFFFF),
+                    )
+
+        label = component_minima(int(first_of_task[-1]), edge_batches)  # the first of each one's cluster
+        sizes = np.bincount(label, minlength=len(label))
+        members = np.flatnonzero((sizes > 1)[label])  # positions in a cluster of 2 or more, in input order
+        first = label[members].astype(np.int64)
+        task = np.searchsorted(first_of_task, members, side="right") - 1
+        if self.keep == "longest" and len(members):
+            lengths = np.empty(len(members), dtype=np.int64)
+            for t in np.unique(task):
+                sel = task == t
+                rows = members[sel] - first_of_task[t]
+                lengths[sel] = load_npy(work_dir / "lengths" / f"task-{t:05d}.npy", mmap=True)[rows]
+            # longest first, ties to the first in input order: sort by (cluster, -length, position)
+            order = np.lexsort((members, -lengths, first))
+            head = np.ones(len(order), dtype=bool)
+            head[1:] = first[order][1:] != first[order][:-1]
+            clusters = first[order][head]  # sorted
+            survivor = members[order][head][np.searchsorted(clusters, first)]
+        else:
+            survivor = first
+        s_task = np.searchsorted(first_of_task, survivor, side="right") - 1
         fields = [("node", "<i8"), ("survivor", "<i8"), ("size", "<i8"), ("position", "<i8")]
-        out = np.empty(len(nodes), dtype=fields)
-        out["node"], out["survivor"], out["size"] = nodes, survivors, sizes
-        out["position"] = first_of_task[survivors >> 32] + (survivors & 0xFFFFFFFF)  # the survivor's
+        out = np.empty(len(members), dtype=fields)
+        out["node"] = node(task, members - first_of_task[task])
+        out["survivor"] = node(s_task, survivor - first_of_task[s_task])
+        out["size"] = sizes[first]
+        out["position"] = survivor  # the survivor's position among the documents
         save_npy(work_dir / "clusters.npy", out)  # sorted by node, i.e. by (task, row)
 
     # --- phase 4: removal ---------------------------------------------------------------
 
     def run(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        clusters = load_npy(ctx.work_dir / "clusters.npy")
+        clusters = load_npy(ctx.work_dir / "clusters.npy", mmap=True)  # this task's slice is read
         lo, hi = np.searchsorted(clusters["node"], [node(ctx.task, 0), node(ctx.task + 1, 0)])
         mine = clusters[lo:hi]
         members = {
