@@ -140,6 +140,48 @@ def test_killed_pipeline_at_every_rename(tmp_path: Path, pipeline_setup) -> None
     _check_pipeline(tmp_path, pipeline_setup, every=True)
 
 
+# --- the scale bench's pipeline: exact, MinHash (verify) and decontamination on its documents ---
+
+
+@pytest.fixture(scope="module")
+def scale_setup(tmp_path_factory) -> tuple[Path, Path]:
+    """bench/scale.py's documents (real sentences, planted exact and near copies and GSM8K
+    questions), 1,200 of them in 4 files, and its pipeline on 1 worker."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import scale
+
+    if not scale.EVALSETS.is_dir():
+        pytest.skip(f"real data not found at {scale.EVALSETS} (clone with ../shared beside the repo)")
+    root = tmp_path_factory.mktemp("fault-scale")
+    m = scale.Material(list(speeches()))
+    plan = scale.Plan(m, 1200, seed=3, mean_words=250)
+    inputs, _ = plan.write(m, root / "input", 300)
+    config = root / "scale.yaml"
+    config.write_text(yaml.safe_dump(scale.pipeline(inputs, root / "unused") | {"workers": 1}))
+    return config, root
+
+
+@pytest.mark.slow
+def test_killed_scale_run_resumes_to_the_same_bytes_in_every_phase(tmp_path: Path, scale_setup) -> None:
+    config, _ = scale_setup
+    args = _pipeline_args(config)
+    reference, total = reference_run(tmp_path, args)
+    files = ["data/*.parquet", "README.md", "exact_dedup.json", "minhash_dedup.json", "contamination.json"]
+    want = digests(reference, files)
+    assert len(want) >= 5
+    dropped = {
+        s["name"]: sum(s["dropped"].values()) for s in json.loads((reference / "stats.json").read_text())["stages"]
+    }
+    assert min(dropped["exact_dedup"], dropped["minhash_dedup"], dropped["decontaminate"]) > 0, dropped
+    phases = sorted(p.name for p in (reference / "work" / "markers").iterdir())
+    assert len(phases) == 9 and total > 40
+    # five kills spread over the run: inside streaming and global phases alike
+    for fault in [f"after:{total * k // 6}" for k in range(1, 6)] + [f"before:{total}"]:
+        out = kill_and_resume(tmp_path, args, fault)
+        assert digests(out, files) == want, fault
+        assert _stage_counts(out) == _stage_counts(reference), fault
+
+
 # --- tokenize -------------------------------------------------------------------------------
 
 
