@@ -327,6 +327,35 @@ def test_short_items_match_only_as_whole_word_sequences(tmp_path, speech_paragra
     assert report["texts_too_short"] == 1 and report["items_indexed"] == 1
 
 
+def test_batched_scan_finds_what_documents_scanned_alone_find(tmp_path, evalsets, speech_paragraphs):
+    """`prepare` probes many documents' words laid end to end: the hits must be those of each
+    document scanned alone, and a question cut in two across neighbouring documents (a window
+    of the batch, not of any document) must not count."""
+    from corpusforge.document import Document
+    from corpusforge.engine.stage import StageContext
+    from corpusforge.engine.stats import StageStats
+    from corpusforge.stages.decontamination import decontaminate as dec
+
+    question = evalsets["gsm8k"][5]["question"].split()
+    texts = list(speech_paragraphs[:300])
+    texts[10] = plant(texts[10], evalsets["gsm8k"][1]["question"])
+    texts[11] = texts[11] + " " + " ".join(question[:6])  # one 13-gram: its first 6 words end a document...
+    texts[12] = " ".join(question[6:13]) + " " + texts[12]  # ... the other 7 open the next
+    texts[299] = plant(texts[299], evalsets["humaneval"][2]["prompt"])
+    stage = dec.Decontaminator(test_sets=SETS)  # with short texts: windows of 8 to 13 words
+    docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]
+    ctx = StageContext(task=0, source="x", work_dir=tmp_path, stats=StageStats("decontaminate"))
+    assert [d.text for d in stage.prepare(docs, ctx)] == texts
+    batched = np.load(tmp_path / "hits" / "task-00000.npy")
+    idx = stage.index(tmp_path)
+    alone: list = []
+    for row, t in enumerate(texts):
+        stage._scan_one(idx, dec.normalize_words(t), row, alone, [])
+    assert sum(len(t.split()) for t in texts) > 3 * dec._SCAN_WORDS  # several batches
+    assert [tuple(r) for r in batched.tolist()] == alone
+    assert {10, 299} <= set(batched["row"].tolist()) and not {11, 12} & set(batched["row"].tolist())
+
+
 def test_jaccard_mode_drops_near_copies_of_test_documents(tmp_path, speech_paragraphs):
     long = [p for p in speech_paragraphs if 160 <= len(p.split()) <= 300]
     test_docs, others = long[:30], long[30:60]

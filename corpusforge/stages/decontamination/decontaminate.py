@@ -20,7 +20,9 @@ Phases:
    every test set's n-grams, hashed to 64 bits, in a sorted uint64 array with the owning
    items, under `work/<stage>/index/`;
 2. `prepare` (per streaming task): scan each document, write (row, n-gram id) of every
-   indexed n-gram it contains, and for Jaccard sets the best (row, item, similarity);
+   indexed n-gram it contains, and for Jaccard sets the best (row, item, similarity); the
+   documents are probed in batches of ~65k words (the few that may match are then scanned
+   alone), so the cost per document is a share of a few numpy calls, not a dozen of its own;
 3. step `count` (one task): documents per n-gram over all tasks; the ids found in more
    than `max_doc_frequency` documents are written as boilerplate;
 4. `run` (per streaming task): apply `mode` to the documents with a non-boilerplate
@@ -38,6 +40,7 @@ import fcntl
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -59,6 +62,7 @@ from corpusforge.stages.decontamination.testsets import check, parse_test_sets, 
 _HIT = [("row", "<u4"), ("ngram", "<u4")]
 _JACCARD = [("row", "<u4"), ("item", "<u4"), ("jaccard", "<f4")]
 _BOILER = [("ngram", "<u4"), ("docs", "<u4")]
+_SCAN_WORDS = 1 << 16  # words of documents probed together (a few MB of window hashes)
 _SNAP = 50  # widen a cut to whitespace by at most this many characters
 _MATCHED_CHARS = 600  # longest matched text quoted in the report
 _OUTCOMES = ("documents_affected", "documents_dropped", "documents_redacted", "documents_annotated")  # per test set
@@ -147,26 +151,51 @@ class Decontaminator(GlobalStage):
 
     def prepare(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         idx = self.index(ctx.work_dir)
-        jaccard_set = ~self._ngram_mode
-        shortest = min(idx.lengths) if idx.lengths else None
         hits: list[tuple[int, int]] = []
         jaccard: list[tuple[int, int, float]] = []
-        for row, doc in enumerate(docs):
-            words = normalize_words(doc.text) if shortest is not None else []
-            if shortest is not None and len(words) >= shortest:
-                grams = gram_hashes(word_hashes(words, self._words), idx.lengths)
-                ids = idx.probe(grams)
-                if ids.size:
-                    rep, items = idx.owners_of(ids)
-                    is_jac = jaccard_set[idx.item_set[items]]
-                    hits += [(row, int(i)) for i in np.unique(rep[~is_jac])]
-                    if is_jac.any():
-                        best = self._best_jaccard(idx, items[is_jac], grams)
-                        if best is not None:
-                            jaccard.append((row, *best))
-            yield doc
+        batch: list[Document] = []
+        words: list[list[str]] = []
+        row = size = 0
+        for doc in docs:
+            batch.append(doc)
+            words.append(normalize_words(doc.text) if idx.lengths else [])
+            size += len(words[-1])
+            if size >= _SCAN_WORDS:
+                self._scan(idx, words, row, hits, jaccard)
+                row += len(batch)
+                yield from batch
+                batch, words, size = [], [], 0
+        self._scan(idx, words, row, hits, jaccard)
+        yield from batch
         save_npy(ctx.work_dir / "hits" / f"task-{ctx.task:05d}.npy", np.array(hits, dtype=_HIT))
         save_npy(ctx.work_dir / "jaccard" / f"task-{ctx.task:05d}.npy", np.array(jaccard, dtype=_JACCARD))
+
+    def _scan(self, idx: NgramIndex, words: list[list[str]], first_row: int, hits: list, jaccard: list) -> None:
+        """Record the matches of a batch of documents, given their words. The windows of the
+        batch's words laid end to end are probed at once (a document's own windows are among
+        them, with the same hashes), which finds the few documents that may match: a window
+        across two documents can only add one; each of those is then scanned alone."""
+        flat = list(chain.from_iterable(words))
+        if not idx.lengths or len(flat) < min(idx.lengths):
+            return
+        starts = idx.matching_starts(gram_hashes(word_hashes(flat, self._words), idx.lengths))
+        ends = np.cumsum([len(w) for w in words])
+        for r in np.unique(np.searchsorted(ends, starts, side="right")).tolist():
+            self._scan_one(idx, words[r], first_row + r, hits, jaccard)
+
+    def _scan_one(self, idx: NgramIndex, words: list[str], row: int, hits: list, jaccard: list) -> None:
+        if len(words) < min(idx.lengths):
+            return
+        grams = gram_hashes(word_hashes(words, self._words), idx.lengths)
+        ids = idx.probe(grams)
+        if ids.size:
+            rep, items = idx.owners_of(ids)
+            is_jac = ~self._ngram_mode[idx.item_set[items]]
+            hits += [(row, int(i)) for i in np.unique(rep[~is_jac])]
+            if is_jac.any():
+                best = self._best_jaccard(idx, items[is_jac], grams)
+                if best is not None:
+                    jaccard.append((row, *best))
 
     @staticmethod
     def _best_jaccard(

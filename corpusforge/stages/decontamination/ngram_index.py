@@ -286,6 +286,18 @@ class NgramIndex:
         pos[pos == len(self.hashes)] = 0
         return np.unique(pos[self.hashes[pos] == cand])
 
+    def matching_starts(self, grams: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Start positions of the windows, of any length, whose hash is indexed (windows as
+        `gram_hashes` returns them)."""
+        found = []
+        for k, g in grams if self.hashes.size else []:
+            bitmap, bits = (self.bitmap, "bits") if k == self.n else (self.bitmap_short, "bits_short")
+            pos = np.flatnonzero(_may_be_indexed(g, bitmap, self.meta[bits]))
+            at = np.searchsorted(self.hashes, g[pos])
+            at[at == len(self.hashes)] = 0
+            found.append(pos[self.hashes[at] == g[pos]])
+        return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
     def owners_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(id, item) for every owner of every id."""
         ids = np.asarray(ids, dtype=np.int64)
@@ -298,11 +310,14 @@ class NgramIndex:
         return rep, np.asarray(self.owners[rep + offsets])
 
 
-def _passing(grams: np.ndarray, bitmap: np.ndarray, bits: int) -> np.ndarray:
-    """The grams whose top bits are set in the bitmap (the only ones that may be indexed)."""
+def _may_be_indexed(grams: np.ndarray, bitmap: np.ndarray, bits: int) -> np.ndarray:
+    """Which grams have their top bits set in the bitmap (the only ones that may be indexed)."""
     top = grams >> np.uint64(64 - bits)
-    maybe = (bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
-    return grams[maybe.astype(bool)]
+    return ((bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)).astype(bool)
+
+
+def _passing(grams: np.ndarray, bitmap: np.ndarray, bits: int) -> np.ndarray:
+    return grams[_may_be_indexed(grams, bitmap, bits)]
 
 
 def make_bitmap(sorted_hashes: np.ndarray, chunk: int = 1 << 20) -> tuple[int, np.ndarray]:
