@@ -90,7 +90,7 @@ class ExactDeduplicator(Decides, GlobalStage):
     def _duplicate_rows(self, ctx: StageContext) -> set[int]:
         rows: set[int] = set()
         for p in range(self.partitions):
-            d = load_npy(ctx.work_dir / "duplicates" / f"p{p:04d}.npy")
+            d = load_npy(ctx.work_dir / "duplicates" / f"p{p:04d}.npy", mmap=True)  # this task's slice is read
             lo, hi = np.searchsorted(d["task"], [ctx.task, ctx.task + 1])
             rows.update(d["row"][lo:hi].tolist())
         return rows
