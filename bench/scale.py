@@ -24,7 +24,9 @@ over JSONL files of at most `--docs-per-file` documents (one streaming task each
 subprocess. Every 0.5 s the bench reads VmRSS and Pss (smaps_rollup) of every process of the
 run's tree (bench/dedup_speed.py's `tree_memory`) and charges the sample to the phase whose
 completion markers (OUTPUT/work/markers/<phase>/) are not all written yet; every 5 s it adds up
-the disk blocks of OUTPUT/work. A phase's wall time runs from the last marker of the phase
+the disk blocks of OUTPUT/work; the tree's CPU seconds (utime + stime) at a phase's last sample,
+less the phase before's, are its CPU time (the machine is shared: CPU time is what the load
+does not stretch). A phase's wall time runs from the last marker of the phase
 before (or the start) to its own last marker; "finish" is the driver's summaries and dataset
 card after the last phase. Then the outcome is checked against the plan: every exact copy
 pair and every near pair by its measured Jaccard, and every planted GSM8K document.
@@ -249,6 +251,23 @@ def disk_bytes(folder: Path) -> tuple[int, dict[str, int]]:
     return sum(per.values()), per
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its living descendants (the
+    run's workers live as long as the run, so this misses little)."""
+    from dedup_speed import process_tree
+
+    children, todo, ticks = process_tree(), [pid], 0
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def monitored_run(config_path: Path, data: dict, out: Path) -> dict:
     from dedup_speed import tree_memory  # the same sampler as the dedup scale runs
 
@@ -256,6 +275,7 @@ def monitored_run(config_path: Path, data: dict, out: Path) -> dict:
     names = [name for name, _ in phases] + ["finish"]
     peak = {name: [0, 0, 0, 0] for name in names}  # RSS, PSS, largest process, work disk
     samples = dict.fromkeys(names, 0)
+    cpu_at = dict.fromkeys(names, 0.0)  # the tree's CPU seconds at the phase's last sample
     started = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "corpusforge", "run", str(config_path), "--overwrite", "--quiet", "--no-report"],
@@ -275,6 +295,7 @@ def monitored_run(config_path: Path, data: dict, out: Path) -> dict:
         mem = (*tree_memory(proc.pid), disk)
         peak[running] = [max(a, b) for a, b in zip(peak[running], mem)]
         samples[running] += 1
+        cpu_at[running] = tree_cpu(proc.pid)
         time.sleep(0.5)
     ended = time.time()
     if proc.returncode != 0:
@@ -284,6 +305,9 @@ def monitored_run(config_path: Path, data: dict, out: Path) -> dict:
         end = max(m.stat().st_mtime for m in (out / "work" / "markers" / name).glob("task-*.json"))
         walls[name], start = end - start, end
     walls["finish"] = ended - start
+    cpu, before = {}, 0.0
+    for name in names:  # a phase too short to be sampled has its CPU in the next one's
+        cpu[name], before = max(cpu_at[name] - before, 0.0) if samples[name] else 0.0, max(before, cpu_at[name])
     work_total, work_parts = disk_bytes(out / "work")
     peak["finish"][3] = max(peak["finish"][3], work_total)
     return {
@@ -291,6 +315,7 @@ def monitored_run(config_path: Path, data: dict, out: Path) -> dict:
         "phases": {
             name: {
                 "wall_s": round(walls[name], 2),
+                "cpu_s": round(cpu[name], 1),
                 "samples": samples[name],
                 "rss_mb": round(peak[name][0] / 2**20),
                 "pss_mb": round(peak[name][1] / 2**20),
@@ -380,10 +405,10 @@ def report(r: dict) -> None:
         f"  wall {r['wall_s']:,.1f} s ({r['docs'] / r['wall_s']:,.0f} docs/s), load {r['load_before'][0]} → "
         f"{r['load_after'][0]}"
     )
-    print(f"  {'phase':<32}{'wall s':>9}{'peak RSS':>11}{'peak PSS':>11}{'largest':>10}{'work disk':>11}")
+    print(f"  {'phase':<32}{'wall s':>9}{'CPU s':>9}{'peak RSS':>11}{'peak PSS':>11}{'largest':>10}{'work disk':>11}")
     for name, p in r["phases"].items():
         print(
-            f"  {name:<32}{p['wall_s']:>9.1f}{p['rss_mb']:>8,} MB{p['pss_mb']:>8,} MB{p['largest_process_mb']:>7,} MB"
+            f"  {name:<32}{p['wall_s']:>9.1f}{p.get('cpu_s', 0):>9.1f}{p['rss_mb']:>8,} MB{p['pss_mb']:>8,} MB{p['largest_process_mb']:>7,} MB"
             f"{p['work_disk_mb']:>8,} MB" + ("" if p["samples"] else "  (no 0.5 s sample)")
         )
     print("  work files at the end: " + ", ".join(f"{k} {v:,} MB" for k, v in r["work_disk_mb"].items()))
