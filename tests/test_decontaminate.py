@@ -25,8 +25,7 @@ from corpusforge.engine.stats import StageStats
 from corpusforge.errors import ConfigError
 from corpusforge.stages.decontamination.decontaminate import Decontaminator, redact
 from corpusforge.stages.decontamination.ngram_index import NgramIndex, ngram_hash, normalize_words, words_with_spans
-from corpusforge.stages.dedup.minhash import _MULT as HASH64_MULT
-from corpusforge.stages.dedup.minhash import _fmix64_int
+from corpusforge.stages.dedup.minhash import HASH64_MULT, fmix64_int
 
 EVALSETS = SHARED / "evalsets"
 GSM8K = EVALSETS / "gsm8k_test.jsonl"
@@ -450,7 +449,7 @@ def test_normalization_words_spans_and_hash():
     acc = 0
     for w in words[:13]:
         acc = (acc * HASH64_MULT + xxhash.xxh3_64_intdigest(w.encode())) & (2**64 - 1)
-    assert ngram_hash(words[:13]) == _fmix64_int(acc ^ 13)
+    assert ngram_hash(words[:13]) == fmix64_int(acc ^ 13)
     assert ngram_hash(words[:13]) != ngram_hash(words[1:14])
 
 

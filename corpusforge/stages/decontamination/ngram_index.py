@@ -35,8 +35,7 @@ import xxhash
 from corpusforge.io.atomic import load_npy, save_npy, write_json_atomic
 from corpusforge.io.paths import AnyPath
 from corpusforge.stages.decontamination.testsets import TestSet, read_items
-from corpusforge.stages.dedup.minhash import _MULT as HASH64_MULT
-from corpusforge.stages.dedup.minhash import fmix
+from corpusforge.stages.dedup.minhash import HASH64_MULT, fmix
 
 _MULT = np.uint64(HASH64_MULT)  # the multiplier of corpusforge.stages.dedup.minhash.hash64
 _TOKEN = re.compile(r"\S+")

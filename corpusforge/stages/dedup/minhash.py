@@ -30,7 +30,7 @@ import numpy as np
 import rensa
 
 Scheme = Literal["rminhash", "affine32", "affine64", "legacy"]
-_MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
+HASH64_MULT = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection on uint64
 _MASK64 = (1 << 64) - 1
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64((1 << 32) - 1)
@@ -183,8 +183,8 @@ _POWERS_CACHED = (
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """(M^k, M^-k mod 2^64) for k < n (M odd, so invertible)."""
-    inv = pow(_MULT, -1, 1 << 64)
-    up, down = np.full(n, _MULT, dtype=np.uint64), np.full(n, inv, dtype=np.uint64)
+    inv = pow(HASH64_MULT, -1, 1 << 64)
+    up, down = np.full(n, HASH64_MULT, dtype=np.uint64), np.full(n, inv, dtype=np.uint64)
     up[0] = down[0] = 1
     return np.cumprod(up, dtype=np.uint64), np.cumprod(down, dtype=np.uint64)
 
@@ -241,7 +241,7 @@ def shingles(text: str, ngram: int) -> list[str]:
     return [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
 
 
-def _fmix64_int(h: int) -> int:
+def fmix64_int(h: int) -> int:
     h ^= h >> 33
     h = (h * 0xFF51AFD7ED558CCD) & _MASK64
     h ^= h >> 33
@@ -255,8 +255,8 @@ def word_hash(word: str) -> int:
     acc, power = 0, 1
     for ch in word:
         acc = (acc + ord(ch) * power) & _MASK64
-        power = (power * _MULT) & _MASK64
-    return _fmix64_int(acc)
+        power = (power * HASH64_MULT) & _MASK64
+    return fmix64_int(acc)
 
 
 def hash64(shingle: str) -> int:
@@ -270,8 +270,8 @@ def hash64(shingle: str) -> int:
     words = shingle.split(" ")
     acc = 0
     for w in words:
-        acc = (acc * _MULT + word_hash(w)) & _MASK64
-    return _fmix64_int(acc ^ len(words))
+        acc = (acc * HASH64_MULT + word_hash(w)) & _MASK64
+    return fmix64_int(acc ^ len(words))
 
 
 def batch_shingle_hashes(word_hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +295,7 @@ def batch_shingle_hashes(word_hashes: np.ndarray, counts: np.ndarray, ngram: int
         # windows that lie inside one document are picked out
         span = len(wh) - ngram + 1
         acc = wh[:span].copy()
-        mult = np.uint64(_MULT)
+        mult = np.uint64(HASH64_MULT)
         for j in range(1, ngram):
             acc *= mult
             acc += wh[j : j + span]
@@ -305,7 +305,7 @@ def batch_shingle_hashes(word_hashes: np.ndarray, counts: np.ndarray, ngram: int
     for d in np.flatnonzero(~full & (counts > 0)):  # documents shorter than ngram: rare
         acc1 = 0
         for h in wh[word_start[d] : word_start[d] + counts[d]].tolist():
-            acc1 = (acc1 * _MULT + h) & _MASK64
+            acc1 = (acc1 * HASH64_MULT + h) & _MASK64
         out[out_start[d]], lengths[out_start[d]] = acc1, counts[d]
     return fmix(out ^ lengths, 64), per_doc
 
@@ -427,7 +427,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
     keys = np.zeros((len(signatures), bands), dtype=np.uint64)
     for r in range(rows):
-        keys = fmix((keys * np.uint64(_MULT)) ^ sig[:, :, r], 64)
+        keys = fmix((keys * np.uint64(HASH64_MULT)) ^ sig[:, :, r], 64)
     return keys
 
 
