@@ -6,7 +6,7 @@ CONFIG ?= pipelines/massivetext.yaml
 SHARED ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sample pipeline test test-slow lint bench train clean
+.PHONY: install sample pipeline test test-slow lint bench bench-scale train clean
 
 install: $(STAMP)
 
@@ -65,6 +65,14 @@ bench: install
 	$(BIN)/python bench/one_warc.py
 	$(BIN)/python bench/object_storage.py
 	$(BIN)/python bench/trainer.py
+	$(BIN)/python bench/prefilter.py
+	$(BIN)/python bench/classifier.py
+
+# hours, and ~15 GB (1M-3M documents) / ~1 GB of generated input under /tmp: run on their own
+bench-scale: install
+	$(BIN)/python bench/scale.py --docs 1000000 3000000 --work /tmp/scale
+	$(BIN)/python bench/tokenizer_scale.py build --out /tmp/tok1g --mb 1000
+	$(BIN)/python bench/tokenizer_scale.py train --out /tmp/tok1g
 
 # The bridge, end to end on the sample: the pipeline's corpus → a BPE sized for it (4,096 tokens
 # for ~0.8 MB of text) → token shards with a 10% validation split → the tiny preset for 300 steps
