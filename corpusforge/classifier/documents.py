@@ -6,7 +6,6 @@ the model card."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.errors import ClassifierError, InputError
 from corpusforge.io.jsonl import COMPRESSED_SUFFIXES, is_jsonl, jsonl_texts
-from corpusforge.io.paths import expand_local
+from corpusforge.io.paths import expand_local, sha256_file
 from corpusforge.io.plain_text import text_file_document, zip_documents
 
 
@@ -112,13 +111,5 @@ def read_side(patterns: list[str], flag: str, text_key: str, chunk_words: int) -
     for path in expand_inputs(patterns, flag):
         docs = [piece for t in read_texts(path, text_key) for piece in chunk(t, chunk_words)]
         texts += docs
-        inputs.append(InputFile(path, Path(path).stat().st_size, _sha256(path), len(docs)))
+        inputs.append(InputFile(path, Path(path).stat().st_size, sha256_file(path), len(docs)))
     return texts, inputs
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

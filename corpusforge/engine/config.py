@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from corpusforge.engine.executor import EXECUTORS, check_workers, choose_executor, default_workers
 from corpusforge.engine.stage import Reader, Stage, stage_labels
 from corpusforge.errors import ConfigError
-from corpusforge.io.paths import AnyPath, expand, is_uri, open_input, output_path
+from corpusforge.io.paths import AnyPath, expand, is_uri, output_path, sha256_file
 from corpusforge.schema import Key, read_yaml, validate
 from corpusforge.shipped import find_shipped, relative_paths_hint
 from corpusforge.stages import STAGES
@@ -112,8 +112,7 @@ def _digest(path: str) -> str:
     """A file's sha256 (what `sha256sum` prints), or a folder's over its files' names and digests."""
     root = Path(path).expanduser()
     if is_uri(path) or not root.is_dir():
-        with open_input(path if is_uri(path) else str(root)) as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        return sha256_file(path if is_uri(path) else root)
     h = hashlib.sha256()
     for f in sorted(f for f in root.rglob("*") if f.is_file()):
         h.update(f.relative_to(root).as_posix().encode() + b"\0" + _digest(str(f)).encode())

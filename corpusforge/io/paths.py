@@ -151,6 +151,12 @@ def open_input(path: str) -> IO[bytes]:
     return io.BufferedReader(fs.open_input_file(inner), buffer_size=_BUFFER)  # type: ignore[arg-type]
 
 
+def sha256_file(path: str | Path) -> str:
+    """A file's SHA-256 (what `sha256sum` prints), from a local path or any URI."""
+    with open_input(str(path)) as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def open_text(path: str, encoding: str = "utf-8", newline: str | None = None) -> io.TextIOWrapper:
     """A text file, plain or compressed by its extension (.gz, .zst, .bz2...), from a local
     path or any URI; closing it closes everything under it."""

@@ -31,7 +31,7 @@ from tokenizers import Tokenizer
 
 from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic
-from corpusforge.io.paths import AnyPath
+from corpusforge.io.paths import AnyPath, sha256_file
 
 TOKENIZER_FILE = "tokenizer.json"
 HF_CONFIG_FILE = "tokenizer_config.json"
@@ -52,11 +52,6 @@ class LoadedTokenizer:
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size(with_added_tokens=True)
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def hf_special_tokens(eos: str) -> dict[str, str]:

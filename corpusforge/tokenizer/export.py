@@ -48,12 +48,12 @@ import numpy as np
 
 from corpusforge.errors import TokenizerError
 from corpusforge.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from corpusforge.io.paths import sha256_file
 from corpusforge.io.run_folder import RunFolder
 from corpusforge.tokenizer.artifact import (
     HF_CONFIG_FILE,
     SPECIAL_TOKENS_FILE,
     TOKENIZER_FILE,
-    sha256_file,
     write_hf_files,
 )
 from corpusforge.tokenizer.mixture import Mixture, is_mixture, read_mixture

@@ -33,9 +33,9 @@ from corpusforge.engine.executor import choose_executor, make_executor
 from corpusforge.engine.worker import report_progress
 from corpusforge.errors import OutputMismatchError, TokenizerError
 from corpusforge.io.atomic import Markers, atomic_path, remove_stale_tmp, write_json_atomic
-from corpusforge.io.paths import AnyPath, local_file, output_path
+from corpusforge.io.paths import AnyPath, local_file, output_path, sha256_file
 from corpusforge.io.run_folder import Fingerprint, RunFolder, read_fingerprint
-from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer, sha256_file
+from corpusforge.tokenizer.artifact import TOKENIZER_FILE, load_tokenizer
 from corpusforge.tokenizer.corpus import read_batches, resolve_shards
 from corpusforge.tokenizer.shards import FORMAT, SETTINGS_FILE, choose_dtype, output_folder, write_shard
 
