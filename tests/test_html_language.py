@@ -69,6 +69,18 @@ def test_running_text_is_the_prose_a_reader_sees() -> None:
     assert running_text(entities, 1000) == "Café & bar, <open> every day of the week"
 
 
+def test_the_article_region_is_read_when_it_holds_the_prose() -> None:
+    chrome = "An English headline about the news of the day, long enough to count"
+    body = " ".join(udhr("deu")[:8])
+    page = f"<body><h1>{chrome}</h1><p>{chrome}</p><main><article><p>{body}</p></article></main><p>{chrome}</p>"
+    assert running_text(page, 10_000) == body  # the site's headline and teaser stay outside
+    teaser = f"<body><p>{chrome}</p><article><p>{chrome[:40]}</p></article><p>{body}</p></body>"
+    assert running_text(teaser, 10_000) == f"{chrome} {chrome[:40]} {body}"  # a stub: the whole page
+    # an <article> never closed, or a custom <main-menu>, is no region
+    assert running_text(f"<p>{chrome}</p><article><p>{body}</p>", 10_000) == f"{chrome} {body}"
+    assert running_text(f"<main-menu><p>{body}</p></main-menu><p>{chrome}</p>", 10_000) == f"{body} {chrome}"
+
+
 def test_odd_markup_neither_hides_prose_nor_slows_the_scan() -> None:
     prose = "This sentence is long enough to count as prose on a page."
     # a link never closed leaves out nothing; <abbr>, <article> and <aside> are not <a>
