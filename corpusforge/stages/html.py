@@ -19,7 +19,7 @@ import re
 _LEFT_OUT = ("script", "style", "noscript", "template", "a", "nav", "header", "footer", "aside", "form")
 _LEFT_OUT += ("select", "option", "button", "menu")
 _OPEN = re.compile(r"<!--|<(" + "|".join(_LEFT_OUT) + r")\b", re.IGNORECASE)
-_CLOSE = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in _LEFT_OUT}
+_CLOSE = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in (*_LEFT_OUT, "article", "main")}
 _TAG = re.compile(r"<[^>]*>")
 _BLANKS = re.compile(r"\s+")
 MIN_PIECE_CHARS = 30  # shorter text runs are labels and captions, not prose
@@ -27,7 +27,6 @@ MIN_PIECE_CHARS = 30  # shorter text runs are labels and captions, not prose
 # cookie notices stay outside (bench/prefilter.py: foreign articles in English news pages scored
 # lower, so min_score 0.25 skips 70 more of its 1,518 pages and still loses no kept document).
 _REGION = re.compile(r"<(article|main)(?=[\s/>])", re.IGNORECASE)
-_REGION_CLOSE = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in ("article", "main")}
 MIN_REGION_CHARS = 500  # less running text there is a teaser or a stub: read the whole page
 
 
@@ -43,7 +42,7 @@ def running_text(page: str, max_chars: int) -> str:
     unclosed: set[str] = set()
     while opening := _REGION.search(page, pos):
         tag = opening.group(1).lower()
-        close = None if tag in unclosed else _REGION_CLOSE[tag].search(page, opening.end())
+        close = None if tag in unclosed else _CLOSE[tag].search(page, opening.end())
         if close is None:
             unclosed.add(tag)
             pos = opening.end()
