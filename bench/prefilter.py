@@ -2,19 +2,28 @@
 
 Run from the repo root (`make bench`):  .venv/bin/python bench/prefilter.py [--repeats N] [--workers N]
 
-Two crawls are built from real material under bench/out/prefilter/ (say so wherever a figure
+Four crawls are built from real material under bench/out/prefilter/ (say so wherever a figure
 is quoted): every response record of the shared WARCs (cc-sample-*, articles-181,
-readability-130: real pages, ~20 not in English) plus pages made from the UDHR texts in ~380
-languages, each put into a real English news page of articles-181 in place of its article: the hard
-case of a site's English menus and links around a foreign article; and the other hard case,
-30 pages of State of the Union paragraphs put into the readability pages not in English.
-Only template pages whose article paragraphs hold at least half their visible text are used
-(a page whose own text outweighs the transplant would not be the case it stands for).
+readability-130: real pages, ~20 not in English) and 30 pages of State of the Union paragraphs
+put into the readability pages not in English (the hard case of an English article in a foreign
+site's chrome), plus foreign pages made from the UDHR texts in ~380 languages. In the first
+three, each is put into a real English news page of articles-181 in place of its article: the
+other hard case, a site's English menus and links around a foreign article. Only template pages
+whose article paragraphs hold at least half their visible text are used (a page whose own text
+outweighs the transplant would not be the case it stands for).
 
 - `half`: each UDHR text whole, one page per language: about half the pages are English;
 - `mostly-foreign`: each UDHR text cut into 3 pages: about four pages in five are not English;
 - `known-foreign`: only the UDHR texts in languages lid.176 knows (see `udhr_pages`), each cut
-  into 10 pages: about three pages in four are not English, in languages like a web crawl's.
+  into 10 pages: about three pages in four are not English, in languages like a web crawl's;
+- `foreign-sites`: each English page of the shared WARCs 4 more times as a foreign site would
+  have it (`relabel`: every text it shows in a language lid.176 knows, the markup untouched):
+  four pages in five are not English, and a foreign page costs trafilatura what an English one
+  does. On the first three the transplanted pages are cheaper to extract than the crawl's English
+  pages (the usable templates are the simpler pages, and a UDHR piece is shorter than their
+  articles), which caps what skipping them can save; the row's "extract ms" column says by how
+  much (trafilatura's extract() in-process, the crawl's English pages against a sample of its
+  made pages). On real pages the language does not change the cost.
 
 For each crawl, `pipelines/massivetext.yaml` runs through the CLI with its pre-extraction
 stages (`url_filter`, `html_language`) and without them (the same config, those entries
@@ -31,6 +40,12 @@ drops, exactly and for free; no language prefilter does better on that crawl.
 The tradeoff table: every page of each crawl scored by `html_language` (in-process, the
 stage itself), against the documents the run without the prefilter keeps; for each
 `min_score`, the pages it would skip and the kept documents it would lose.
+
+`--copies N` adds a scaled row for each crawl: its records N times over (each copy's URLs end
+in `#copy-k`; the pages are unchanged, so exact_dedup removes the copies after language and
+quality filtering and the global phases see one copy), in 8 WARCs: what the speedup is once the
+run's fixed cost (start-up, pool, the global phases) is small beside its pages, as it is on a
+real crawl of many thousand pages.
 
 Figures also go to bench/out/prefilter.json.
 """
@@ -62,7 +77,8 @@ CONFIG = ROOT / "pipelines" / "massivetext.yaml"
 PREFILTER_STAGES = ("url_filter", "html_language")
 THRESHOLDS = (0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5)
 N_FILES = 4
-CRAWLS = ["half", "mostly-foreign", "known-foreign"]
+EXTRACT_OPTIONS = dict(favor_precision=True, include_comments=False, include_tables=True, output_format="txt")
+CRAWLS = ["half", "mostly-foreign", "known-foreign", "foreign-sites"]
 
 
 def real_records(pattern: str = "*.warc.gz") -> list[tuple[str, bytes, str]]:
@@ -134,6 +150,60 @@ def udhr_pages(
     return out
 
 
+def relabel(template: tuple[str, bytes, str], words: list[str], name: str) -> tuple[str, bytes, str]:
+    """A real page as a foreign site would have it: every text it shows (title, menus, headings,
+    article, footer) replaced by `words`, cycled, to the same length; the markup, attributes,
+    scripts and styles stay as the site wrote them, so the page costs an extractor what the
+    original does."""
+    from lxml import html as lxml_html
+
+    url, payload, _ = template
+    tree = lxml_html.document_fromstring(payload)
+    cursor = 0
+
+    def same_length(text: str | None) -> str | None:
+        nonlocal cursor
+        if not text or not text.strip():
+            return text
+        out: list[str] = []
+        size, want = 0, len(text.strip())
+        while size < want:
+            out.append(words[cursor % len(words)])
+            size += len(out[-1]) + 1
+            cursor += 1
+        head, tail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+        return head + " ".join(out) + tail
+
+    for el in tree.iter():
+        if isinstance(el.tag, str) and el.tag not in ("script", "style", "noscript"):
+            el.text = same_length(el.text)
+        el.tail = same_length(el.tail)  # a tail is the parent's text, shown even after a script
+    page = lxml_html.tostring(tree, encoding="utf-8", doctype="<!DOCTYPE html>")
+    return f"{url.rstrip('/')}/{name}", page, "text/html; charset=utf-8"
+
+
+def foreign_sites(templates: list[tuple[str, bytes, str]], per_page: int) -> list[tuple[str, bytes, str]]:
+    """Each English HTML page of `templates` `per_page` times as a foreign site: `relabel`
+    with the UDHR text of a language lid.176 knows (as `udhr_pages(known_only=True)`), the
+    languages in turn."""
+    from corpusforge.stages.filters.language import LanguageFilter
+
+    lid = LanguageFilter(languages=["en"])
+    texts = []
+    with zipfile.ZipFile(SHARED / "text" / "udhr2.zip") as z:
+        for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
+            words = z.read(name).decode("utf-8", "replace").split()
+            (label,), (prob,) = (x[0] for x in lid.model_predict([" ".join(words)], k=1))
+            if label != "__label__en" and prob >= 0.5 and len(words) >= 200:
+                texts.append((Path(name).stem, words))
+    out = []
+    for i, page in enumerate(t for t in templates if "html" in t[2].lower()):
+        for k in range(per_page):
+            code, words = texts[(i * per_page + k) % len(texts)]
+            out.append(relabel(page, words, f"site-{code}"))
+    return out
+
+
 def english_in_foreign_pages(n_pages: int) -> list[tuple[str, bytes, str]]:
     """The other hard case, an English article in a foreign site's chrome: State of the Union
     paragraphs put into the (usable) readability-130 pages whose language is not English."""
@@ -150,23 +220,23 @@ def english_in_foreign_pages(n_pages: int) -> list[tuple[str, bytes, str]]:
     return out
 
 
-def write_crawl(folder: Path, records: list[tuple[str, bytes, str]]) -> list[Path]:
-    """The records round-robin over N_FILES gzip WARCs (so every worker gets the same mix)."""
+def write_crawl(folder: Path, records: list[tuple[str, bytes, str]], n_files: int = N_FILES) -> list[Path]:
+    """The records round-robin over `n_files` gzip WARCs (so every worker gets the same mix)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"crawl-{i:02d}.warc.gz" for i in range(N_FILES)]
+    paths = [folder / f"crawl-{i:02d}.warc.gz" for i in range(n_files)]
     if all(p.is_file() for p in paths):
         return paths
     handles = [open(p, "wb") for p in paths]
     writers = [WARCWriter(h, gzip=True) for h in handles]
     for i, (url, payload, ctype) in enumerate(records):
         http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
-        rec = writers[i % N_FILES].create_warc_record(
+        rec = writers[i % n_files].create_warc_record(
             url, "response", payload=io.BytesIO(payload), length=len(payload), http_headers=http
         )
-        writers[i % N_FILES].write_record(rec)
+        writers[i % n_files].write_record(rec)
     for h in handles:
         h.close()
     return paths
@@ -246,6 +316,21 @@ def fixed_cost(config: Path, workers: int, repeats: int) -> dict[str, float]:
     }
 
 
+def extract_ms(records: list[tuple[str, bytes, str]], limit: int = 400) -> float:
+    """ms per page of trafilatura's extract() (the pipeline's options, in-process) on up to
+    `limit` of `records`, evenly spaced."""
+    from trafilatura import extract
+
+    from corpusforge.stages.readers.warc_reader import decode_html
+
+    sample = records[:: -(-len(records) // limit)]
+    pages = [(url, decode_html(payload, ctype)[0]) for url, payload, ctype in sample]
+    t0 = time.perf_counter()
+    for url, page in pages:
+        extract(page, url=url, **EXTRACT_OPTIONS)
+    return (time.perf_counter() - t0) / len(pages) * 1000
+
+
 def html_scores(inputs: list[Path]) -> dict[str, float | None]:
     """Every page's html_language score (best English probability of its running text)."""
     from corpusforge.engine.stage import StageContext
@@ -274,12 +359,11 @@ def page_costs(repeats: int = 3) -> dict[str, float]:
     from corpusforge.stages.filters.html_language import HtmlLanguageFilter
     from corpusforge.stages.readers.warc_reader import decode_html
 
-    options = dict(favor_precision=True, include_comments=False, include_tables=True, output_format="txt")
     pages = [decode_html(payload, ctype)[0] for _, payload, ctype in real_records()]
     stage = HtmlLanguageFilter(languages=["en"])
     stage.setup()
     work = {
-        "extract": lambda: [extract(p, **options) for p in pages],
+        "extract": lambda: [extract(p, **EXTRACT_OPTIONS) for p in pages],
         "parse": lambda: [load_html(p) is not None for p in pages],
         "html_language": lambda: [stage.filter_batch([Document("p", p)]) for p in pages],
     }
@@ -297,6 +381,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="interleaved runs of each config (median reported)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--crawls", nargs="+", choices=CRAWLS, default=CRAWLS, help="which crawls to run (default: all)")
+    ap.add_argument("--copies", type=int, default=0, help="also run each crawl repeated N times (0: not)")
     args = ap.parse_args()
     if not (SHARED / "warc").is_dir() or not (SHARED / "text" / "udhr2.zip").is_file():
         sys.exit(f"needs {SHARED}/warc and {SHARED}/text/udhr2.zip (the shared data)")
@@ -304,23 +389,37 @@ def main() -> None:
     with_pre, without = configs()
     real = real_records()
     templates = real_records("articles-181.warc.gz")
-    real += english_in_foreign_pages(30)
+    truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
+    foreign = {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
+    english = [r for r in real if r[0] not in foreign]
+    speeches = english_in_foreign_pages(30)
+    real += speeches
     make = {
         "half": lambda: udhr_pages(1, templates),
         "mostly-foreign": lambda: udhr_pages(3, templates),
         "known-foreign": lambda: udhr_pages(10, templates, known_only=True),
+        "foreign-sites": lambda: foreign_sites(english, 4),
     }
-    crawls = {name: real + make[name]() for name in CRAWLS if name in args.crawls}
+    made = {name: make[name]() for name in CRAWLS if name in args.crawls}
+    crawls = {name: real + pages for name, pages in made.items()}
+    english_ms = extract_ms(english + speeches)
+    for name in list(crawls) if args.copies > 0 else []:
+        crawls[f"{name}-x{args.copies}"] = [
+            (f"{url}#copy-{k}", payload, ctype) for k in range(args.copies) for url, payload, ctype in crawls[name]
+        ]
     figures: dict[str, Any] = {}
     kept_plain: dict[str, set[str]] = {}
     inputs_of: dict[str, list[Path]] = {}
     for name, records in crawls.items():
-        inputs = inputs_of[name] = write_crawl(OUT / name, records)
+        scaled = name not in CRAWLS
+        inputs = inputs_of[name] = write_crawl(OUT / name, records, 8 if scaled else N_FILES)
         runs: dict[str, list[dict[str, Any]]] = {"with": [], "without": [], "oracle": []}
         oracle: list[Path] = []
         for _ in range(args.repeats):
             for label, config in (("without", without), ("with", with_pre)):
                 runs[label].append(run(config, inputs, OUT / f"out-{name}-{label}", args.workers))
+            if scaled:  # the bound is the small crawl's; the copies add nothing to it
+                continue
             if not oracle:  # the pages the plain run keeps, and only those
                 shutil.rmtree(OUT / f"{name}-oracle", ignore_errors=True)
                 oracle = write_crawl(OUT / f"{name}-oracle", [r for r in records if r[0] in runs["without"][0]["urls"]])
@@ -339,9 +438,13 @@ def main() -> None:
             "kept_with": len(w["ids"]),
             "kept_share": len(w["ids"] & wo["ids"]) / max(len(wo["ids"]), 1),
         }
+        if name in made:
+            row["extract_ms_english"], row["extract_ms_made"] = english_ms, extract_ms(made[name])
         row["speedup"] = row["docs_s_with"] / row["docs_s_without"]
-        row["speedup_oracle"] = statistics.median(r["wall"] for r in runs["without"]) / statistics.median(
-            r["wall"] for r in runs["oracle"]
+        row["speedup_oracle"] = (
+            statistics.median(r["wall"] for r in runs["without"]) / statistics.median(r["wall"] for r in runs["oracle"])
+            if runs["oracle"]
+            else float("nan")
         )
         row["speedup_cpu"] = row["cpu_s_without"] / row["cpu_s_with"]
         row["speedup_inside"] = statistics.median(r["inside"] for r in runs["without"]) / statistics.median(
@@ -356,18 +459,19 @@ def main() -> None:
         "speedup: wall time (in run: stats.json's wall_seconds, without interpreter start-up); CPU: the process tree's"
     )
     print(
-        f"{'crawl':16} {'pages':>6} {'docs/s without':>15} {'docs/s with':>12} {'speedup':>8} {'(in run)':>8} "
-        f"{'CPU s without':>14} {'CPU s with':>11} {'CPU speedup':>11} {'extracted':>14} {'kept':>11} {'kept share':>10} {'bound':>6}"
+        f"{'crawl':18} {'pages':>6} {'docs/s without':>15} {'docs/s with':>12} {'speedup':>8} {'(in run)':>8} "
+        f"{'CPU s without':>14} {'CPU s with':>11} {'CPU speedup':>11} {'extracted':>14} {'kept':>11} {'kept share':>10} {'bound':>6} {'extract ms':>11}"
     )
     for name, r in figures.items():
         print(
-            f"{name:16} {r['pages']:6d} {r['docs_s_without']:15.1f} {r['docs_s_with']:12.1f} {r['speedup']:7.2f}x "
+            f"{name:18} {r['pages']:6d} {r['docs_s_without']:15.1f} {r['docs_s_with']:12.1f} {r['speedup']:7.2f}x "
             f"{r['speedup_inside']:7.2f}x {r['cpu_s_without']:14.1f} {r['cpu_s_with']:11.1f} {r['speedup_cpu']:10.2f}x "
-            f"{r['extracted_without']:6.0%} → {r['extracted_with']:4.0%} {r['kept_without']:5d}/{r['kept_with']:<5d} {r['kept_share']:10.2%} {r['speedup_oracle']:5.2f}x"
+            f"{r['extracted_without']:6.0%} → {r['extracted_with']:4.0%} {r['kept_without']:5d}/{r['kept_with']:<5d} {r['kept_share']:10.2%} {r['speedup_oracle']:5.2f}x "
+            + (f"{r['extract_ms_english']:5.1f}/{r['extract_ms_made']:<5.1f}" if "extract_ms_made" in r else "")
         )
 
     table = []
-    scores = {name: html_scores(inputs_of[name]) for name in crawls}
+    scores = {name: html_scores(inputs_of[name]) for name in crawls if name in CRAWLS}
     for t in THRESHOLDS:
         row: dict[str, Any] = {"min_score": t}
         for name, sc in scores.items():
@@ -378,13 +482,13 @@ def main() -> None:
             }
         table.append(row)
     print("\nhtml_language min_score tradeoff: pages it skips, and documents the run without it keeps that it loses")
-    print(f"{'min_score':>9} " + " ".join(f"{name + ' skipped':>22} {'lost':>12}" for name in crawls))
+    print(f"{'min_score':>9} " + " ".join(f"{name + ' skipped':>22} {'lost':>12}" for name in scores))
     for r in table:
         cells = [
-            f"{r[n]['skipped']:22.1%} {r[n]['lost']:4d} ({r[n]['lost'] / max(r[n]['kept'], 1):.2%})" for n in crawls
+            f"{r[n]['skipped']:22.1%} {r[n]['lost']:4d} ({r[n]['lost'] / max(r[n]['kept'], 1):.2%})" for n in scores
         ]
         print(f"{r['min_score']:9g} " + " ".join(cells))
-    first = next(iter(crawls))
+    first = next(iter(scores))
     lowest = sorted((v, i) for i in kept_plain[first] if (v := scores[first].get(i)) is not None)[:5]
     print(f"lowest scores of kept documents ('{first}'):", ", ".join(f"{v:.3f}" for v, _ in lowest))
     figures["tradeoff"] = table
