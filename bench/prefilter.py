@@ -13,7 +13,7 @@ whose article paragraphs hold at least half their visible text are used (a page 
 outweighs the transplant would not be the case it stands for).
 
 - `half`: each UDHR text whole, one page per language: about half the pages are English;
-- `mostly-foreign`: each UDHR text cut into 3 pages: about four pages in five are not English;
+- `mostly-foreign`: each UDHR text cut into 3 pages: about three pages in four are not English;
 - `known-foreign`: only the UDHR texts in languages lid.176 knows (see `udhr_pages`), each cut
   into 10 pages: about three pages in four are not English, in languages like a web crawl's;
 - `foreign-sites`: each English page of the shared WARCs 4 more times as a foreign site would
