@@ -77,7 +77,6 @@ CONFIG = ROOT / "pipelines" / "massivetext.yaml"
 PREFILTER_STAGES = ("url_filter", "html_language")
 THRESHOLDS = (0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5)
 N_FILES = 4
-EXTRACT_OPTIONS = dict(favor_precision=True, include_comments=False, include_tables=True, output_format="txt")
 CRAWLS = ["half", "mostly-foreign", "known-foreign", "foreign-sites"]
 
 
@@ -93,6 +92,18 @@ def real_records(pattern: str = "*.warc.gz") -> list[tuple[str, bytes, str]]:
                     ctype = rec.http_headers.get_header("Content-Type") or "text/html"
                     out.append((rec.rec_headers.get_header("WARC-Target-URI"), rec.content_stream().read(), ctype))
     return out
+
+
+def foreign_readability_urls() -> set[str]:
+    """The URLs of the readability-130 pages whose language (its ground truth) is not English."""
+    truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
+    return {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
+
+
+def lid_names_foreign(lid: Any, text: str) -> bool:
+    """lid.176 names `text`, whole, as one language other than English with probability >= 0.5."""
+    (label,), (prob,) = (x[0] for x in lid.model_predict([text], k=1))
+    return label != "__label__en" and prob >= 0.5
 
 
 def transplant(template: tuple[str, bytes, str], paragraphs: list[str], name: str) -> tuple[str, bytes, str] | None:
@@ -139,10 +150,8 @@ def udhr_pages(
             lines = [ln.strip() for ln in z.read(name).decode("utf-8", "replace").splitlines() if ln.strip()]
             if len(lines) < 2 * pieces:
                 continue
-            if known_only:
-                (label,), (prob,) = (x[0] for x in lid.model_predict([" ".join(lines)], k=1))
-                if label == "__label__en" or prob < 0.5:
-                    continue
+            if known_only and not lid_names_foreign(lid, " ".join(lines)):
+                continue
             step = -(-len(lines) // pieces)
             for piece in range(pieces):
                 chunk = lines[piece * step : (piece + 1) * step]
@@ -193,8 +202,7 @@ def foreign_sites(templates: list[tuple[str, bytes, str]], per_page: int) -> lis
     with zipfile.ZipFile(SHARED / "text" / "udhr2.zip") as z:
         for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
             words = z.read(name).decode("utf-8", "replace").split()
-            (label,), (prob,) = (x[0] for x in lid.model_predict([" ".join(words)], k=1))
-            if label != "__label__en" and prob >= 0.5 and len(words) >= 200:
+            if len(words) >= 200 and lid_names_foreign(lid, " ".join(words)):
                 texts.append((Path(name).stem, words))
     out = []
     for i, page in enumerate(t for t in templates if "html" in t[2].lower()):
@@ -207,8 +215,7 @@ def foreign_sites(templates: list[tuple[str, bytes, str]], per_page: int) -> lis
 def english_in_foreign_pages(n_pages: int) -> list[tuple[str, bytes, str]]:
     """The other hard case, an English article in a foreign site's chrome: State of the Union
     paragraphs put into the (usable) readability-130 pages whose language is not English."""
-    truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
-    foreign = {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
+    foreign = foreign_readability_urls()
     templates = usable([r for r in real_records("readability-130.warc.gz") if r[0] in foreign])
     with zipfile.ZipFile(SHARED / "text" / "state_union.zip") as z:
         speeches = sorted(n for n in z.namelist() if n.endswith(".txt"))
@@ -240,6 +247,16 @@ def write_crawl(folder: Path, records: list[tuple[str, bytes, str]], n_files: in
     for h in handles:
         h.close()
     return paths
+
+
+def extract_options() -> dict[str, Any]:
+    """The keyword arguments the shipped config's `trafilatura` stage passes to extract()."""
+    from corpusforge.stages.trafilatura_extractor import TrafilaturaExtractor
+
+    raw = yaml.safe_load(CONFIG.read_text())
+    entry = next(s for s in raw["stages"] if (s if isinstance(s, str) else next(iter(s))) == "trafilatura")
+    keys = {} if isinstance(entry, str) else entry["trafilatura"] or {}
+    return TrafilaturaExtractor(**keys).options | {"output_format": "txt"}
 
 
 def configs() -> tuple[Path, Path]:
@@ -329,12 +346,13 @@ def extraction_ms(
         name: [(url, decode_html(payload, ctype)[0]) for url, payload, ctype in records[:: -(-len(records) // limit)]]
         for name, records in groups.items()
     }
+    options = extract_options()
     times: dict[str, list[float]] = {name: [] for name in pages}
     for _ in range(rounds):
         for name, sample in pages.items():
             t0 = time.perf_counter()
             for url, page in sample:
-                extract(page, url=url, **EXTRACT_OPTIONS)
+                extract(page, url=url, **options)
             times[name].append((time.perf_counter() - t0) / len(sample) * 1000)
     return {name: statistics.median(t) for name, t in times.items()}
 
@@ -368,10 +386,11 @@ def page_costs(repeats: int = 3) -> dict[str, float]:
     from corpusforge.stages.readers.warc_reader import decode_html
 
     pages = [decode_html(payload, ctype)[0] for _, payload, ctype in real_records()]
+    options = extract_options()
     stage = HtmlLanguageFilter(languages=["en"])
     stage.setup()
     work = {
-        "extract": lambda: [extract(p, **EXTRACT_OPTIONS) for p in pages],
+        "extract": lambda: [extract(p, **options) for p in pages],
         "parse": lambda: [load_html(p) is not None for p in pages],
         "html_language": lambda: [stage.filter_batch([Document("p", p)]) for p in pages],
     }
@@ -397,8 +416,7 @@ def main() -> None:
     with_pre, without = configs()
     real = real_records()
     templates = real_records("articles-181.warc.gz")
-    truth = json.loads((SHARED / "warc" / "readability-130.ground-truth.json").read_text())
-    foreign = {t["url"] for t in truth if t.get("lang") and not t["lang"].lower().startswith("en")}
+    foreign = foreign_readability_urls()
     english = [r for r in real if r[0] not in foreign]
     speeches = english_in_foreign_pages(30)
     real += speeches
